@@ -1,0 +1,13 @@
+//! Pieces shared by Tessera's services: the internal RPC transport (length-delimited
+//! postcard frames over TCP, one multiplexed connection per peer) and the fjall-backed
+//! Raft log store used by both the metadata group and the data groups.
+
+pub mod frame;
+pub mod raftlog;
+pub mod raftnet;
+pub mod rpc;
+pub mod syncer;
+
+pub use raftlog::{FjallLogStore, LogKeyspaces};
+pub use rpc::{RpcClient, RpcError, RpcService};
+pub use syncer::LogSyncer;

@@ -1,0 +1,293 @@
+//! The Raft log and vote of every group on a node, in one fjall database.
+//!
+//! Layout (all integers big-endian, so keys sort by group, then index):
+//! - keyspace `raft_log`: `group (8) ++ index (8)` → postcard entry;
+//! - keyspace `raft_state`: `group (8) ++ tag (1)` → postcard vote / last purged / committed.
+//!
+//! Durability: `append` makes entries readable at once and reports them flushed only
+//! after a group-committed fsync ([`LogSyncer`]); `save_vote` returns after its fsync;
+//! `purge` first fsyncs the whole database, so state-machine writes that the purged
+//! entries produced are durable before the entries disappear.
+
+use crate::syncer::LogSyncer;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::type_config::alias::{LogIdOf, VoteOf};
+use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+use std::io;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+const TAG_VOTE: u8 = 1;
+const TAG_PURGED: u8 = 2;
+const TAG_COMMITTED: u8 = 3;
+
+/// The keyspaces and sync thread shared by every group's log on one node.
+#[derive(Clone)]
+pub struct LogKeyspaces {
+    db: Database,
+    logs: Keyspace,
+    state: Keyspace,
+    syncer: LogSyncer,
+}
+
+impl LogKeyspaces {
+    /// Opens (or creates) the log keyspaces in `db`.
+    ///
+    /// # Errors
+    /// fjall errors opening the keyspaces.
+    pub fn open(db: &Database, syncer: LogSyncer) -> io::Result<Self> {
+        let logs = db
+            .keyspace("raft_log", KeyspaceCreateOptions::default)
+            .map_err(io_err)?;
+        let state = db
+            .keyspace("raft_state", KeyspaceCreateOptions::default)
+            .map_err(io_err)?;
+        Ok(Self {
+            db: db.clone(),
+            logs,
+            state,
+            syncer,
+        })
+    }
+
+    /// The group-commit handle of this database.
+    pub fn syncer(&self) -> &LogSyncer {
+        &self.syncer
+    }
+
+    /// Deletes every log entry and all Raft state of `group` (the replica was removed).
+    ///
+    /// # Errors
+    /// fjall errors.
+    pub async fn destroy_group(&self, group: u64) -> io::Result<()> {
+        let mut batch = self.db.batch();
+        for kv in self
+            .logs
+            .range(log_key(group, 0)..=log_key(group, u64::MAX))
+        {
+            batch.remove(&self.logs, kv.key().map_err(io_err)?);
+        }
+        for tag in [TAG_VOTE, TAG_PURGED, TAG_COMMITTED] {
+            batch.remove(&self.state, state_key(group, tag));
+        }
+        batch.commit().map_err(io_err)?;
+        self.syncer.sync().await
+    }
+}
+
+/// The Raft log store of one group. Clones share the same storage.
+pub struct FjallLogStore<C> {
+    group: u64,
+    ks: LogKeyspaces,
+    _types: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for FjallLogStore<C> {
+    fn clone(&self) -> Self {
+        Self {
+            group: self.group,
+            ks: self.ks.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<C> FjallLogStore<C> {
+    /// The log store of `group` inside the shared keyspaces.
+    pub fn new(ks: LogKeyspaces, group: u64) -> Self {
+        Self {
+            group,
+            ks,
+            _types: PhantomData,
+        }
+    }
+}
+
+fn log_key(group: u64, index: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&group.to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn state_key(group: u64, tag: u8) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[..8].copy_from_slice(&group.to_be_bytes());
+    key[8] = tag;
+    key
+}
+
+/// Converts any displayable storage error into an `io::Error`.
+pub fn io_err(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+impl<C: RaftTypeConfig> FjallLogStore<C> {
+    fn get_state<T: DeserializeOwned>(&self, tag: u8) -> io::Result<Option<T>> {
+        match self
+            .ks
+            .state
+            .get(state_key(self.group, tag))
+            .map_err(io_err)?
+        {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_state<T: Serialize>(&self, tag: u8, value: &T) -> io::Result<()> {
+        self.ks
+            .state
+            .insert(state_key(self.group, tag), encode(value)?)
+            .map_err(io_err)
+    }
+
+    fn index_range(&self, range: &impl RangeBounds<u64>) -> Option<([u8; 16], [u8; 16])> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.checked_add(1)?,
+            Bound::Unbounded => 0,
+        };
+        let end_inclusive = match range.end_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.checked_sub(1)?,
+            Bound::Unbounded => u64::MAX,
+        };
+        (start <= end_inclusive).then(|| {
+            (
+                log_key(self.group, start),
+                log_key(self.group, end_inclusive),
+            )
+        })
+    }
+}
+
+impl<C: RaftTypeConfig> RaftLogReader<C> for FjallLogStore<C> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<C::Entry>, io::Error> {
+        let Some((start, end)) = self.index_range(&range) else {
+            return Ok(Vec::new());
+        };
+        let mut entries = Vec::new();
+        for kv in self.ks.logs.range(start..=end) {
+            let value = kv.value().map_err(io_err)?;
+            entries.push(decode::<C::Entry>(&value)?);
+        }
+        Ok(entries)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
+        self.get_state(TAG_VOTE)
+    }
+}
+
+impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C> {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
+        let last = self
+            .ks
+            .logs
+            .range(log_key(self.group, 0)..=log_key(self.group, u64::MAX))
+            .next_back();
+        let last_log_id = match last {
+            Some(kv) => Some(decode::<C::Entry>(&kv.value().map_err(io_err)?)?.log_id()),
+            None => None,
+        };
+        let last_purged_log_id: Option<LogIdOf<C>> = self.get_state(TAG_PURGED)?;
+        Ok(LogState {
+            last_log_id: last_log_id.or_else(|| last_purged_log_id.clone()),
+            last_purged_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), io::Error> {
+        self.put_state(TAG_VOTE, vote)?;
+        self.ks.syncer.sync().await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> Result<(), io::Error> {
+        // Not fsynced on its own: the next log fsync covers it, and a stale value only
+        // means replaying a little more of the (durable) log on restart.
+        self.put_state(TAG_COMMITTED, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<C>>, io::Error> {
+        Ok(self
+            .get_state::<Option<LogIdOf<C>>>(TAG_COMMITTED)?
+            .flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = C::Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = self.ks.db.batch();
+        for entry in entries {
+            batch.insert(
+                &self.ks.logs,
+                log_key(self.group, entry.index()),
+                encode(&entry)?,
+            );
+        }
+        batch.commit().map_err(io_err)?;
+        self.ks
+            .syncer
+            .sync_then(move |res| callback.io_completed(res));
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
+        let from = match last_log_id {
+            Some(id) => id.index() + 1,
+            None => 0,
+        };
+        let mut batch = self.ks.db.batch();
+        for kv in self
+            .ks
+            .logs
+            .range(log_key(self.group, from)..=log_key(self.group, u64::MAX))
+        {
+            batch.remove(&self.ks.logs, kv.key().map_err(io_err)?);
+        }
+        batch.commit().map_err(io_err)
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
+        self.ks.syncer.sync().await?;
+        let mut batch = self.ks.db.batch();
+        batch.insert(
+            &self.ks.state,
+            state_key(self.group, TAG_PURGED),
+            encode(&log_id)?,
+        );
+        for kv in self
+            .ks
+            .logs
+            .range(log_key(self.group, 0)..=log_key(self.group, log_id.index()))
+        {
+            batch.remove(&self.ks.logs, kv.key().map_err(io_err)?);
+        }
+        batch.commit().map_err(io_err)
+    }
+}

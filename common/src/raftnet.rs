@@ -1,0 +1,315 @@
+//! Raft RPCs on the wire, for any group and any type config.
+//!
+//! [`RaftRequest`]/[`RaftReply`] are the messages; a service embeds them in its own RPC
+//! enum together with a group id. [`RaftPeers`] implements openraft-multi's
+//! [`GroupRouter`] on top of an application [`RaftTransport`], so all groups of a node
+//! share one connection per peer; [`GroupNetwork`] is the per-group network factory.
+//! [`dispatch`] is the receiving side: it hands a request to the local Raft instance.
+
+use crate::rpc::RpcError;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
+use openraft::{OptionalSend, Raft, RaftTypeConfig};
+use openraft_multi::{GroupNetworkAdapter, GroupRouter};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The snapshot payload every Tessera state machine uses.
+pub type SnapshotBytes = Cursor<Vec<u8>>;
+
+/// A Raft protocol message addressed to one group.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub enum RaftRequest<C: RaftTypeConfig> {
+    /// Log replication and heartbeats.
+    Append(AppendEntriesRequest<C>),
+    /// A vote request.
+    Vote(VoteRequest<C>),
+    /// A pre-vote request (does not disturb a healthy leader).
+    PreVote(VoteRequest<C>),
+    /// A whole snapshot.
+    Snapshot {
+        /// The sender's vote.
+        vote: VoteOf<C>,
+        /// What the snapshot covers.
+        meta: SnapshotMetaOf<C>,
+        /// The state machine's serialized contents.
+        data: Vec<u8>,
+    },
+    /// Leadership hand-over.
+    TransferLeader(TransferLeaderRequest<C>),
+}
+
+/// The answer to a [`RaftRequest`].
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub enum RaftReply<C: RaftTypeConfig> {
+    /// Answer to `Append`.
+    Append(AppendEntriesResponse<C>),
+    /// Answer to `Vote` and `PreVote`.
+    Vote(VoteResponse<C>),
+    /// Answer to `Snapshot`.
+    Snapshot(SnapshotResponse<C>),
+    /// Answer to `TransferLeader`.
+    TransferLeader(TransferLeaderResponse<C>),
+    /// The receiver could not handle it (no such group here, shutting down, ...).
+    Failed(String),
+}
+
+/// Hands `req` to the local Raft instance and wraps its answer.
+pub async fn dispatch<C, SM>(raft: &Raft<C, SM>, req: RaftRequest<C>) -> RaftReply<C>
+where
+    C: RaftTypeConfig,
+    SM: RaftStateMachine<C, SnapshotData = SnapshotBytes>,
+{
+    let failed = |e: &dyn std::fmt::Display| RaftReply::Failed(e.to_string());
+    match req {
+        RaftRequest::Append(rpc) => raft
+            .append_entries(rpc)
+            .await
+            .map_or_else(|e| failed(&e), RaftReply::Append),
+        RaftRequest::Vote(rpc) => raft
+            .vote(rpc)
+            .await
+            .map_or_else(|e| failed(&e), RaftReply::Vote),
+        RaftRequest::PreVote(rpc) => raft
+            .pre_vote(rpc)
+            .await
+            .map_or_else(|e| failed(&e), RaftReply::Vote),
+        RaftRequest::Snapshot { vote, meta, data } => {
+            let snapshot = Snapshot {
+                meta,
+                snapshot: Cursor::new(data),
+            };
+            raft.install_full_snapshot(vote, snapshot)
+                .await
+                .map_or_else(|e| failed(&e), RaftReply::Snapshot)
+        }
+        RaftRequest::TransferLeader(rpc) => raft
+            .handle_transfer_leader(rpc)
+            .await
+            .map_or_else(|e| failed(&e), RaftReply::TransferLeader),
+    }
+}
+
+/// How a service sends a Raft message for `group` to node `target` and gets the reply.
+pub trait RaftTransport<C: RaftTypeConfig>: Send + Sync + 'static {
+    /// Sends one message; the implementation resolves `target` to an address.
+    fn send(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        req: RaftRequest<C>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<RaftReply<C>, RpcError>> + Send;
+}
+
+/// Shares one transport (one connection per peer) among all groups of a node.
+pub struct RaftPeers<T>(pub Arc<T>);
+
+impl<T> Clone for RaftPeers<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> RaftPeers<T> {
+    async fn exchange<C: RaftTypeConfig>(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        req: RaftRequest<C>,
+        timeout: Duration,
+    ) -> Result<RaftReply<C>, Unreachable<C>>
+    where
+        T: RaftTransport<C>,
+    {
+        match self.0.send(target, group, req, timeout).await {
+            Ok(RaftReply::Failed(msg)) => Err(Unreachable::from_string(msg)),
+            Ok(reply) => Ok(reply),
+            Err(e) => Err(Unreachable::new(&e)),
+        }
+    }
+}
+
+fn unexpected<C: RaftTypeConfig>() -> NetworkError<C> {
+    NetworkError::from_string("unexpected reply kind")
+}
+
+impl<C, T> GroupRouter<C, u64> for RaftPeers<T>
+where
+    C: RaftTypeConfig,
+    T: RaftTransport<C>,
+{
+    type SnapshotData = SnapshotBytes;
+
+    async fn append_entries(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        rpc: AppendEntriesRequest<C>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
+        match self
+            .exchange(target, group, RaftRequest::Append(rpc), option.hard_ttl())
+            .await?
+        {
+            RaftReply::Append(resp) => Ok(resp),
+            _ => Err(unexpected().into()),
+        }
+    }
+
+    async fn vote(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        rpc: VoteRequest<C>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<C>, RPCError<C>> {
+        match self
+            .exchange(target, group, RaftRequest::Vote(rpc), option.hard_ttl())
+            .await?
+        {
+            RaftReply::Vote(resp) => Ok(resp),
+            _ => Err(unexpected().into()),
+        }
+    }
+
+    async fn pre_vote(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        rpc: VoteRequest<C>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<C>, RPCError<C>> {
+        match self
+            .exchange(target, group, RaftRequest::PreVote(rpc), option.hard_ttl())
+            .await?
+        {
+            RaftReply::Vote(resp) => Ok(resp),
+            _ => Err(unexpected().into()),
+        }
+    }
+
+    async fn full_snapshot(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        vote: VoteOf<C>,
+        snapshot: SnapshotOf<C, SnapshotBytes>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+        let req = RaftRequest::Snapshot {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot.into_inner(),
+        };
+        let send = self.exchange(target, group, req, option.hard_ttl());
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            reply = send => match reply? {
+                RaftReply::Snapshot(resp) => Ok(resp),
+                _ => Err(unexpected().into()),
+            },
+        }
+    }
+
+    async fn transfer_leader(
+        &self,
+        target: C::NodeId,
+        group: u64,
+        req: TransferLeaderRequest<C>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
+        let req = RaftRequest::TransferLeader(req);
+        match self.exchange(target, group, req, option.hard_ttl()).await? {
+            RaftReply::TransferLeader(resp) => Ok(resp),
+            _ => Err(unexpected().into()),
+        }
+    }
+}
+
+/// The network factory of one group: clients to each peer share [`RaftPeers`].
+pub struct GroupNetwork<T> {
+    peers: RaftPeers<T>,
+    group: u64,
+}
+
+impl<T> GroupNetwork<T> {
+    /// The network of `group` over the shared `peers`.
+    pub fn new(peers: RaftPeers<T>, group: u64) -> Self {
+        Self { peers, group }
+    }
+}
+
+impl<C, T> RaftNetworkFactory<C> for GroupNetwork<T>
+where
+    C: RaftTypeConfig,
+    T: RaftTransport<C>,
+{
+    type Network = GroupNetworkAdapter<C, u64, RaftPeers<T>>;
+
+    async fn new_client(&mut self, target: C::NodeId, _node: &C::Node) -> Self::Network {
+        GroupNetworkAdapter::new(self.peers.clone(), target, self.group)
+    }
+}
+
+/// Raft timing and log-retention settings shared by every group of a process.
+#[derive(Clone, Debug)]
+pub struct RaftTimings {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Lower bound of the randomized election timeout.
+    pub election_min_ms: u64,
+    /// Upper bound of the randomized election timeout.
+    pub election_max_ms: u64,
+    /// Build a snapshot (and allow purging the log) after this many applied entries.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind a snapshot, for followers that lag a little.
+    pub keep_logs: u64,
+}
+
+impl Default for RaftTimings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 100,
+            election_min_ms: 500,
+            election_max_ms: 1000,
+            snapshot_every: 10_000,
+            keep_logs: 1_000,
+        }
+    }
+}
+
+impl RaftTimings {
+    /// The openraft configuration for a group of cluster `name` (pre-vote on).
+    ///
+    /// # Errors
+    /// Inconsistent timings (e.g. heartbeat not below the election timeout).
+    pub fn raft_config(&self, name: &str) -> std::io::Result<Arc<openraft::Config>> {
+        let config = openraft::Config {
+            cluster_name: name.to_string(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            enable_pre_vote: Some(true),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            max_in_snapshot_log_to_keep: self.keep_logs,
+            ..Default::default()
+        };
+        config
+            .validate()
+            .map(Arc::new)
+            .map_err(std::io::Error::other)
+    }
+}

@@ -1,0 +1,349 @@
+//! Multiplexed request/response RPC over one TCP connection per peer.
+//!
+//! Every frame is an [`Envelope`] carrying a request id; responses may come back in any
+//! order, so many requests (from many Raft groups and client commands) share one
+//! connection. The client connects lazily and reconnects on the next call after a
+//! failure; a request never waits longer than the timeout its caller gives.
+
+use crate::frame;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// One request or response on the wire.
+#[derive(Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Matches a response to its request.
+    pub id: u64,
+    /// The message.
+    pub body: T,
+}
+
+/// Why an RPC did not produce a response. All of them mean "unknown outcome" for writes.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// The peer could not be reached.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The peer address.
+        addr: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// No response arrived in time.
+    #[error("no response from {addr} within {timeout:?}")]
+    Timeout {
+        /// The peer address.
+        addr: String,
+        /// The budget that passed.
+        timeout: Duration,
+    },
+    /// The connection closed before the response arrived.
+    #[error("connection to {0} lost")]
+    ConnectionLost(String),
+    /// The request could not be encoded.
+    #[error("cannot encode request: {0}")]
+    Encode(io::Error),
+}
+
+type Pending<Resp> = Arc<Mutex<HashMap<u64, oneshot::Sender<Resp>>>>;
+
+struct Connection<Resp> {
+    next_id: AtomicU64,
+    pending: Pending<Resp>,
+    outbound: mpsc::UnboundedSender<Vec<u8>>,
+    alive: Arc<AtomicBool>,
+}
+
+/// A lazily connected, multiplexing client for one peer address.
+pub struct RpcClient<Req, Resp> {
+    addr: String,
+    conn: tokio::sync::Mutex<Option<Arc<Connection<Resp>>>>,
+    _req: PhantomData<fn(Req)>,
+}
+
+impl<Req, Resp> RpcClient<Req, Resp>
+where
+    Req: Serialize,
+    Resp: DeserializeOwned + Send + 'static,
+{
+    /// A client for `addr`; nothing is connected until the first call.
+    pub fn new(addr: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            conn: tokio::sync::Mutex::new(None),
+            _req: PhantomData,
+        }
+    }
+
+    /// The peer address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `req` and waits at most `timeout` (connecting included) for its response.
+    ///
+    /// # Errors
+    /// [`RpcError`] when the peer is unreachable, slow, or drops the connection.
+    pub async fn call(&self, req: &Req, timeout: Duration) -> Result<Resp, RpcError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let conn = tokio::time::timeout_at(deadline, self.connection())
+            .await
+            .map_err(|_| self.timeout_error(timeout))??;
+        let id = conn.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = frame::encode(&Envelope { id, body: req }).map_err(RpcError::Encode)?;
+        let (tx, rx) = oneshot::channel();
+        lock(&conn.pending).insert(id, tx);
+        if conn.outbound.send(frame).is_err() {
+            lock(&conn.pending).remove(&id);
+            return Err(RpcError::ConnectionLost(self.addr.clone()));
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(_)) => Err(RpcError::ConnectionLost(self.addr.clone())),
+            Err(_) => {
+                lock(&conn.pending).remove(&id);
+                Err(self.timeout_error(timeout))
+            }
+        }
+    }
+
+    fn timeout_error(&self, timeout: Duration) -> RpcError {
+        RpcError::Timeout {
+            addr: self.addr.clone(),
+            timeout,
+        }
+    }
+
+    async fn connection(&self) -> Result<Arc<Connection<Resp>>, RpcError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            if conn.alive.load(Ordering::Acquire) {
+                return Ok(conn.clone());
+            }
+        }
+        let stream = TcpStream::connect(&self.addr)
+            .await
+            .map_err(|source| RpcError::Connect {
+                addr: self.addr.clone(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let conn = Arc::new(spawn_connection(stream));
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
+    stream: TcpStream,
+) -> Connection<Resp> {
+    let (read_half, write_half) = stream.into_split();
+    let (outbound, rx) = mpsc::unbounded_channel();
+    let alive = Arc::new(AtomicBool::new(true));
+    let pending: Pending<Resp> = Arc::default();
+    tokio::spawn(write_frames(write_half, rx, alive.clone()));
+    let (reader_pending, reader_alive) = (pending.clone(), alive.clone());
+    tokio::spawn(async move {
+        let mut reader = tokio::io::BufReader::new(read_half);
+        while let Ok(Some(body)) = frame::read_frame(&mut reader).await {
+            let Ok(envelope) = frame::decode::<Envelope<Resp>>(&body) else {
+                tracing::warn!("undecodable RPC response; closing connection");
+                break;
+            };
+            if let Some(tx) = lock(&reader_pending).remove(&envelope.id) {
+                let _ = tx.send(envelope.body);
+            }
+        }
+        reader_alive.store(false, Ordering::Release);
+        lock(&reader_pending).clear();
+    });
+    Connection {
+        next_id: AtomicU64::new(1),
+        pending,
+        outbound,
+        alive,
+    }
+}
+
+/// Writes queued frames, flushing only when the queue is empty so that bursts of
+/// requests share one syscall.
+async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
+    writer: W,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    alive: Arc<AtomicBool>,
+) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    'outer: while let Some(frame) = rx.recv().await {
+        if writer.write_all(&frame).await.is_err() {
+            break;
+        }
+        while let Ok(frame) = rx.try_recv() {
+            if writer.write_all(&frame).await.is_err() {
+                break 'outer;
+            }
+        }
+        if writer.flush().await.is_err() {
+            break;
+        }
+    }
+    alive.store(false, Ordering::Release);
+    let _ = writer.shutdown().await;
+}
+
+/// The server side of an RPC protocol: one handler call per request, run concurrently.
+pub trait RpcService: Send + Sync + 'static {
+    /// Requests this service accepts.
+    type Req: DeserializeOwned + Send + 'static;
+    /// Responses it sends.
+    type Resp: Serialize + Send + 'static;
+    /// Handles one request.
+    fn handle(self: Arc<Self>, req: Self::Req) -> impl Future<Output = Self::Resp> + Send;
+}
+
+/// Accepts connections on `listener` and serves `service` until `shutdown` fires; then
+/// stops accepting, aborts in-flight handlers and closes every connection before returning.
+pub async fn serve<S: RpcService>(
+    listener: TcpListener,
+    service: Arc<S>,
+    shutdown: CancellationToken,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(serve_connection(stream, service.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+async fn serve_connection<S: RpcService>(
+    stream: TcpStream,
+    service: Arc<S>,
+    shutdown: CancellationToken,
+) {
+    let (read_half, write_half) = stream.into_split();
+    let (outbound, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(write_frames(
+        write_half,
+        rx,
+        Arc::new(AtomicBool::new(true)),
+    ));
+    let mut reader = tokio::io::BufReader::new(read_half);
+    let mut handlers = JoinSet::new();
+    loop {
+        let body = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = handlers.join_next(), if !handlers.is_empty() => continue,
+            read = frame::read_frame(&mut reader) => match read {
+                Ok(Some(body)) => body,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "RPC connection closed");
+                    break;
+                }
+            },
+        };
+        let Ok(envelope) = frame::decode::<Envelope<S::Req>>(&body) else {
+            tracing::warn!("undecodable RPC request; closing connection");
+            break;
+        };
+        let (service, outbound) = (service.clone(), outbound.clone());
+        handlers.spawn(async move {
+            let body = service.handle(envelope.body).await;
+            match frame::encode(&Envelope {
+                id: envelope.id,
+                body,
+            }) {
+                Ok(frame) => {
+                    let _ = outbound.send(frame);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot encode RPC response"),
+            }
+        });
+    }
+    // A closed peer may still wait for answers to requests it already sent.
+    if !shutdown.is_cancelled() {
+        while handlers.join_next().await.is_some() {}
+    }
+    handlers.shutdown().await;
+    drop(outbound);
+    let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Doubler;
+    impl RpcService for Doubler {
+        type Req = (u64, u64);
+        type Resp = u64;
+        async fn handle(self: Arc<Self>, (value, delay_ms): (u64, u64)) -> u64 {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            value * 2
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_share_a_connection_and_match_responses() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve(listener, Arc::new(Doubler), shutdown.clone()));
+        let client = Arc::new(RpcClient::<(u64, u64), u64>::new(addr));
+        let mut calls = JoinSet::new();
+        for i in 0..50u64 {
+            let client = client.clone();
+            // Later requests answer sooner, so responses arrive out of order.
+            calls
+                .spawn(async move { (i, client.call(&(i, 50 - i), Duration::from_secs(5)).await) });
+        }
+        while let Some(done) = calls.join_next().await {
+            let (i, resp) = done.unwrap();
+            assert_eq!(resp.unwrap(), i * 2);
+        }
+        let err = client
+            .call(&(1, 10_000), Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RpcError::Timeout { .. }), "{err}");
+        shutdown.cancel();
+        server.await.unwrap();
+        let err = client
+            .call(&(1, 0), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RpcError::Connect { .. } | RpcError::ConnectionLost(_)),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Group commit for one fjall database: a dedicated thread that turns any number of
+//! concurrent "make everything written so far durable" requests into one fsync.
+//!
+//! `Database::persist(SyncAll)` covers every write made before it, so a request is
+//! satisfied by any fsync that starts after the request was queued. The thread drains
+//! the whole queue, fsyncs once, then answers every drained request.
+//!
+//! An fsync failure is fatal: fjall poisons the database and we must not acknowledge
+//! anything further, so the process aborts after reporting the error (crash and
+//! restart rather than limp on).
+
+use fjall::{Database, PersistMode};
+use std::io;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+type Done = Box<dyn FnOnce(io::Result<()>) + Send>;
+
+/// Handle to the group-commit thread of one database. Cheap to clone.
+#[derive(Clone)]
+pub struct LogSyncer {
+    tx: mpsc::Sender<Done>,
+}
+
+impl LogSyncer {
+    /// Starts the sync thread for `db`. It exits when every handle is dropped.
+    ///
+    /// # Errors
+    /// Fails if the thread cannot be spawned.
+    pub fn start(db: Database) -> io::Result<(Self, JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel::<Done>();
+        let handle = std::thread::Builder::new()
+            .name("fjall-sync".into())
+            .spawn(move || run(db, rx))?;
+        Ok((Self { tx }, handle))
+    }
+
+    /// Calls `done` once everything written to the database before this call is on disk.
+    pub fn sync_then(&self, done: impl FnOnce(io::Result<()>) + Send + 'static) {
+        if let Err(mpsc::SendError(done)) = self.tx.send(Box::new(done)) {
+            done(Err(io::Error::other("log syncer stopped")));
+        }
+    }
+
+    /// Waits until everything written to the database before this call is on disk.
+    ///
+    /// # Errors
+    /// The fsync error, or the syncer having stopped.
+    pub async fn sync(&self) -> io::Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sync_then(move |res| {
+            let _ = tx.send(res);
+        });
+        rx.await
+            .map_err(|_| io::Error::other("log syncer stopped"))?
+    }
+}
+
+fn run(db: Database, rx: mpsc::Receiver<Done>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        match db.persist(PersistMode::SyncAll) {
+            Ok(()) => {
+                tracing::trace!(waiters = batch.len(), "group commit");
+                for done in batch {
+                    done(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "fsync failed; the database is poisoned, aborting");
+                for done in batch {
+                    done(Err(io::Error::other(e.to_string())));
+                }
+                std::process::abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn many_waiters_are_all_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::builder(dir.path()).open().unwrap();
+        let (syncer, handle) = LogSyncer::start(db).unwrap();
+        let waits: Vec<_> = (0..100).map(|_| syncer.sync()).collect();
+        for res in futures::future::join_all(waits).await {
+            res.unwrap();
+        }
+        drop(syncer);
+        handle.join().unwrap();
+    }
+}

@@ -1,0 +1,288 @@
+//! The catalog: nodes, tables, ranges and the replication groups serving them.
+//!
+//! It changes only through [`MetaCommand`]s applied in Raft log order, so every meta
+//! member holds the same catalog, and every change bumps [`Catalog::version`]. Ranges are
+//! half-open intervals of *storage keys* (`table id, big-endian` ++ user key) and never
+//! span two tables.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A storage node's identity. Never reused for a node with different data.
+pub type NodeId = u64;
+/// A replication group's identity.
+pub type GroupId = u64;
+/// A range's identity.
+pub type RangeId = u64;
+/// A table's identity; the first four bytes of every storage key.
+pub type TableId = u32;
+
+/// The name of the built-in table holding every key that names no other table.
+pub const DEFAULT_TABLE: &str = "default";
+/// The id of [`DEFAULT_TABLE`].
+pub const DEFAULT_TABLE_ID: TableId = 0;
+
+/// A storage node as the catalog knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDesc {
+    /// Its id.
+    pub id: NodeId,
+    /// Its internal RPC address (Raft and data requests).
+    pub addr: String,
+}
+
+/// A table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableDesc {
+    /// Its id (storage-key prefix).
+    pub id: TableId,
+    /// Its name.
+    pub name: String,
+    /// Replicas per range.
+    pub replicas: u8,
+}
+
+/// A contiguous slice of one table's storage keys, served by one group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeDesc {
+    /// Its id.
+    pub id: RangeId,
+    /// The table it belongs to.
+    pub table: TableId,
+    /// First storage key (inclusive).
+    pub start: Vec<u8>,
+    /// End storage key (exclusive).
+    pub end: Vec<u8>,
+    /// Bumped whenever the range's bounds or group change.
+    pub epoch: u64,
+    /// The group that serves it.
+    pub group: GroupId,
+}
+
+impl RangeDesc {
+    /// Whether `storage_key` falls in this range.
+    pub fn contains(&self, storage_key: &[u8]) -> bool {
+        self.start.as_slice() <= storage_key && storage_key < self.end.as_slice()
+    }
+}
+
+/// A replication group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDesc {
+    /// Its id.
+    pub id: GroupId,
+    /// The nodes holding a replica; the first one bootstraps the group.
+    pub members: Vec<NodeId>,
+}
+
+/// A change to the catalog, replicated through the meta group's Raft log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MetaCommand {
+    /// A node announces itself (or its new address after a restart).
+    RegisterNode {
+        /// Its id.
+        id: NodeId,
+        /// Its internal RPC address.
+        addr: String,
+    },
+    /// Create a table whose ranges start at the table's first key and at each split key,
+    /// placing range `i` on the nodes `placements[i]`.
+    CreateTable {
+        /// The table name.
+        name: String,
+        /// Replicas per range.
+        replicas: u8,
+        /// User keys at which ranges begin, ascending, without the table's start.
+        splits: Vec<Vec<u8>>,
+        /// Members of each range's new group.
+        placements: Vec<Vec<NodeId>>,
+    },
+}
+
+impl std::fmt::Display for MetaCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaCommand::RegisterNode { id, addr } => write!(f, "RegisterNode({id}, {addr})"),
+            MetaCommand::CreateTable { name, .. } => write!(f, "CreateTable({name})"),
+        }
+    }
+}
+
+/// The catalog itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Bumped by every applied command.
+    pub version: u64,
+    /// Registered storage nodes.
+    pub nodes: BTreeMap<NodeId, NodeDesc>,
+    /// Tables by id.
+    pub tables: BTreeMap<TableId, TableDesc>,
+    /// Ranges by id.
+    pub ranges: BTreeMap<RangeId, RangeDesc>,
+    /// Groups by id.
+    pub groups: BTreeMap<GroupId, GroupDesc>,
+    /// The next id handed to a range or group.
+    pub next_id: u64,
+    /// The next id handed to a non-default table.
+    pub next_table_id: TableId,
+}
+
+/// The first storage key of `table`.
+pub fn table_start(table: TableId) -> Vec<u8> {
+    table.to_be_bytes().to_vec()
+}
+
+/// The first storage key after `table`.
+pub fn table_end(table: TableId) -> Vec<u8> {
+    match table.checked_add(1) {
+        Some(next) => next.to_be_bytes().to_vec(),
+        None => vec![0xff; 5],
+    }
+}
+
+/// The storage key of `user_key` in `table`.
+pub fn storage_key(table: TableId, user_key: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4 + user_key.len());
+    key.extend_from_slice(&table.to_be_bytes());
+    key.extend_from_slice(user_key);
+    key
+}
+
+impl Catalog {
+    /// Applies `cmd`, bumping the version if it changed anything.
+    ///
+    /// # Errors
+    /// A description of why the command is invalid against this catalog; nothing changes.
+    pub fn apply(&mut self, cmd: &MetaCommand) -> Result<(), String> {
+        match cmd {
+            MetaCommand::RegisterNode { id, addr } => {
+                let node = NodeDesc {
+                    id: *id,
+                    addr: addr.clone(),
+                };
+                if self.nodes.get(id) == Some(&node) {
+                    return Ok(());
+                }
+                self.nodes.insert(*id, node);
+            }
+            MetaCommand::CreateTable {
+                name,
+                replicas,
+                splits,
+                placements,
+            } => {
+                self.create_table(name, *replicas, splits, placements)?;
+            }
+        }
+        self.version += 1;
+        Ok(())
+    }
+
+    fn create_table(
+        &mut self,
+        name: &str,
+        replicas: u8,
+        splits: &[Vec<u8>],
+        placements: &[Vec<NodeId>],
+    ) -> Result<(), String> {
+        if self.table_by_name(name).is_some() {
+            return Err(format!("table '{name}' already exists"));
+        }
+        if placements.len() != splits.len() + 1 {
+            return Err("one placement per range is required".into());
+        }
+        if splits.windows(2).any(|w| w[0] >= w[1]) || splits.first().is_some_and(|s| s.is_empty()) {
+            return Err("split keys must be non-empty and strictly ascending".into());
+        }
+        let id = if name == DEFAULT_TABLE {
+            DEFAULT_TABLE_ID
+        } else {
+            self.next_table_id = self.next_table_id.max(DEFAULT_TABLE_ID + 1);
+            let id = self.next_table_id;
+            self.next_table_id += 1;
+            id
+        };
+        self.tables.insert(
+            id,
+            TableDesc {
+                id,
+                name: name.to_string(),
+                replicas,
+            },
+        );
+        let mut bounds = vec![table_start(id)];
+        bounds.extend(splits.iter().map(|s| storage_key(id, s)));
+        bounds.push(table_end(id));
+        for (i, members) in placements.iter().enumerate() {
+            let (group, range) = (self.allocate_id(), self.allocate_id());
+            self.groups.insert(
+                group,
+                GroupDesc {
+                    id: group,
+                    members: members.clone(),
+                },
+            );
+            self.ranges.insert(
+                range,
+                RangeDesc {
+                    id: range,
+                    table: id,
+                    start: bounds[i].clone(),
+                    end: bounds[i + 1].clone(),
+                    epoch: 1,
+                    group,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn allocate_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The table called `name`.
+    pub fn table_by_name(&self, name: &str) -> Option<&TableDesc> {
+        self.tables.values().find(|t| t.name == name)
+    }
+
+    /// The groups that have a replica on `node`.
+    pub fn groups_on(&self, node: NodeId) -> impl Iterator<Item = &GroupDesc> {
+        self.groups
+            .values()
+            .filter(move |g| g.members.contains(&node))
+    }
+
+    /// The range a group serves.
+    pub fn range_of_group(&self, group: GroupId) -> Option<&RangeDesc> {
+        self.ranges.values().find(|r| r.group == group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_table_covers_the_table_without_gaps() {
+        let mut catalog = Catalog::default();
+        let cmd = MetaCommand::CreateTable {
+            name: "stocks".into(),
+            replicas: 3,
+            splits: vec![b"H".to_vec(), b"P".to_vec()],
+            placements: vec![vec![1, 2, 3]; 3],
+        };
+        catalog.apply(&cmd).unwrap();
+        let table = catalog.table_by_name("stocks").unwrap().id;
+        let mut ranges: Vec<_> = catalog.ranges.values().collect();
+        ranges.sort_by(|a, b| a.start.cmp(&b.start));
+        assert_eq!(ranges[0].start, table_start(table));
+        assert_eq!(ranges.last().unwrap().end, table_end(table));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(ranges[1].contains(&storage_key(table, b"K")));
+        assert_eq!(catalog.version, 1);
+        assert!(catalog.apply(&cmd).is_err(), "duplicate table");
+        assert_eq!(catalog.version, 1, "a refused command changes nothing");
+    }
+}

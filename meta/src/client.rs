@@ -1,0 +1,176 @@
+//! The client routers and storage nodes use to reach the meta service: it finds the
+//! leader among the configured members, follows `NotLeader` hints, and keeps a local
+//! copy of the catalog fresh by long-polling for newer versions.
+
+use crate::catalog::{Catalog, NodeId};
+use crate::proto::{MetaRequest, MetaResponse, ReplicaStats};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_common::RpcClient;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Per-attempt budget of one meta RPC.
+const RPC_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a catalog watch waits for a change before asking again.
+const WATCH_WAIT: Duration = Duration::from_secs(10);
+
+/// Why a meta request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// No meta member could carry it out before the deadline.
+    #[error("metadata service unavailable: {0}")]
+    Unavailable(String),
+    /// The meta service refused it.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A client of the meta service.
+pub struct MetaClient {
+    members: Vec<RpcClient<MetaRequest, MetaResponse>>,
+    leader: AtomicUsize,
+}
+
+impl MetaClient {
+    /// A client for the meta members at `addrs` (at least one).
+    pub fn new(addrs: impl IntoIterator<Item = String>) -> Self {
+        let members = addrs.into_iter().map(RpcClient::new).collect();
+        Self {
+            members,
+            leader: AtomicUsize::new(0),
+        }
+    }
+
+    /// Sends `req` to the leader, following hints and trying members in turn until
+    /// `deadline` passes.
+    async fn call_leader(
+        &self,
+        req: &MetaRequest,
+        deadline: Duration,
+    ) -> Result<MetaResponse, MetaError> {
+        let until = tokio::time::Instant::now() + deadline;
+        let mut last_error = String::from("no meta member configured");
+        while tokio::time::Instant::now() < until && !self.members.is_empty() {
+            let idx = self.leader.load(Ordering::Relaxed) % self.members.len();
+            let member = &self.members[idx];
+            match member.call(req, RPC_TIMEOUT).await {
+                Ok(MetaResponse::NotLeader { leader_addr }) => {
+                    let hinted = leader_addr
+                        .and_then(|addr| self.members.iter().position(|m| m.addr() == addr));
+                    last_error = format!("{} is not the meta leader", member.addr());
+                    match hinted {
+                        Some(i) if i != idx => self.leader.store(i, Ordering::Relaxed),
+                        _ => self.advance(idx, Duration::from_millis(100)).await,
+                    }
+                }
+                Ok(response) => return Ok(response),
+                Err(e) => {
+                    last_error = e.to_string();
+                    self.advance(idx, Duration::from_millis(50)).await;
+                }
+            }
+        }
+        Err(MetaError::Unavailable(last_error))
+    }
+
+    async fn advance(&self, from: usize, pause: Duration) {
+        let _ = self.leader.compare_exchange(
+            from,
+            (from + 1) % self.members.len(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        tokio::time::sleep(pause).await;
+    }
+
+    async fn expect_ok(&self, req: MetaRequest, deadline: Duration) -> Result<(), MetaError> {
+        match self.call_leader(&req, deadline).await? {
+            MetaResponse::Ok => Ok(()),
+            MetaResponse::Error(e) => Err(MetaError::Refused(e)),
+            _ => Err(MetaError::Refused("unexpected meta response".into())),
+        }
+    }
+
+    /// Registers storage node `id` at `addr`.
+    ///
+    /// # Errors
+    /// [`MetaError`] if no leader accepted it within `deadline`.
+    pub async fn register_node(
+        &self,
+        id: NodeId,
+        addr: String,
+        deadline: Duration,
+    ) -> Result<(), MetaError> {
+        self.expect_ok(MetaRequest::RegisterNode { id, addr }, deadline)
+            .await
+    }
+
+    /// Reports node `id` alive with its replicas' stats.
+    ///
+    /// # Errors
+    /// [`MetaError`] if no leader took it.
+    pub async fn heartbeat(
+        &self,
+        id: NodeId,
+        replicas: Vec<ReplicaStats>,
+    ) -> Result<(), MetaError> {
+        self.expect_ok(MetaRequest::Heartbeat { id, replicas }, RPC_TIMEOUT)
+            .await
+    }
+
+    /// The catalog once it is newer than `known_version`, or the current one after `wait`.
+    ///
+    /// # Errors
+    /// [`MetaError::Unavailable`] if no member answered.
+    pub async fn catalog(
+        &self,
+        known_version: u64,
+        wait: Duration,
+    ) -> Result<Arc<Catalog>, MetaError> {
+        let req = MetaRequest::GetCatalog {
+            known_version,
+            wait_ms: wait.as_millis() as u64,
+        };
+        let idx = self.leader.load(Ordering::Relaxed) % self.members.len().max(1);
+        let member = self
+            .members
+            .get(idx)
+            .ok_or_else(|| MetaError::Unavailable("no members".into()))?;
+        match member.call(&req, wait + RPC_TIMEOUT).await {
+            Ok(MetaResponse::Catalog(catalog)) => Ok(catalog),
+            Ok(_) => Err(MetaError::Unavailable("unexpected meta response".into())),
+            Err(e) => {
+                self.advance(idx, Duration::from_millis(100)).await;
+                Err(MetaError::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    /// Keeps a watch channel holding the newest catalog until `shutdown`.
+    pub fn follow_catalog(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> (watch::Receiver<Arc<Catalog>>, JoinHandle<()>) {
+        let (tx, rx) = watch::channel(Arc::new(Catalog::default()));
+        let task = tokio::spawn(async move {
+            loop {
+                let known = tx.borrow().version;
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    next = self.catalog(known, WATCH_WAIT) => next,
+                };
+                match next {
+                    Ok(catalog) if catalog.version > known => {
+                        tx.send_replace(catalog);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "catalog watch failed; retrying"),
+                }
+            }
+        });
+        (rx, task)
+    }
+}

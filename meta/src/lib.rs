@@ -1,0 +1,151 @@
+//! Tessera's metadata service: an openraft group (1, 3 or 5 members) whose state machine,
+//! persisted in fjall, is the [`Catalog`]. Its leader runs the [`controller`]. Routers and
+//! storage nodes reach it through [`MetaClient`].
+
+pub mod catalog;
+pub mod client;
+pub mod controller;
+pub mod proto;
+pub mod service;
+pub mod store;
+
+pub use catalog::{Catalog, MetaCommand};
+pub use client::{MetaClient, MetaError};
+pub use controller::ControllerConfig;
+pub use store::{MetaReply, MetaStateMachine};
+
+use catalog::NodeId;
+use proto::{MetaRequest, MetaResponse};
+use service::{Liveness, MetaService};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_common::raftlog::LogKeyspaces;
+use tessera_common::raftnet::{
+    GroupNetwork, RaftPeers, RaftReply, RaftRequest, RaftTimings, RaftTransport,
+};
+use tessera_common::{FjallLogStore, LogSyncer, RpcClient, RpcError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+openraft::declare_raft_types!(
+    /// Raft types of the meta group.
+    pub MetaTypes: D = MetaCommand, R = MetaReply
+);
+
+/// A meta member's Raft handle.
+pub type MetaRaft = openraft::Raft<MetaTypes, MetaStateMachine>;
+
+/// The meta group's id inside its own RPC messages.
+const META_GROUP: u64 = 0;
+
+/// How one meta member runs.
+#[derive(Clone, Debug)]
+pub struct MetaConfig {
+    /// This member's id (a key of `members`).
+    pub id: NodeId,
+    /// Where its fjall database lives.
+    pub data_dir: PathBuf,
+    /// Every member's id and RPC address, this one included.
+    pub members: BTreeMap<NodeId, String>,
+    /// Raft timings.
+    pub raft: RaftTimings,
+    /// Controller settings.
+    pub controller: ControllerConfig,
+}
+
+struct MetaPeers {
+    clients: BTreeMap<NodeId, RpcClient<MetaRequest, MetaResponse>>,
+}
+
+impl RaftTransport<MetaTypes> for MetaPeers {
+    async fn send(
+        &self,
+        target: NodeId,
+        _group: u64,
+        req: RaftRequest<MetaTypes>,
+        timeout: Duration,
+    ) -> Result<RaftReply<MetaTypes>, RpcError> {
+        let Some(client) = self.clients.get(&target) else {
+            return Ok(RaftReply::Failed(format!("unknown meta member {target}")));
+        };
+        match client.call(&MetaRequest::Raft(req), timeout).await? {
+            MetaResponse::Raft(reply) => Ok(reply),
+            _ => Ok(RaftReply::Failed(
+                "unexpected reply to a Raft message".into(),
+            )),
+        }
+    }
+}
+
+/// Runs a meta member on `listener` until `shutdown`, then stops Raft and flushes.
+///
+/// # Errors
+/// Storage errors at start-up, or Raft failing to start.
+pub async fn run(
+    config: MetaConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = fjall::Database::builder(&config.data_dir)
+        .open()
+        .map_err(tessera_common::raftlog::io_err)?;
+    let (syncer, sync_thread) = LogSyncer::start(db.clone())?;
+    let log_store =
+        FjallLogStore::<MetaTypes>::new(LogKeyspaces::open(&db, syncer.clone())?, META_GROUP);
+    let state_machine = MetaStateMachine::open(&db, syncer.clone())?;
+    let catalog = state_machine.subscribe();
+    let peers = MetaPeers {
+        clients: config
+            .members
+            .iter()
+            .map(|(id, addr)| (*id, RpcClient::new(addr.clone())))
+            .collect(),
+    };
+    let network = GroupNetwork::new(RaftPeers(Arc::new(peers)), META_GROUP);
+    let raft_config = config.raft.raft_config("tessera-meta")?;
+    let raft = MetaRaft::new(config.id, raft_config, network, log_store, state_machine)
+        .await
+        .map_err(io::Error::other)?;
+    initialize_if_first(&raft, &config).await?;
+
+    let service = Arc::new(MetaService {
+        raft: raft.clone(),
+        catalog,
+        members: Arc::new(config.members.clone()),
+        liveness: Arc::new(Liveness::default()),
+    });
+    let controller = tokio::spawn(controller::run(
+        service.clone(),
+        config.controller.clone(),
+        shutdown.clone(),
+    ));
+    tessera_common::rpc::serve(listener, service.clone(), shutdown.clone()).await;
+    let _ = controller.await;
+    drop(service);
+    if let Err(e) = raft.shutdown().await {
+        tracing::warn!(error = %e, "meta raft shutdown");
+    }
+    drop(raft);
+    syncer.sync().await?;
+    drop(syncer);
+    let _ = tokio::task::spawn_blocking(move || sync_thread.join()).await;
+    Ok(())
+}
+
+/// The member with the smallest id forms the group the first time it starts.
+async fn initialize_if_first(raft: &MetaRaft, config: &MetaConfig) -> io::Result<()> {
+    let first = config.members.keys().next().copied();
+    if first != Some(config.id) || raft.is_initialized().await.map_err(io::Error::other)? {
+        return Ok(());
+    }
+    let members: BTreeMap<NodeId, openraft::BasicNode> = config
+        .members
+        .iter()
+        .map(|(id, addr)| (*id, openraft::BasicNode::new(addr.clone())))
+        .collect();
+    raft.initialize(members).await.map_err(io::Error::other)
+}

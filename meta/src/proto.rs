@@ -1,0 +1,64 @@
+//! The meta service's RPC messages.
+
+use crate::catalog::{Catalog, GroupId, NodeId};
+use crate::MetaTypes;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tessera_common::raftnet::{RaftReply, RaftRequest};
+
+/// What a storage node reports about one of its replicas.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplicaStats {
+    /// The group.
+    pub group: GroupId,
+    /// Whether this replica is the group's leader.
+    pub is_leader: bool,
+    /// Its last applied log index.
+    pub applied: u64,
+}
+
+/// A request to a meta member.
+#[derive(Serialize, Deserialize)]
+pub enum MetaRequest {
+    /// A Raft message for the meta group.
+    Raft(RaftRequest<MetaTypes>),
+    /// The catalog, once its version exceeds `known_version` or `wait_ms` pass.
+    GetCatalog {
+        /// The version the caller has.
+        known_version: u64,
+        /// How long to hold the request waiting for a newer version.
+        wait_ms: u64,
+    },
+    /// A storage node announces itself.
+    RegisterNode {
+        /// Its id.
+        id: NodeId,
+        /// Its internal RPC address.
+        addr: String,
+    },
+    /// A storage node's periodic liveness report.
+    Heartbeat {
+        /// Its id.
+        id: NodeId,
+        /// Its replicas.
+        replicas: Vec<ReplicaStats>,
+    },
+}
+
+/// A meta member's answer.
+#[derive(Serialize, Deserialize)]
+pub enum MetaResponse {
+    /// Answer to `Raft`.
+    Raft(RaftReply<MetaTypes>),
+    /// Answer to `GetCatalog`.
+    Catalog(Arc<Catalog>),
+    /// The request was carried out.
+    Ok,
+    /// Only the leader does that; it is at `leader_addr` if known.
+    NotLeader {
+        /// The leader's address.
+        leader_addr: Option<String>,
+    },
+    /// The request was refused.
+    Error(String),
+}

@@ -1,0 +1,202 @@
+//! The router's view of the cluster and the single place requests are routed:
+//! user key → table → range → group → leader, retrying on routing errors (following
+//! leader hints, refreshing the catalog) within a bounded deadline.
+
+use dashmap::DashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_common::RpcError;
+use tessera_meta::catalog::{
+    storage_key, Catalog, GroupId, NodeId, RangeDesc, TableId, DEFAULT_TABLE_ID,
+};
+use tessera_server::{
+    DataError, DataRequest, DataResponse, NodeDirectory, NodeRequest, NodeResponse,
+};
+use tokio::sync::watch;
+
+/// Budget of one RPC attempt to a node.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a routed request failed, as the client will be told.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// No replica served the range before the deadline.
+    #[error("CLUSTERDOWN {0}")]
+    Unavailable(String),
+    /// The request may or may not have been applied.
+    #[error("TRYAGAIN {0}")]
+    Indeterminate(String),
+    /// The node refused it for a non-routing reason.
+    #[error("ERR {0}")]
+    Failed(String),
+}
+
+/// Routing state shared by all connections of a router.
+pub struct Cluster {
+    catalog: watch::Receiver<Arc<Catalog>>,
+    nodes: NodeDirectory,
+    leaders: DashMap<GroupId, NodeId>,
+    deadline: Duration,
+}
+
+impl Cluster {
+    /// A cluster view following `catalog`; requests give up after `deadline`.
+    pub fn new(catalog: watch::Receiver<Arc<Catalog>>, deadline: Duration) -> Self {
+        Self {
+            catalog,
+            nodes: NodeDirectory::default(),
+            leaders: DashMap::new(),
+            deadline,
+        }
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.borrow().clone()
+    }
+
+    /// Maps a user key to (table, storage key): `t:rest` belongs to table `t` when such
+    /// a table exists, everything else to `default`.
+    pub fn storage_key(catalog: &Catalog, user_key: &[u8]) -> (TableId, Vec<u8>) {
+        if let Some(colon) = user_key.iter().position(|&b| b == b':') {
+            if let Ok(name) = std::str::from_utf8(&user_key[..colon]) {
+                if let Some(table) = catalog
+                    .table_by_name(name)
+                    .filter(|t| t.id != DEFAULT_TABLE_ID)
+                {
+                    return (table.id, storage_key(table.id, &user_key[colon + 1..]));
+                }
+            }
+        }
+        (DEFAULT_TABLE_ID, storage_key(DEFAULT_TABLE_ID, user_key))
+    }
+
+    /// The range holding `storage_key` in `catalog`.
+    pub fn range_for<'a>(catalog: &'a Catalog, storage_key: &[u8]) -> Option<&'a RangeDesc> {
+        catalog.ranges.values().find(|r| r.contains(storage_key))
+    }
+
+    /// The ranges of `table` in key order.
+    pub fn table_ranges(catalog: &Catalog, table: TableId) -> Vec<RangeDesc> {
+        let mut ranges: Vec<_> = catalog
+            .ranges
+            .values()
+            .filter(|r| r.table == table)
+            .cloned()
+            .collect();
+        ranges.sort_by(|a, b| a.start.cmp(&b.start));
+        ranges
+    }
+
+    /// Sends `req` to the leader of the range that holds `anchor` (a storage key),
+    /// retrying routing errors until the deadline.
+    ///
+    /// # Errors
+    /// [`RouteError`] once the deadline passes or on a non-retryable failure.
+    pub async fn call(&self, anchor: &[u8], req: DataRequest) -> Result<DataResponse, RouteError> {
+        let until = tokio::time::Instant::now() + self.deadline;
+        let is_write = matches!(req, DataRequest::Write(_));
+        let mut attempt = 0usize;
+        let mut last = String::from("no range covers the key yet");
+        loop {
+            if tokio::time::Instant::now() >= until {
+                return Err(RouteError::Unavailable(format!(
+                    "the range holding this key is unavailable ({last})"
+                )));
+            }
+            attempt += 1;
+            let catalog = self.catalog();
+            let Some(range) = Self::range_for(&catalog, anchor) else {
+                self.wait_for_catalog(catalog.version, until).await;
+                continue;
+            };
+            let Some(group) = catalog.groups.get(&range.group) else {
+                self.wait_for_catalog(catalog.version, until).await;
+                continue;
+            };
+            let target = match self.leaders.get(&group.id) {
+                Some(leader) => *leader,
+                None => group.members[attempt % group.members.len().max(1)],
+            };
+            self.nodes.update(&catalog);
+            let Some(client) = self.nodes.client(target) else {
+                last = format!("address of node {target} unknown");
+                self.wait_for_catalog(catalog.version, until).await;
+                continue;
+            };
+            let msg = NodeRequest::Data {
+                group: group.id,
+                epoch: range.epoch,
+                req: req.clone(),
+            };
+            let outcome = client.call(&msg, ATTEMPT_TIMEOUT).await;
+            match outcome {
+                Ok(NodeResponse::Data(Ok(resp))) => return Ok(resp),
+                Ok(NodeResponse::Data(Err(e))) => {
+                    last = format!("node {target}: {e}");
+                    self.on_data_error(group.id, target, &e, catalog.version, until)
+                        .await?;
+                }
+                Ok(_) => {
+                    return Err(RouteError::Failed(
+                        "unexpected reply from storage node".into(),
+                    ))
+                }
+                Err(RpcError::Connect { .. }) | Err(RpcError::Encode(_)) => {
+                    last = format!("node {target} unreachable");
+                    self.forget_leader(group.id, target);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) if is_write => {
+                    self.forget_leader(group.id, target);
+                    return Err(RouteError::Indeterminate(format!(
+                        "write outcome unknown: {e}"
+                    )));
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    self.forget_leader(group.id, target);
+                }
+            }
+        }
+    }
+
+    async fn on_data_error(
+        &self,
+        group: GroupId,
+        target: NodeId,
+        e: &DataError,
+        version: u64,
+        until: tokio::time::Instant,
+    ) -> Result<(), RouteError> {
+        match e {
+            DataError::NotLeader {
+                leader: Some(leader),
+            } if *leader != target => {
+                self.leaders.insert(group, *leader);
+            }
+            DataError::NotLeader { .. } | DataError::GroupNotFound => {
+                // An election is under way or the replica is not created yet.
+                self.forget_leader(group, target);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            DataError::EpochMismatch { .. } | DataError::KeyNotInRange => {
+                self.wait_for_catalog(version, until).await;
+            }
+            DataError::Indeterminate => return Err(RouteError::Indeterminate(e.to_string())),
+            DataError::Internal(msg) => return Err(RouteError::Failed(msg.clone())),
+        }
+        Ok(())
+    }
+
+    fn forget_leader(&self, group: GroupId, node: NodeId) {
+        self.leaders.remove_if(&group, |_, leader| *leader == node);
+    }
+
+    async fn wait_for_catalog(&self, version: u64, until: tokio::time::Instant) {
+        let mut rx = self.catalog.clone();
+        let wait = tokio::time::Instant::now() + Duration::from_millis(200);
+        let _ =
+            tokio::time::timeout_at(wait.min(until), rx.wait_for(|c| c.version > version)).await;
+    }
+}

@@ -1,0 +1,271 @@
+//! The command table and dispatch. Each command's metadata (arity, flags, key
+//! positions) lives in one row of [`COMMANDS`]; it drives arity errors, `COMMAND` and
+//! `COMMAND COUNT`, so what the router supports and what it reports cannot disagree.
+
+mod connection;
+mod keyspace;
+mod strings;
+
+use crate::reply::Reply;
+use crate::Context;
+use bytes::Bytes;
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Session {
+    /// The client id.
+    pub id: u64,
+    /// RESP version in use (2 or 3).
+    pub proto: u8,
+    /// `CLIENT SETNAME`.
+    pub name: Option<Bytes>,
+    /// Close after this reply (QUIT).
+    pub quit: bool,
+}
+
+/// What the router knows about one command.
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact if positive, minimum if negative (the name counts).
+    pub arity: i32,
+    /// Redis command flags.
+    pub flags: &'static [&'static str],
+    /// First key argument (0: none).
+    pub first_key: i32,
+    /// Last key argument (-1: the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// Redis's command group, for COMMAND DOCS.
+    pub group: &'static str,
+    /// One-line summary, for COMMAND DOCS.
+    pub summary: &'static str,
+}
+
+const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    group: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        group,
+        summary,
+    }
+}
+
+/// Every supported command.
+pub const COMMANDS: &[CommandSpec] = &[
+    spec(
+        "client",
+        -2,
+        &["sentinel"],
+        (0, 0, 0),
+        "connection",
+        "A container for client connection commands.",
+    ),
+    spec(
+        "command",
+        -1,
+        &["loading", "stale", "sentinel"],
+        (0, 0, 0),
+        "server",
+        "Returns detailed information about all commands.",
+    ),
+    spec(
+        "dbsize",
+        1,
+        &["readonly", "fast"],
+        (0, 0, 0),
+        "server",
+        "Returns the number of keys in the database.",
+    ),
+    spec(
+        "del",
+        -2,
+        &["write"],
+        (1, -1, 1),
+        "generic",
+        "Deletes one or more keys.",
+    ),
+    spec(
+        "echo",
+        2,
+        &["fast"],
+        (0, 0, 0),
+        "connection",
+        "Returns the given string.",
+    ),
+    spec(
+        "exists",
+        -2,
+        &["readonly", "fast"],
+        (1, -1, 1),
+        "generic",
+        "Determines whether one or more keys exist.",
+    ),
+    spec(
+        "get",
+        2,
+        &["readonly", "fast"],
+        (1, 1, 1),
+        "string",
+        "Returns the string value of a key.",
+    ),
+    spec(
+        "hello",
+        -1,
+        &[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "sentinel",
+            "allow_busy",
+        ],
+        (0, 0, 0),
+        "connection",
+        "Handshakes with the Redis server.",
+    ),
+    spec(
+        "info",
+        -1,
+        &["loading", "stale", "sentinel"],
+        (0, 0, 0),
+        "server",
+        "Returns information and statistics about the server.",
+    ),
+    spec(
+        "ping",
+        -1,
+        &["fast", "sentinel"],
+        (0, 0, 0),
+        "connection",
+        "Returns the server's liveliness response.",
+    ),
+    spec(
+        "quit",
+        -1,
+        &[
+            "allow_busy",
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+        ],
+        (0, 0, 0),
+        "connection",
+        "Closes the connection.",
+    ),
+    spec(
+        "scan",
+        -2,
+        &["readonly"],
+        (0, 0, 0),
+        "generic",
+        "Iterates over the key names in the database.",
+    ),
+    spec(
+        "select",
+        2,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        "connection",
+        "Changes the selected database.",
+    ),
+    spec(
+        "set",
+        -3,
+        &["write", "denyoom"],
+        (1, 1, 1),
+        "string",
+        "Sets the string value of a key, ignoring its type.",
+    ),
+];
+
+/// The spec of command `name` (lower-case).
+pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Redis's reply to a command it does not know.
+pub fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut shown = String::new();
+    for arg in args.iter().skip(1) {
+        if shown.len() >= 128 {
+            break;
+        }
+        let room = 128 - shown.len();
+        let text = String::from_utf8_lossy(arg);
+        let clipped: String = text.chars().take(room).collect();
+        shown.push_str(&format!("'{clipped}' "));
+    }
+    let name: String = String::from_utf8_lossy(&args[0])
+        .chars()
+        .take(128)
+        .collect();
+    Reply::err(format!(
+        "unknown command '{name}', with args beginning with: {shown}"
+    ))
+}
+
+/// Redis's reply to a call with the wrong number of arguments.
+pub fn wrong_arity(name: &str) -> Reply {
+    Reply::err(format!("wrong number of arguments for '{name}' command"))
+}
+
+/// Redis's generic syntax error.
+pub fn syntax_error() -> Reply {
+    Reply::err("syntax error")
+}
+
+/// Executes one request.
+pub async fn dispatch(ctx: &Context, session: &mut Session, args: Vec<Bytes>) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let Some(spec) = lookup(&name) else {
+        return unknown_command(&args);
+    };
+    let argc = args.len() as i32;
+    if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
+        return wrong_arity(spec.name);
+    }
+    match spec.name {
+        "client" => connection::client(session, &args),
+        "command" => connection::command(&args),
+        "echo" => Reply::Bulk(args[1].clone()),
+        "hello" => connection::hello(session, &args),
+        "info" => connection::info(ctx, &args).await,
+        "ping" => connection::ping(&args),
+        "quit" => {
+            session.quit = true;
+            Reply::Ok
+        }
+        "select" => connection::select(&args),
+        "get" => strings::get(ctx, &args).await,
+        "set" => strings::set(ctx, &args).await,
+        "dbsize" => keyspace::dbsize(ctx).await,
+        "del" => keyspace::del(ctx, &args).await,
+        "exists" => keyspace::exists(ctx, &args).await,
+        "scan" => keyspace::scan(ctx, &args).await,
+        _ => unknown_command(&args),
+    }
+}
+
+/// Parses an integer argument as Redis does.
+pub fn parse_int(arg: &[u8]) -> Result<i64, Reply> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| Reply::err("value is not an integer or out of range"))
+}

@@ -1,0 +1,124 @@
+//! Tessera's RESP front end. Accepts Redis clients, parses requests ([`parse`]),
+//! executes commands ([`cmd`]) by routing them to the leaders of the ranges that hold
+//! their keys ([`cluster`]), and encodes replies in RESP2 or RESP3 ([`reply`]).
+//! Stateless but for SCAN cursors ([`cursor`]).
+
+pub mod cluster;
+pub mod cmd;
+pub mod conn;
+pub mod cursor;
+pub mod glob;
+pub mod parse;
+pub mod reply;
+
+use cluster::Cluster;
+use cursor::CursorTable;
+use std::io;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tessera_meta::MetaClient;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The Redis version Tessera reports (clients gate features on it).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// How a router runs.
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    /// The meta members' addresses.
+    pub meta_addrs: Vec<String>,
+    /// Largest value accepted by SET (default 1 MiB).
+    pub max_value_bytes: usize,
+    /// Largest bulk string accepted by the protocol parser (default 512 MiB).
+    pub max_bulk_bytes: usize,
+    /// How long a request may retry routing errors before failing.
+    pub request_deadline: Duration,
+    /// Inactivity after which a SCAN cursor expires.
+    pub cursor_ttl: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            meta_addrs: Vec::new(),
+            max_value_bytes: 1024 * 1024,
+            max_bulk_bytes: 512 * 1024 * 1024,
+            request_deadline: Duration::from_secs(5),
+            cursor_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+/// State shared by every connection of one router.
+pub struct Context {
+    /// Routing.
+    pub cluster: Cluster,
+    /// SCAN cursors.
+    pub cursors: CursorTable,
+    /// Largest value accepted by SET.
+    pub max_value_bytes: usize,
+    /// Largest bulk string accepted.
+    pub max_bulk_bytes: usize,
+    /// The port clients connect to (for INFO).
+    pub port: u16,
+    /// When the router started (for INFO).
+    pub started: Instant,
+    clients: AtomicUsize,
+}
+
+impl Context {
+    /// Currently connected clients.
+    pub fn connected(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves Redis clients on `listener` until `shutdown`, then closes every connection.
+///
+/// # Errors
+/// Errors reading the listener's address.
+pub async fn run(
+    config: RouterConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let meta = Arc::new(MetaClient::new(config.meta_addrs.clone()));
+    let (catalog, watcher) = meta.follow_catalog(shutdown.clone());
+    let ctx = Arc::new(Context {
+        cluster: Cluster::new(catalog, config.request_deadline),
+        cursors: CursorTable::new(config.cursor_ttl),
+        max_value_bytes: config.max_value_bytes,
+        max_bulk_bytes: config.max_bulk_bytes,
+        port: listener.local_addr()?.port(),
+        started: Instant::now(),
+        clients: AtomicUsize::new(0),
+    });
+    let next_id = AtomicU64::new(1);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {
+                ctx.clients.fetch_sub(1, Ordering::Relaxed);
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    ctx.clients.fetch_add(1, Ordering::Relaxed);
+                    let id = next_id.fetch_add(1, Ordering::Relaxed);
+                    connections.spawn(conn::serve(ctx.clone(), stream, id, shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+    let _ = watcher.await;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The storage node's internal RPC: Raft messages for its groups and data requests from
+//! routers. Routing errors are typed here so the router can act on them
+//! (follow a leader, refresh its catalog) and convert the rest to RESP in one place.
+
+use crate::DataTypes;
+use serde::{Deserialize, Serialize};
+use tessera_common::raftnet::{RaftReply, RaftRequest};
+use tessera_meta::catalog::{GroupId, NodeId};
+
+/// One change inside a replicated write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteOp {
+    /// Store `value` under `key` (a storage key), clearing any expiry.
+    Set {
+        /// Storage key.
+        key: Vec<u8>,
+        /// User value.
+        value: Vec<u8>,
+    },
+    /// Delete `keys`; the result counts the keys that existed.
+    Del {
+        /// Storage keys.
+        keys: Vec<Vec<u8>>,
+    },
+}
+
+impl WriteOp {
+    /// Every storage key the op touches.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            WriteOp::Set { key, .. } => vec![key.as_slice()],
+            WriteOp::Del { keys } => keys.iter().map(Vec::as_slice).collect(),
+        }
+    }
+}
+
+/// The outcome of one [`WriteOp`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteResult {
+    /// Done.
+    Ok,
+    /// Done; this many keys were affected.
+    Count(u64),
+}
+
+/// A request for the data of one group.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum DataRequest {
+    /// Replicate these ops as one Raft entry (atomic within the group).
+    Write(Vec<WriteOp>),
+    /// Linearizable read of values.
+    Get {
+        /// Storage keys.
+        keys: Vec<Vec<u8>>,
+    },
+    /// Linearizable count of existing keys among `keys`.
+    Exists {
+        /// Storage keys.
+        keys: Vec<Vec<u8>>,
+    },
+    /// Linearizable listing of up to `limit` live keys in `[start, end)` (clipped to the
+    /// group's range), in byte order.
+    Scan {
+        /// First storage key.
+        start: Vec<u8>,
+        /// End storage key (exclusive).
+        end: Vec<u8>,
+        /// Most keys to return.
+        limit: u32,
+    },
+    /// Linearizable count of live keys in the group's range.
+    Count,
+}
+
+/// The answer to a [`DataRequest`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum DataResponse {
+    /// Results of `Write`, one per op.
+    Written(Vec<WriteResult>),
+    /// Answer to `Get`, one per key.
+    Values(Vec<Option<Vec<u8>>>),
+    /// Answer to `Exists` and `Count`.
+    Count(u64),
+    /// Answer to `Scan`: the keys, and whether the requested interval is exhausted.
+    Keys {
+        /// Storage keys, ascending.
+        keys: Vec<Vec<u8>>,
+        /// No key of the interval is left after the last one returned.
+        done: bool,
+    },
+}
+
+/// Why a data request was not served; the router acts on the routing ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum DataError {
+    /// This replica is not the leader; `leader` is the hint, if known.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader's node id, if known.
+        leader: Option<NodeId>,
+    },
+    /// The request was routed with another range epoch than the group's.
+    #[error("range epoch mismatch (current {current})")]
+    EpochMismatch {
+        /// The group's current epoch.
+        current: u64,
+    },
+    /// A key lies outside the group's range.
+    #[error("key not in the group's range")]
+    KeyNotInRange,
+    /// This node hosts no such group.
+    #[error("group not found on this node")]
+    GroupNotFound,
+    /// The write was proposed but leadership changed; it may or may not be applied.
+    #[error("leadership changed while the write was in flight; its outcome is unknown")]
+    Indeterminate,
+    /// Anything else (storage failure, shutting down).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DataError {
+    /// Whether the router may safely send the same request again (to another replica).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            DataError::NotLeader { .. }
+                | DataError::EpochMismatch { .. }
+                | DataError::GroupNotFound
+        )
+    }
+}
+
+/// What a replica holds, for comparing replicas (tests, operators).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaDigest {
+    /// The group leader as this replica knows it.
+    pub leader: Option<NodeId>,
+    /// The last applied log index.
+    pub applied: u64,
+    /// Live keys in the range.
+    pub keys: u64,
+    /// A hash over every stored key and value in the range.
+    pub digest: u64,
+}
+
+/// A request to a storage node.
+#[derive(Serialize, Deserialize)]
+pub enum NodeRequest {
+    /// A Raft message for one of its groups.
+    Raft {
+        /// The group.
+        group: GroupId,
+        /// The message.
+        msg: RaftRequest<DataTypes>,
+    },
+    /// A data request for one of its groups, routed with range epoch `epoch`.
+    Data {
+        /// The group.
+        group: GroupId,
+        /// The range epoch the router believes current.
+        epoch: u64,
+        /// The request.
+        req: DataRequest,
+    },
+    /// This replica's digest of its range, read locally (not linearizable).
+    Digest {
+        /// The group.
+        group: GroupId,
+    },
+}
+
+/// A storage node's answer.
+#[derive(Serialize, Deserialize)]
+pub enum NodeResponse {
+    /// Answer to `Raft`.
+    Raft(RaftReply<DataTypes>),
+    /// Answer to `Data`.
+    Data(Result<DataResponse, DataError>),
+    /// Answer to `Digest`.
+    Digest(Result<ReplicaDigest, DataError>),
+}

@@ -1,0 +1,170 @@
+//! A storage node: the groups it hosts, the internal RPC service, and the background
+//! loops that follow the catalog (creating replicas it is assigned) and heartbeat to
+//! the meta service.
+
+use crate::api::{DataError, NodeRequest, NodeResponse};
+use crate::group::GroupReplica;
+use crate::state_machine::DataKeyspaces;
+use crate::transport::NodeDirectory;
+use crate::DataRaft;
+use dashmap::DashMap;
+use openraft::async_runtime::WatchReceiver;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_common::raftlog::LogKeyspaces;
+use tessera_common::raftnet::{dispatch, GroupNetwork, RaftPeers, RaftReply, RaftTimings};
+use tessera_common::{FjallLogStore, RpcService};
+use tessera_meta::catalog::{Catalog, GroupDesc, GroupId, NodeId};
+use tessera_meta::proto::ReplicaStats;
+use tessera_meta::MetaClient;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The state shared by a node's service and background loops.
+pub struct Node {
+    pub(crate) id: NodeId,
+    pub(crate) data: DataKeyspaces,
+    pub(crate) logs: LogKeyspaces,
+    pub(crate) groups: DashMap<GroupId, Arc<GroupReplica>>,
+    pub(crate) peers: Arc<NodeDirectory>,
+    pub(crate) timings: RaftTimings,
+    pub(crate) meta: Arc<MetaClient>,
+}
+
+impl RpcService for Node {
+    type Req = NodeRequest;
+    type Resp = NodeResponse;
+
+    async fn handle(self: Arc<Self>, req: NodeRequest) -> NodeResponse {
+        match req {
+            NodeRequest::Raft { group, msg } => match self.replica(group) {
+                Some(replica) => NodeResponse::Raft(dispatch(&replica.raft, msg).await),
+                None => NodeResponse::Raft(RaftReply::Failed(format!(
+                    "group {group} not on node {}",
+                    self.id
+                ))),
+            },
+            NodeRequest::Data { group, epoch, req } => match self.replica(group) {
+                Some(replica) => NodeResponse::Data(replica.serve(epoch, req).await),
+                None => NodeResponse::Data(Err(DataError::GroupNotFound)),
+            },
+            NodeRequest::Digest { group } => match self.replica(group) {
+                Some(replica) => NodeResponse::Digest(replica.digest()),
+                None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
+            },
+        }
+    }
+}
+
+impl Node {
+    fn replica(&self, group: GroupId) -> Option<Arc<GroupReplica>> {
+        self.groups.get(&group).map(|r| r.clone())
+    }
+
+    /// Creates the replicas `catalog` assigns to this node that do not exist yet.
+    async fn adopt_groups(&self, catalog: &Catalog) {
+        self.peers.update(catalog);
+        for group in catalog.groups_on(self.id) {
+            if self.groups.contains_key(&group.id) {
+                continue;
+            }
+            if let Err(e) = self.start_replica(catalog, group).await {
+                tracing::error!(group = group.id, error = %e, "cannot start replica");
+            }
+        }
+    }
+
+    async fn start_replica(&self, catalog: &Catalog, group: &GroupDesc) -> std::io::Result<()> {
+        let range = catalog
+            .range_of_group(group.id)
+            .ok_or_else(|| std::io::Error::other("group has no range"))?;
+        let sm = GroupReplica::open_state_machine(&self.data, group.id, &range.start, &range.end)?;
+        let max_seq = sm.max_seq();
+        let log = FjallLogStore::new(self.logs.clone(), group.id);
+        let network = GroupNetwork::new(RaftPeers(self.peers.clone()), group.id);
+        let config = self.timings.raft_config("tessera-data")?;
+        let raft = DataRaft::new(self.id, config, network, log, sm)
+            .await
+            .map_err(std::io::Error::other)?;
+        if group.members.first() == Some(&self.id)
+            && !raft.is_initialized().await.map_err(std::io::Error::other)?
+        {
+            let members: BTreeMap<NodeId, openraft::BasicNode> = group
+                .members
+                .iter()
+                .map(|id| {
+                    let addr = catalog
+                        .nodes
+                        .get(id)
+                        .map(|n| n.addr.clone())
+                        .unwrap_or_default();
+                    (*id, openraft::BasicNode::new(addr))
+                })
+                .collect();
+            raft.initialize(members)
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+        let bounds = (range.start.clone(), range.end.clone(), range.epoch);
+        let replica =
+            GroupReplica::new(group.id, self.id, raft, self.data.clone(), bounds, max_seq);
+        tracing::info!(node = self.id, group = group.id, "replica started");
+        self.groups.insert(group.id, Arc::new(replica));
+        Ok(())
+    }
+
+    /// Follows the catalog until `shutdown`, adopting assigned groups.
+    pub(crate) async fn follow_catalog(
+        self: Arc<Self>,
+        mut catalog: watch::Receiver<Arc<Catalog>>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let current = catalog.borrow_and_update().clone();
+            self.adopt_groups(&current).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = catalog.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// Reports liveness and replica stats to the meta service until `shutdown`.
+    pub(crate) async fn heartbeat(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let stats: Vec<ReplicaStats> = self
+                .groups
+                .iter()
+                .map(|r| {
+                    let metrics = r.raft.metrics();
+                    let m = metrics.borrow_watched();
+                    ReplicaStats {
+                        group: r.id,
+                        is_leader: m.current_leader == Some(self.id),
+                        applied: m.last_applied.as_ref().map_or(0, |id| id.index),
+                    }
+                })
+                .collect();
+            if let Err(e) = self.meta.heartbeat(self.id, stats).await {
+                tracing::debug!(error = %e, "heartbeat failed");
+            }
+        }
+    }
+
+    /// Stops every replica's Raft instance.
+    pub(crate) async fn stop_replicas(&self) {
+        let replicas: Vec<_> = self.groups.iter().map(|r| r.clone()).collect();
+        self.groups.clear();
+        for replica in replicas {
+            if let Err(e) = replica.raft.shutdown().await {
+                tracing::warn!(group = replica.id, error = %e, "raft shutdown");
+            }
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The state machine of one data group: its range of the node's `data` keyspace, plus a
+//! per-group record (applied log id, membership, range bounds, highest sequence) in the
+//! `group_state` keyspace. Each apply writes data and record in one fjall batch, so
+//! they never disagree after a crash; the Raft log (fsynced) is replayed from the
+//! recorded position on restart.
+//!
+//! Snapshots are read from a fjall snapshot of exactly the group's range and installing
+//! one replaces exactly that range.
+
+use crate::api::{WriteOp, WriteResult};
+use crate::value::{Seq, StoredValue, TYPE_STRING};
+use crate::DataTypes;
+use fjall::{Database, Keyspace, Readable};
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use tessera_common::raftlog::io_err;
+use tessera_common::raftnet::SnapshotBytes;
+use tessera_common::LogSyncer;
+use tessera_meta::catalog::GroupId;
+
+/// A replicated write: ops applied atomically, with the leader's sequence number and
+/// clock carried in the entry so every replica computes the same result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DataCommand {
+    /// Sequence number of the first op; op `i` gets `seq.nth(i)`.
+    pub seq: Seq,
+    /// The leader's clock when it proposed the write.
+    pub now_ms: u64,
+    /// The ops.
+    pub ops: Vec<WriteOp>,
+}
+
+impl std::fmt::Display for DataCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DataCommand({} ops, seq {:?})", self.ops.len(), self.seq)
+    }
+}
+
+/// The result of applying one [`DataCommand`].
+pub type DataReply = Vec<WriteResult>;
+
+/// The persisted per-group record.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// Last applied log id.
+    pub applied: Option<LogIdOf<DataTypes>>,
+    /// Last applied membership.
+    pub membership: StoredMembershipOf<DataTypes>,
+    /// First storage key of the range.
+    pub start: Vec<u8>,
+    /// End storage key of the range (exclusive).
+    pub end: Vec<u8>,
+    /// Highest sequence number applied.
+    pub max_seq: Seq,
+}
+
+/// The node-wide keyspaces every group's state machine writes into.
+#[derive(Clone)]
+pub struct DataKeyspaces {
+    /// The database.
+    pub db: Database,
+    /// User data: storage key → stored value.
+    pub data: Keyspace,
+    /// Per-group records.
+    pub groups: Keyspace,
+    /// Group commit.
+    pub syncer: LogSyncer,
+}
+
+impl DataKeyspaces {
+    /// Opens the data keyspaces of `db`.
+    ///
+    /// # Errors
+    /// fjall errors.
+    pub fn open(db: &Database, syncer: LogSyncer) -> io::Result<Self> {
+        let opts = fjall::KeyspaceCreateOptions::default;
+        Ok(Self {
+            db: db.clone(),
+            data: db.keyspace("data", opts).map_err(io_err)?,
+            groups: db.keyspace("group_state", opts).map_err(io_err)?,
+            syncer,
+        })
+    }
+
+    /// The stored record of `group`, if the group has ever existed here.
+    ///
+    /// # Errors
+    /// fjall or decoding errors.
+    pub fn record(&self, group: GroupId) -> io::Result<Option<GroupRecord>> {
+        match self.groups.get(group.to_be_bytes()).map_err(io_err)? {
+            Some(bytes) => postcard::from_bytes(&bytes).map(Some).map_err(io_err),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Snapshot contents: the record and every key/value of the range.
+#[derive(Serialize, Deserialize)]
+struct SnapshotPayload {
+    record: GroupRecord,
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The state machine of one group.
+pub struct GroupStateMachine {
+    group: GroupId,
+    ks: DataKeyspaces,
+    record: GroupRecord,
+    max_seq: Arc<Mutex<Seq>>,
+}
+
+impl GroupStateMachine {
+    /// Opens group `group`; a new group starts with range `[start, end)`.
+    ///
+    /// # Errors
+    /// fjall or decoding errors.
+    pub fn open(ks: DataKeyspaces, group: GroupId, start: &[u8], end: &[u8]) -> io::Result<Self> {
+        let record = match ks.record(group)? {
+            Some(record) => record,
+            None => GroupRecord {
+                start: start.to_vec(),
+                end: end.to_vec(),
+                ..Default::default()
+            },
+        };
+        let max_seq = Arc::new(Mutex::new(record.max_seq));
+        Ok(Self {
+            group,
+            ks,
+            record,
+            max_seq,
+        })
+    }
+
+    /// The highest applied sequence number, shared with the group's proposer.
+    pub fn max_seq(&self) -> Arc<Mutex<Seq>> {
+        self.max_seq.clone()
+    }
+
+    fn record_batch(&self, batch: &mut fjall::OwnedWriteBatch) -> io::Result<()> {
+        let bytes = postcard::to_stdvec(&self.record).map_err(io_err)?;
+        batch.insert(&self.ks.groups, self.group.to_be_bytes(), bytes);
+        Ok(())
+    }
+
+    fn snapshot_meta(record: &GroupRecord) -> SnapshotMetaOf<DataTypes> {
+        SnapshotMetaOf::<DataTypes> {
+            last_log_id: record.applied,
+            last_membership: record.membership.clone(),
+        }
+    }
+}
+
+/// Applies ops on top of the stored data, seeing earlier ops of the same apply batch.
+struct Applier<'a> {
+    data: &'a Keyspace,
+    batch: &'a mut fjall::OwnedWriteBatch,
+    pending: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Applier<'_> {
+    fn live(&self, key: &[u8], now_ms: u64) -> io::Result<bool> {
+        let stored = match self.pending.get(key) {
+            Some(v) => v.clone(),
+            None => self.data.get(key).map_err(io_err)?.map(|v| v.to_vec()),
+        };
+        Ok(stored.is_some_and(|v| !StoredValue::is_expired_raw(&v, now_ms)))
+    }
+
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.batch.insert(self.data, key.to_vec(), value.clone());
+        self.pending.insert(key.to_vec(), Some(value));
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.batch.remove(self.data, key.to_vec());
+        self.pending.insert(key.to_vec(), None);
+    }
+
+    fn apply(&mut self, op: &WriteOp, seq: Seq, now_ms: u64) -> io::Result<WriteResult> {
+        match op {
+            WriteOp::Set { key, value } => {
+                let stored = StoredValue {
+                    kind: TYPE_STRING,
+                    seq,
+                    expires_at_ms: None,
+                    payload: value.clone(),
+                };
+                self.put(key, stored.encode());
+                Ok(WriteResult::Ok)
+            }
+            WriteOp::Del { keys } => {
+                let mut count = 0;
+                for key in keys {
+                    if self.live(key, now_ms)? {
+                        count += 1;
+                    }
+                    self.delete(key);
+                }
+                Ok(WriteResult::Count(count))
+            }
+        }
+    }
+}
+
+/// Builds a snapshot from a fjall snapshot taken between two applies.
+pub struct GroupSnapshotBuilder {
+    ks: DataKeyspaces,
+    group: GroupId,
+    view: fjall::Snapshot,
+}
+
+impl RaftSnapshotBuilder<DataTypes> for GroupSnapshotBuilder {
+    type SnapshotData = SnapshotBytes;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<DataTypes, SnapshotBytes>, io::Error> {
+        let (ks, group, view) = (self.ks.clone(), self.group, self.view.clone());
+        tokio::task::spawn_blocking(move || read_snapshot(&ks, group, &view))
+            .await
+            .map_err(io_err)?
+    }
+}
+
+fn read_snapshot(
+    ks: &DataKeyspaces,
+    group: GroupId,
+    view: &fjall::Snapshot,
+) -> io::Result<SnapshotOf<DataTypes, SnapshotBytes>> {
+    let record: GroupRecord = match view.get(&ks.groups, group.to_be_bytes()).map_err(io_err)? {
+        Some(bytes) => postcard::from_bytes(&bytes).map_err(io_err)?,
+        None => GroupRecord::default(),
+    };
+    let mut entries = Vec::new();
+    for kv in view.range(&ks.data, record.start.as_slice()..record.end.as_slice()) {
+        let (k, v) = kv.into_inner().map_err(io_err)?;
+        entries.push((k.to_vec(), v.to_vec()));
+    }
+    let meta = GroupStateMachine::snapshot_meta(&record);
+    let data = postcard::to_stdvec(&SnapshotPayload { record, entries }).map_err(io_err)?;
+    Ok(Snapshot {
+        meta,
+        snapshot: SnapshotBytes::new(data),
+    })
+}
+
+impl RaftStateMachine<DataTypes> for GroupStateMachine {
+    type SnapshotData = SnapshotBytes;
+    type SnapshotBuilder = GroupSnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<DataTypes>>, StoredMembershipOf<DataTypes>), io::Error> {
+        Ok((self.record.applied, self.record.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<DataTypes>, io::Error>> + Unpin + OptionalSend,
+    {
+        let mut batch = self.ks.db.batch();
+        let mut applier = Applier {
+            data: &self.ks.data,
+            batch: &mut batch,
+            pending: HashMap::new(),
+        };
+        let mut replies = Vec::new();
+        while let Some((entry, responder)) = entries.try_next().await? {
+            self.record.applied = Some(entry.log_id);
+            let reply = match entry.payload {
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Normal(cmd) => {
+                    // A leader whose clock lags an earlier leader's may propose a lower
+                    // sequence; lifting it here keeps sequences increasing in log order,
+                    // identically on every replica.
+                    let base = cmd.seq.max(self.record.max_seq.nth(1));
+                    let mut results = Vec::with_capacity(cmd.ops.len());
+                    for (i, op) in cmd.ops.iter().enumerate() {
+                        results.push(applier.apply(op, base.nth(i), cmd.now_ms)?);
+                    }
+                    self.record.max_seq = base.nth(cmd.ops.len().saturating_sub(1));
+                    results
+                }
+                EntryPayload::Membership(m) => {
+                    self.record.membership =
+                        StoredMembershipOf::<DataTypes>::new(Some(entry.log_id), m);
+                    Vec::new()
+                }
+            };
+            if let Some(responder) = responder {
+                replies.push((responder, reply));
+            }
+        }
+        self.record_batch(&mut batch)?;
+        batch.commit().map_err(io_err)?;
+        *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = self.record.max_seq;
+        for (responder, reply) in replies {
+            responder.send(reply);
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        GroupSnapshotBuilder {
+            ks: self.ks.clone(),
+            group: self.group,
+            view: self.ks.db.snapshot(),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _meta: &SnapshotMetaOf<DataTypes>,
+        snapshot: SnapshotBytes,
+    ) -> Result<(), io::Error> {
+        let payload: SnapshotPayload = postcard::from_bytes(snapshot.get_ref()).map_err(io_err)?;
+        let mut batch = self.ks.db.batch();
+        let (start, end) = (
+            payload.record.start.as_slice(),
+            payload.record.end.as_slice(),
+        );
+        for kv in self.ks.data.range(start..end) {
+            batch.remove(&self.ks.data, kv.key().map_err(io_err)?);
+        }
+        for (k, v) in payload.entries {
+            batch.insert(&self.ks.data, k, v);
+        }
+        self.record = payload.record;
+        self.record_batch(&mut batch)?;
+        batch.commit().map_err(io_err)?;
+        self.ks.syncer.sync().await?;
+        *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = self.record.max_seq;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<DataTypes, SnapshotBytes>>, io::Error> {
+        // The state machine lives in fjall and is fsynced before any log purge, so the
+        // freshest snapshot is read from the current state.
+        let view = self.ks.db.snapshot();
+        let (ks, group) = (self.ks.clone(), self.group);
+        let snapshot = tokio::task::spawn_blocking(move || read_snapshot(&ks, group, &view))
+            .await
+            .map_err(io_err)??;
+        Ok(Some(snapshot))
+    }
+}
