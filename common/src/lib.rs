@@ -6,6 +6,7 @@ pub mod frame;
 pub mod raftlog;
 pub mod raftnet;
 pub mod rpc;
+pub mod snapshots;
 pub mod syncer;
 
 pub use raftlog::{FjallLogStore, LogKeyspaces};

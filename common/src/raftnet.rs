@@ -281,10 +281,14 @@ pub struct RaftTimings {
 
 impl Default for RaftTimings {
     fn default() -> Self {
+        // openraft's followers honour the leader's lease for `election_max_ms` after the
+        // last heartbeat and only then start an election, so a dead leader is replaced
+        // after between `election_max_ms` and `election_min_ms + election_max_ms`:
+        // 0.8-1.6 s here, which keeps failover near one second (docs/operations.md).
         Self {
             heartbeat_ms: 100,
-            election_min_ms: 500,
-            election_max_ms: 1000,
+            election_min_ms: 400,
+            election_max_ms: 800,
             snapshot_every: 10_000,
             keep_logs: 1_000,
         }

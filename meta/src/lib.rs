@@ -96,7 +96,9 @@ pub async fn run(
     let (syncer, sync_thread) = LogSyncer::start(db.clone())?;
     let log_store =
         FjallLogStore::<MetaTypes>::new(LogKeyspaces::open(&db, syncer.clone())?, META_GROUP);
-    let state_machine = MetaStateMachine::open(&db, syncer.clone())?;
+    let snapshots =
+        tessera_common::snapshots::SnapshotDir::open(config.data_dir.join("snapshots"))?;
+    let state_machine = MetaStateMachine::open(&db, syncer.clone(), snapshots)?;
     let catalog = state_machine.subscribe();
     let peers = MetaPeers {
         clients: config

@@ -14,10 +14,13 @@ use std::io;
 use std::sync::Arc;
 use tessera_common::raftlog::io_err;
 use tessera_common::raftnet::SnapshotBytes;
+use tessera_common::snapshots::SnapshotDir;
 use tessera_common::LogSyncer;
 use tokio::sync::watch;
 
 const STATE_KEY: &str = "state";
+/// The meta group's snapshot file id.
+const SNAPSHOT_ID: u64 = 0;
 
 /// What the meta state machine persists, and what a snapshot carries.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -38,6 +41,7 @@ pub struct MetaStateMachine {
     db: Database,
     keyspace: Keyspace,
     syncer: LogSyncer,
+    snapshots: SnapshotDir,
     state: MetaState,
     published: watch::Sender<Arc<Catalog>>,
 }
@@ -47,7 +51,7 @@ impl MetaStateMachine {
     ///
     /// # Errors
     /// fjall errors or a corrupt stored state.
-    pub fn open(db: &Database, syncer: LogSyncer) -> io::Result<Self> {
+    pub fn open(db: &Database, syncer: LogSyncer, snapshots: SnapshotDir) -> io::Result<Self> {
         let keyspace = db
             .keyspace("meta_sm", KeyspaceCreateOptions::default)
             .map_err(io_err)?;
@@ -60,6 +64,7 @@ impl MetaStateMachine {
             db: db.clone(),
             keyspace,
             syncer,
+            snapshots,
             state,
             published,
         })
@@ -81,28 +86,33 @@ impl MetaStateMachine {
         self.published
             .send_replace(Arc::new(self.state.catalog.clone()));
     }
-
-    fn snapshot(&self) -> io::Result<SnapshotOf<MetaTypes, SnapshotBytes>> {
-        let data = postcard::to_stdvec(&self.state).map_err(io_err)?;
-        let meta = SnapshotMetaOf::<MetaTypes> {
-            last_log_id: self.state.applied,
-            last_membership: self.state.membership.clone(),
-        };
-        Ok(Snapshot {
-            meta,
-            snapshot: SnapshotBytes::new(data),
-        })
-    }
 }
 
-/// Builds snapshots from a copy of the state taken when the builder was made.
-pub struct MetaSnapshotBuilder(io::Result<SnapshotOf<MetaTypes, SnapshotBytes>>);
+fn snapshot_of(bytes: Vec<u8>) -> io::Result<SnapshotOf<MetaTypes, SnapshotBytes>> {
+    let state: MetaState = postcard::from_bytes(&bytes).map_err(io_err)?;
+    let meta = SnapshotMetaOf::<MetaTypes> {
+        last_log_id: state.applied,
+        last_membership: state.membership,
+    };
+    Ok(Snapshot {
+        meta,
+        snapshot: SnapshotBytes::new(bytes),
+    })
+}
+
+/// Builds a snapshot from a copy of the state taken when the builder was made.
+pub struct MetaSnapshotBuilder {
+    state: io::Result<Vec<u8>>,
+    snapshots: SnapshotDir,
+}
 
 impl RaftSnapshotBuilder<MetaTypes> for MetaSnapshotBuilder {
     type SnapshotData = SnapshotBytes;
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<MetaTypes, SnapshotBytes>, io::Error> {
-        std::mem::replace(&mut self.0, Err(io::Error::other("snapshot already built")))
+        let bytes = std::mem::replace(&mut self.state, Err(io::Error::other("already built")))?;
+        self.snapshots.save(SNAPSHOT_ID, &bytes)?;
+        snapshot_of(bytes)
     }
 }
 
@@ -148,7 +158,10 @@ impl RaftStateMachine<MetaTypes> for MetaStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        MetaSnapshotBuilder(self.snapshot())
+        MetaSnapshotBuilder {
+            state: postcard::to_stdvec(&self.state).map_err(io_err),
+            snapshots: self.snapshots.clone(),
+        }
     }
 
     async fn install_snapshot(
@@ -157,6 +170,7 @@ impl RaftStateMachine<MetaTypes> for MetaStateMachine {
         snapshot: SnapshotBytes,
     ) -> Result<(), io::Error> {
         self.state = postcard::from_bytes(snapshot.get_ref()).map_err(io_err)?;
+        self.snapshots.save(SNAPSHOT_ID, snapshot.get_ref())?;
         self.persist()?;
         self.syncer.sync().await?;
         self.publish();
@@ -166,8 +180,9 @@ impl RaftStateMachine<MetaTypes> for MetaStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<MetaTypes, SnapshotBytes>>, io::Error> {
-        // The state is small and always durable-on-purge, so the freshest snapshot is
-        // simply the current state.
-        self.snapshot().map(Some)
+        self.snapshots
+            .load(SNAPSHOT_ID)?
+            .map(snapshot_of)
+            .transpose()
     }
 }

@@ -1,15 +1,73 @@
-//! One client connection: read, parse every complete request in the buffer, execute
-//! them in order, write the replies in one batch, repeat. A protocol error is answered
-//! with Redis's text and closes the connection; nothing else does.
+//! One client connection. Requests are read and parsed as they arrive; data commands
+//! of a pipeline run concurrently (so they share Raft entries and fsyncs), while replies
+//! are written strictly in request order. A request that conflicts with one still in
+//! flight (a write and another access to the same key, or anything touching the whole
+//! keyspace next to a write) first waits for the requests before it, so a connection
+//! always observes its own writes in order. A protocol error is answered with Redis's
+//! text and closes the connection; nothing else does.
 
-use crate::cmd::{self, Session};
+use crate::cmd::{self, Access, Prepared, Session};
 use crate::parse::RequestParser;
+use crate::reply::Reply;
 use crate::Context;
 use bytes::BytesMut;
+use futures::stream::{FuturesOrdered, StreamExt};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+
+/// Most requests of one connection in flight at once.
+const MAX_IN_FLIGHT: usize = 1024;
+/// Output is flushed to the socket once it grows past this.
+const FLUSH_BYTES: usize = 64 * 1024;
+
+type ReplyFuture = futures::future::BoxFuture<'static, (Reply, u8)>;
+
+/// Requests in flight on one connection, completing in order.
+struct InFlight {
+    replies: FuturesOrdered<ReplyFuture>,
+    accesses: Vec<Access>,
+}
+
+impl InFlight {
+    fn push(&mut self, prepared: Prepared, proto: u8) {
+        match prepared {
+            Prepared::Ready(reply) => self
+                .replies
+                .push_back(Box::pin(async move { (reply, proto) })),
+            Prepared::Pending(fut, access) => {
+                self.accesses.push(access);
+                self.replies
+                    .push_back(Box::pin(async move { (fut.await, proto) }));
+            }
+        }
+    }
+
+    fn conflicts(&self, prepared: &Prepared) -> bool {
+        match prepared {
+            Prepared::Pending(_, access) => self.accesses.iter().any(|a| access.conflicts_with(a)),
+            Prepared::Ready(_) => false,
+        }
+    }
+
+    /// Waits for every request in flight, encoding replies in order.
+    async fn drain(
+        &mut self,
+        stream: &mut TcpStream,
+        output: &mut BytesMut,
+    ) -> std::io::Result<()> {
+        while let Some((reply, proto)) = self.replies.next().await {
+            reply.encode(proto, output);
+            if output.len() >= FLUSH_BYTES {
+                stream.write_all(output).await?;
+                output.clear();
+            }
+        }
+        self.accesses.clear();
+        Ok(())
+    }
+}
 
 /// Serves `stream` until the client leaves, sends QUIT, breaks the protocol, or the
 /// router shuts down.
@@ -24,13 +82,22 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
         name: None,
         quit: false,
     };
+    let mut in_flight = InFlight {
+        replies: FuturesOrdered::new(),
+        accesses: Vec::new(),
+    };
     loop {
         let mut close = false;
         loop {
             match parser.next(&mut input) {
                 Ok(Some(args)) => {
-                    let reply = cmd::dispatch(&ctx, &mut session, args).await;
-                    reply.encode(session.proto, &mut output);
+                    let prepared = cmd::prepare(&ctx, &mut session, args);
+                    let must_wait =
+                        in_flight.conflicts(&prepared) || in_flight.replies.len() >= MAX_IN_FLIGHT;
+                    if must_wait && in_flight.drain(&mut stream, &mut output).await.is_err() {
+                        return;
+                    }
+                    in_flight.push(prepared, session.proto);
                     if session.quit {
                         close = true;
                         break;
@@ -38,16 +105,14 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    crate::reply::Reply::err(e).encode(session.proto, &mut output);
+                    in_flight.push(Prepared::Ready(Reply::err(e)), session.proto);
                     close = true;
                     break;
                 }
             }
-            if output.len() > 64 * 1024 && stream.write_all(&output).await.is_err() {
-                return;
-            } else if output.len() > 64 * 1024 {
-                output.clear();
-            }
+        }
+        if in_flight.drain(&mut stream, &mut output).await.is_err() {
+            return;
         }
         if !output.is_empty() {
             if stream.write_all(&output).await.is_err() {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_common::raftlog::{io_err, LogKeyspaces};
 use tessera_common::raftnet::RaftTimings;
+use tessera_common::snapshots::SnapshotDir;
 use tessera_common::LogSyncer;
 use tessera_meta::catalog::NodeId;
 use tessera_meta::MetaClient;
@@ -71,7 +72,11 @@ pub async fn run(
     let meta = Arc::new(MetaClient::new(config.meta_addrs.clone()));
     let node = Arc::new(Node {
         id: config.id,
-        data: DataKeyspaces::open(&db, syncer.clone())?,
+        data: DataKeyspaces::open(
+            &db,
+            syncer.clone(),
+            SnapshotDir::open(config.data_dir.join("snapshots"))?,
+        )?,
         logs: LogKeyspaces::open(&db, syncer.clone())?,
         groups: Default::default(),
         peers: Arc::new(NodeDirectory::default()),

@@ -21,6 +21,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use tessera_common::raftlog::io_err;
 use tessera_common::raftnet::SnapshotBytes;
+use tessera_common::snapshots::SnapshotDir;
 use tessera_common::LogSyncer;
 use tessera_meta::catalog::GroupId;
 
@@ -71,6 +72,8 @@ pub struct DataKeyspaces {
     pub groups: Keyspace,
     /// Group commit.
     pub syncer: LogSyncer,
+    /// The last built or installed snapshot of each group.
+    pub snapshots: SnapshotDir,
 }
 
 impl DataKeyspaces {
@@ -78,13 +81,14 @@ impl DataKeyspaces {
     ///
     /// # Errors
     /// fjall errors.
-    pub fn open(db: &Database, syncer: LogSyncer) -> io::Result<Self> {
+    pub fn open(db: &Database, syncer: LogSyncer, snapshots: SnapshotDir) -> io::Result<Self> {
         let opts = fjall::KeyspaceCreateOptions::default;
         Ok(Self {
             db: db.clone(),
             data: db.keyspace("data", opts).map_err(io_err)?,
             groups: db.keyspace("group_state", opts).map_err(io_err)?,
             syncer,
+            snapshots,
         })
     }
 
@@ -100,11 +104,22 @@ impl DataKeyspaces {
     }
 }
 
-/// Snapshot contents: the record and every key/value of the range.
+/// Snapshot contents: the record, then every key/value of the range. The record comes
+/// first so that the snapshot's metadata can be read without decoding the data.
 #[derive(Serialize, Deserialize)]
 struct SnapshotPayload {
     record: GroupRecord,
     entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Wraps stored snapshot bytes with the metadata their record describes.
+fn snapshot_of(bytes: Vec<u8>) -> io::Result<SnapshotOf<DataTypes, SnapshotBytes>> {
+    let (record, _) = postcard::take_from_bytes::<GroupRecord>(&bytes).map_err(io_err)?;
+    let meta = GroupStateMachine::snapshot_meta(&record);
+    Ok(Snapshot {
+        meta,
+        snapshot: SnapshotBytes::new(bytes),
+    })
 }
 
 /// The state machine of one group.
@@ -221,17 +236,23 @@ impl RaftSnapshotBuilder<DataTypes> for GroupSnapshotBuilder {
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<DataTypes, SnapshotBytes>, io::Error> {
         let (ks, group, view) = (self.ks.clone(), self.group, self.view.clone());
-        tokio::task::spawn_blocking(move || read_snapshot(&ks, group, &view))
-            .await
-            .map_err(io_err)?
+        let bytes = tokio::task::spawn_blocking(move || {
+            let bytes = read_snapshot(&ks, group, &view)?;
+            ks.snapshots.save(group, &bytes)?;
+            Ok::<_, io::Error>(bytes)
+        })
+        .await
+        .map_err(io_err)??;
+        snapshot_of(bytes)
     }
 }
 
+/// Serializes the group's record and range from a consistent fjall view.
 fn read_snapshot(
     ks: &DataKeyspaces,
     group: GroupId,
     view: &fjall::Snapshot,
-) -> io::Result<SnapshotOf<DataTypes, SnapshotBytes>> {
+) -> io::Result<Vec<u8>> {
     let record: GroupRecord = match view.get(&ks.groups, group.to_be_bytes()).map_err(io_err)? {
         Some(bytes) => postcard::from_bytes(&bytes).map_err(io_err)?,
         None => GroupRecord::default(),
@@ -241,12 +262,7 @@ fn read_snapshot(
         let (k, v) = kv.into_inner().map_err(io_err)?;
         entries.push((k.to_vec(), v.to_vec()));
     }
-    let meta = GroupStateMachine::snapshot_meta(&record);
-    let data = postcard::to_stdvec(&SnapshotPayload { record, entries }).map_err(io_err)?;
-    Ok(Snapshot {
-        meta,
-        snapshot: SnapshotBytes::new(data),
-    })
+    postcard::to_stdvec(&SnapshotPayload { record, entries }).map_err(io_err)
 }
 
 impl RaftStateMachine<DataTypes> for GroupStateMachine {
@@ -334,6 +350,7 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
         self.ks.syncer.sync().await?;
+        self.ks.snapshots.save(self.group, snapshot.get_ref())?;
         *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = self.record.max_seq;
         Ok(())
     }
@@ -341,13 +358,10 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<DataTypes, SnapshotBytes>>, io::Error> {
-        // The state machine lives in fjall and is fsynced before any log purge, so the
-        // freshest snapshot is read from the current state.
-        let view = self.ks.db.snapshot();
-        let (ks, group) = (self.ks.clone(), self.group);
-        let snapshot = tokio::task::spawn_blocking(move || read_snapshot(&ks, group, &view))
-            .await
-            .map_err(io_err)??;
-        Ok(Some(snapshot))
+        self.ks
+            .snapshots
+            .load(self.group)?
+            .map(snapshot_of)
+            .transpose()
     }
 }

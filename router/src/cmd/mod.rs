@@ -9,6 +9,7 @@ mod strings;
 use crate::reply::Reply;
 use crate::Context;
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Per-connection state.
 #[derive(Debug)]
@@ -230,35 +231,106 @@ pub fn syntax_error() -> Reply {
     Reply::err("syntax error")
 }
 
-/// Executes one request.
-pub async fn dispatch(ctx: &Context, session: &mut Session, args: Vec<Bytes>) -> Reply {
+/// What a request touches, to decide whether it may run concurrently with the
+/// requests before it on the same connection.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// It changes data.
+    pub write: bool,
+    /// The keys it touches; `None` means the whole keyspace (SCAN, DBSIZE, ...).
+    pub keys: Option<Vec<Bytes>>,
+}
+
+impl Access {
+    /// Whether `self` must wait for `earlier` to finish: a write and any other access to
+    /// a common key (or to the whole keyspace) must keep their order.
+    pub fn conflicts_with(&self, earlier: &Access) -> bool {
+        if !self.write && !earlier.write {
+            return false;
+        }
+        match (&self.keys, &earlier.keys) {
+            (Some(mine), Some(theirs)) => mine.iter().any(|k| theirs.contains(k)),
+            _ => true,
+        }
+    }
+}
+
+/// A request ready to run: either already answered (connection commands, errors), or
+/// a future that talks to the cluster.
+pub enum Prepared {
+    /// The reply is known.
+    Ready(Reply),
+    /// The reply comes from the cluster.
+    Pending(futures::future::BoxFuture<'static, Reply>, Access),
+}
+
+/// Prepares one request: validates name and arity, runs connection commands (which
+/// only touch `session`) at once, and wraps data commands in a future.
+pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> Prepared {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let Some(spec) = lookup(&name) else {
-        return unknown_command(&args);
+        return Prepared::Ready(unknown_command(&args));
     };
     let argc = args.len() as i32;
     if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
-        return wrong_arity(spec.name);
+        return Prepared::Ready(wrong_arity(spec.name));
     }
-    match spec.name {
+    let reply = match spec.name {
         "client" => connection::client(session, &args),
         "command" => connection::command(&args),
         "echo" => Reply::Bulk(args[1].clone()),
         "hello" => connection::hello(session, &args),
-        "info" => connection::info(ctx, &args).await,
         "ping" => connection::ping(&args),
         "quit" => {
             session.quit = true;
             Reply::Ok
         }
         "select" => connection::select(&args),
-        "get" => strings::get(ctx, &args).await,
-        "set" => strings::set(ctx, &args).await,
+        _ => {
+            let access = Access {
+                write: spec.flags.contains(&"write"),
+                keys: spec.keys(&args),
+            };
+            let ctx = ctx.clone();
+            return Prepared::Pending(
+                Box::pin(async move { execute(&ctx, spec.name, &args).await }),
+                access,
+            );
+        }
+    };
+    Prepared::Ready(reply)
+}
+
+/// Runs a data command against the cluster.
+async fn execute(ctx: &Context, name: &str, args: &[Bytes]) -> Reply {
+    match name {
+        "info" => connection::info(ctx, args).await,
+        "get" => strings::get(ctx, args).await,
+        "set" => strings::set(ctx, args).await,
         "dbsize" => keyspace::dbsize(ctx).await,
-        "del" => keyspace::del(ctx, &args).await,
-        "exists" => keyspace::exists(ctx, &args).await,
-        "scan" => keyspace::scan(ctx, &args).await,
-        _ => unknown_command(&args),
+        "del" => keyspace::del(ctx, args).await,
+        "exists" => keyspace::exists(ctx, args).await,
+        "scan" => keyspace::scan(ctx, args).await,
+        _ => unknown_command(args),
+    }
+}
+
+impl CommandSpec {
+    /// The key arguments of a call, from the spec's key positions; `None` for a
+    /// command without key arguments (it reads or writes the keyspace as a whole).
+    pub fn keys(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
+        if self.first_key <= 0 {
+            return None;
+        }
+        let last = if self.last_key < 0 {
+            args.len() as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let step = self.step.max(1) as usize;
+        let range =
+            self.first_key as usize..=(last.max(0) as usize).min(args.len().saturating_sub(1));
+        Some(range.step_by(step).map(|i| args[i].clone()).collect())
     }
 }
 

@@ -1,0 +1,8 @@
+//! In-process cluster tests: a real meta group, three storage nodes and a router over
+//! loopback TCP, driven by a real Redis client.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod basic;
+mod catch_up;

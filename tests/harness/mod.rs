@@ -1,0 +1,150 @@
+//! Shared test harness: an in-process cluster ([`TestCluster`]) on free ports and temp
+//! dirs, Redis clients for it, and waiting on conditions with deadlines (never sleeps
+//! as synchronization).
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tessera::dev::{DevCluster, DevOptions};
+use tessera_common::raftnet::RaftTimings;
+use tessera_meta::catalog::{GroupId, NodeId};
+use tessera_server::api::ReplicaDigest;
+use tessera_server::{NodeClient, NodeRequest, NodeResponse};
+
+/// Polls `probe` every 20 ms until it yields `Some`, panicking after `limit`.
+pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An in-process cluster (meta + nodes + router) in a temp dir.
+pub struct TestCluster {
+    pub cluster: DevCluster,
+    pub dir: TempDir,
+}
+
+impl TestCluster {
+    /// Starts a 3-node cluster and waits until the default table serves requests.
+    pub async fn start() -> Self {
+        Self::start_with(RaftTimings::default()).await
+    }
+
+    /// Same, with the given Raft timings.
+    pub async fn start_with(raft: RaftTimings) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let options = DevOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().to_path_buf(),
+            raft,
+            ..Default::default()
+        };
+        let cluster = DevCluster::start(options).await.expect("start cluster");
+        let this = Self { cluster, dir };
+        this.wait_serving().await;
+        this
+    }
+
+    /// A multiplexed redis-rs connection to the router.
+    pub async fn client(&self) -> redis::aio::MultiplexedConnection {
+        let url = format!("redis://{}", self.cluster.router_addr());
+        let client = redis::Client::open(url).expect("client");
+        // Long pipelines and failovers take longer than redis-rs's default budget.
+        let config =
+            redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .expect("connect")
+    }
+
+    /// Waits until a read through the router succeeds.
+    pub async fn wait_serving(&self) {
+        let mut con = self.client().await;
+        wait_for(
+            Duration::from_secs(30),
+            "the default table to serve",
+            || {
+                let mut con = con.clone();
+                async move {
+                    let probe: redis::RedisResult<Option<String>> = redis::cmd("GET")
+                        .arg("__probe__")
+                        .query_async(&mut con)
+                        .await;
+                    probe.ok().map(|_| ())
+                }
+            },
+        )
+        .await;
+        let _: redis::RedisResult<()> = redis::cmd("PING").query_async(&mut con).await;
+    }
+
+    /// Node `id`'s digest of `group`, if it is running and hosts it.
+    pub async fn digest(&self, id: NodeId, group: GroupId) -> Option<ReplicaDigest> {
+        let addr = self.cluster.node_addr(id)?;
+        let client = NodeClient::new(addr.to_string());
+        match client
+            .call(&NodeRequest::Digest { group }, Duration::from_secs(2))
+            .await
+        {
+            Ok(NodeResponse::Digest(Ok(digest))) => Some(digest),
+            _ => None,
+        }
+    }
+
+    /// The leader of `group` that a majority of running replicas agree on.
+    pub async fn leader(&self, group: GroupId) -> NodeId {
+        wait_for(Duration::from_secs(10), "a group leader", || async {
+            let mut votes = std::collections::HashMap::new();
+            for id in self.cluster.node_ids() {
+                if let Some(leader) = self.digest(id, group).await.and_then(|d| d.leader) {
+                    *votes.entry(leader).or_insert(0) += 1;
+                }
+            }
+            votes
+                .into_iter()
+                .find(|(_, n)| *n >= 2)
+                .map(|(leader, _)| leader)
+        })
+        .await
+    }
+}
+
+impl TestCluster {
+    /// The group serving the default table's (first) range.
+    pub async fn default_group(&self) -> GroupId {
+        let meta = tessera_meta::MetaClient::new([self.cluster.meta_addr().to_string()]);
+        let catalog = meta.catalog(0, Duration::ZERO).await.expect("catalog");
+        catalog
+            .ranges
+            .values()
+            .find(|r| r.table == 0)
+            .expect("default range")
+            .group
+    }
+
+    /// Digests of `group` on every running node that hosts it.
+    pub async fn digests(&self, group: GroupId) -> Vec<(NodeId, ReplicaDigest)> {
+        let mut out = Vec::new();
+        for id in self.cluster.node_ids() {
+            if let Some(d) = self.digest(id, group).await {
+                out.push((id, d));
+            }
+        }
+        out
+    }
+}
