@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;

@@ -1,0 +1,120 @@
+//! A real `tessera dev` process for tests: started on a free port (`--port 0`, the
+//! address is read from its first line of output), stopped with SIGTERM or SIGKILL.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `tessera dev` child process.
+pub struct DevProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+impl DevProcess {
+    /// Starts `tessera dev` on `data_dir` and waits until it prints its address.
+    pub fn start(data_dir: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.with_extension("log"))
+            .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["dev", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tessera dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("tessera dev: listening on ") {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("tessera dev printed its address");
+        Self {
+            child,
+            addr: addr.parse().expect("address"),
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `redis://` URL of the router.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for DevProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A redis-rs connection with a generous response timeout.
+pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(url).expect("client");
+    let config =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .expect("connect")
+}
+
+/// Waits until the process's router serves reads of the default table.
+pub async fn wait_serving(url: &str, limit: Duration) -> redis::aio::MultiplexedConnection {
+    let con = super::wait_for(limit, "tessera dev to serve", || async {
+        let client = redis::Client::open(url).ok()?;
+        client.get_multiplexed_async_connection().await.ok()
+    })
+    .await;
+    super::wait_for(limit, "the default table to serve", || {
+        let mut con = con.clone();
+        async move {
+            let r: redis::RedisResult<Option<String>> = redis::cmd("GET")
+                .arg("__probe__")
+                .query_async(&mut con)
+                .await;
+            r.ok().map(|_| ())
+        }
+    })
+    .await;
+    connect(url).await
+}

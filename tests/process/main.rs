@@ -1,0 +1,6 @@
+//! Tests that run the real `tessera` binary as a child process and kill it.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod durability;
