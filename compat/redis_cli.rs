@@ -4,7 +4,8 @@
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 
-use harness::process::{wait_serving, DevProcess};
+use harness::process::DevProcess;
+use harness::wait_serving;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -7,8 +7,10 @@ pub mod raftlog;
 pub mod raftnet;
 pub mod rpc;
 pub mod snapshots;
+pub mod store;
 pub mod syncer;
 
 pub use raftlog::{FjallLogStore, LogKeyspaces};
 pub use rpc::{RpcClient, RpcError, RpcService};
+pub use store::Store;
 pub use syncer::LogSyncer;

@@ -123,26 +123,25 @@ impl<T> Clone for RaftPeers<T> {
 }
 
 impl<T> RaftPeers<T> {
-    async fn exchange<C: RaftTypeConfig>(
+    /// Sends `req` and extracts the expected reply kind with `pick`.
+    async fn ask<C, R>(
         &self,
-        target: C::NodeId,
-        group: u64,
+        (target, group): (C::NodeId, u64),
         req: RaftRequest<C>,
-        timeout: Duration,
-    ) -> Result<RaftReply<C>, Unreachable<C>>
+        option: &RPCOption,
+        pick: fn(RaftReply<C>) -> Option<R>,
+    ) -> Result<R, RPCError<C>>
     where
+        C: RaftTypeConfig,
         T: RaftTransport<C>,
     {
-        match self.0.send(target, group, req, timeout).await {
-            Ok(RaftReply::Failed(msg)) => Err(Unreachable::from_string(msg)),
-            Ok(reply) => Ok(reply),
-            Err(e) => Err(Unreachable::new(&e)),
-        }
+        let reply = match self.0.send(target, group, req, option.hard_ttl()).await {
+            Ok(RaftReply::Failed(msg)) => return Err(Unreachable::from_string(msg).into()),
+            Ok(reply) => reply,
+            Err(e) => return Err(Unreachable::new(&e).into()),
+        };
+        pick(reply).ok_or_else(|| NetworkError::from_string("unexpected reply kind").into())
     }
-}
-
-fn unexpected<C: RaftTypeConfig>() -> NetworkError<C> {
-    NetworkError::from_string("unexpected reply kind")
 }
 
 impl<C, T> GroupRouter<C, u64> for RaftPeers<T>
@@ -159,13 +158,15 @@ where
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
-        match self
-            .exchange(target, group, RaftRequest::Append(rpc), option.hard_ttl())
-            .await?
-        {
-            RaftReply::Append(resp) => Ok(resp),
-            _ => Err(unexpected().into()),
-        }
+        let pick = |r| {
+            if let RaftReply::Append(a) = r {
+                Some(a)
+            } else {
+                None
+            }
+        };
+        self.ask((target, group), RaftRequest::Append(rpc), &option, pick)
+            .await
     }
 
     async fn vote(
@@ -175,13 +176,8 @@ where
         rpc: VoteRequest<C>,
         option: RPCOption,
     ) -> Result<VoteResponse<C>, RPCError<C>> {
-        match self
-            .exchange(target, group, RaftRequest::Vote(rpc), option.hard_ttl())
-            .await?
-        {
-            RaftReply::Vote(resp) => Ok(resp),
-            _ => Err(unexpected().into()),
-        }
+        self.ask((target, group), RaftRequest::Vote(rpc), &option, vote_reply)
+            .await
     }
 
     async fn pre_vote(
@@ -191,13 +187,13 @@ where
         rpc: VoteRequest<C>,
         option: RPCOption,
     ) -> Result<VoteResponse<C>, RPCError<C>> {
-        match self
-            .exchange(target, group, RaftRequest::PreVote(rpc), option.hard_ttl())
-            .await?
-        {
-            RaftReply::Vote(resp) => Ok(resp),
-            _ => Err(unexpected().into()),
-        }
+        self.ask(
+            (target, group),
+            RaftRequest::PreVote(rpc),
+            &option,
+            vote_reply,
+        )
+        .await
     }
 
     async fn full_snapshot(
@@ -214,13 +210,20 @@ where
             meta: snapshot.meta,
             data: snapshot.snapshot.into_inner(),
         };
-        let send = self.exchange(target, group, req, option.hard_ttl());
+        let pick = |r| {
+            if let RaftReply::Snapshot(s) = r {
+                Some(s)
+            } else {
+                None
+            }
+        };
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
-            reply = send => match reply? {
-                RaftReply::Snapshot(resp) => Ok(resp),
-                _ => Err(unexpected().into()),
-            },
+            reply = self.ask((target, group), req, &option, pick) => reply.map_err(|e| match e {
+                RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+                RPCError::Timeout(t) => StreamingError::Timeout(t),
+                other => StreamingError::Network(NetworkError::new(&other)),
+            }),
         }
     }
 
@@ -231,11 +234,27 @@ where
         req: TransferLeaderRequest<C>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
-        let req = RaftRequest::TransferLeader(req);
-        match self.exchange(target, group, req, option.hard_ttl()).await? {
-            RaftReply::TransferLeader(resp) => Ok(resp),
-            _ => Err(unexpected().into()),
-        }
+        let pick = |r| {
+            if let RaftReply::TransferLeader(t) = r {
+                Some(t)
+            } else {
+                None
+            }
+        };
+        self.ask(
+            (target, group),
+            RaftRequest::TransferLeader(req),
+            &option,
+            pick,
+        )
+        .await
+    }
+}
+
+fn vote_reply<C: RaftTypeConfig>(reply: RaftReply<C>) -> Option<VoteResponse<C>> {
+    match reply {
+        RaftReply::Vote(v) => Some(v),
+        _ => None,
     }
 }
 

@@ -16,28 +16,48 @@ use std::thread::JoinHandle;
 
 type Done = Box<dyn FnOnce(io::Result<()>) + Send>;
 
+enum Msg {
+    Sync(Done),
+    Stop,
+}
+
 /// Handle to the group-commit thread of one database. Cheap to clone.
 #[derive(Clone)]
 pub struct LogSyncer {
-    tx: mpsc::Sender<Done>,
+    tx: mpsc::Sender<Msg>,
+}
+
+/// Owns the sync thread; [`SyncThread::stop`] makes a final fsync and joins it.
+pub struct SyncThread {
+    tx: mpsc::Sender<Msg>,
+    handle: JoinHandle<()>,
+}
+
+impl SyncThread {
+    /// Fsyncs everything written so far, stops the thread and waits for it. Later
+    /// sync requests fail with "log syncer stopped".
+    pub fn stop(self) {
+        let _ = self.tx.send(Msg::Stop);
+        let _ = self.handle.join();
+    }
 }
 
 impl LogSyncer {
-    /// Starts the sync thread for `db`. It exits when every handle is dropped.
+    /// Starts the sync thread for `db`.
     ///
     /// # Errors
     /// Fails if the thread cannot be spawned.
-    pub fn start(db: Database) -> io::Result<(Self, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel::<Done>();
+    pub fn start(db: Database) -> io::Result<(Self, SyncThread)> {
+        let (tx, rx) = mpsc::channel::<Msg>();
         let handle = std::thread::Builder::new()
             .name("fjall-sync".into())
             .spawn(move || run(db, rx))?;
-        Ok((Self { tx }, handle))
+        Ok((Self { tx: tx.clone() }, SyncThread { tx, handle }))
     }
 
     /// Calls `done` once everything written to the database before this call is on disk.
     pub fn sync_then(&self, done: impl FnOnce(io::Result<()>) + Send + 'static) {
-        if let Err(mpsc::SendError(done)) = self.tx.send(Box::new(done)) {
+        if let Err(mpsc::SendError(Msg::Sync(done))) = self.tx.send(Msg::Sync(Box::new(done))) {
             done(Err(io::Error::other("log syncer stopped")));
         }
     }
@@ -56,10 +76,17 @@ impl LogSyncer {
     }
 }
 
-fn run(db: Database, rx: mpsc::Receiver<Done>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
+fn run(db: Database, rx: mpsc::Receiver<Msg>) {
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { break };
+        let mut batch = Vec::new();
+        for msg in std::iter::once(first).chain(rx.try_iter()) {
+            match msg {
+                Msg::Sync(done) => batch.push(done),
+                Msg::Stop => stopping = true,
+            }
+        }
         match db.persist(PersistMode::SyncAll) {
             Ok(()) => {
                 tracing::trace!(waiters = batch.len(), "group commit");
@@ -91,7 +118,10 @@ mod tests {
         for res in futures::future::join_all(waits).await {
             res.unwrap();
         }
-        drop(syncer);
-        handle.join().unwrap();
+        handle.stop();
+        assert!(
+            syncer.sync().await.is_err(),
+            "a stopped syncer refuses requests"
+        );
     }
 }

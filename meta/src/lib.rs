@@ -22,11 +22,10 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_common::raftlog::LogKeyspaces;
 use tessera_common::raftnet::{
     GroupNetwork, RaftPeers, RaftReply, RaftRequest, RaftTimings, RaftTransport,
 };
-use tessera_common::{FjallLogStore, LogSyncer, RpcClient, RpcError};
+use tessera_common::{FjallLogStore, RpcClient, RpcError, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -89,16 +88,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let db = fjall::Database::builder(&config.data_dir)
-        .open()
-        .map_err(tessera_common::raftlog::io_err)?;
-    let (syncer, sync_thread) = LogSyncer::start(db.clone())?;
-    let log_store =
-        FjallLogStore::<MetaTypes>::new(LogKeyspaces::open(&db, syncer.clone())?, META_GROUP);
-    let snapshots =
-        tessera_common::snapshots::SnapshotDir::open(config.data_dir.join("snapshots"))?;
-    let state_machine = MetaStateMachine::open(&db, syncer.clone(), snapshots)?;
+    let store = Store::open(&config.data_dir)?;
+    let log_store = FjallLogStore::<MetaTypes>::new(store.logs.clone(), META_GROUP);
+    let state_machine =
+        MetaStateMachine::open(&store.db, store.syncer.clone(), store.snapshots.clone())?;
     let catalog = state_machine.subscribe();
     let peers = MetaPeers {
         clients: config
@@ -132,10 +125,7 @@ pub async fn run(
         tracing::warn!(error = %e, "meta raft shutdown");
     }
     drop(raft);
-    syncer.sync().await?;
-    drop(syncer);
-    let _ = tokio::task::spawn_blocking(move || sync_thread.join()).await;
-    Ok(())
+    store.close().await
 }
 
 /// The member with the smallest id forms the group the first time it starts.

@@ -4,27 +4,24 @@
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use tempfile::TempDir;
-use tessera_common::raftlog::LogKeyspaces;
-use tessera_common::{FjallLogStore, LogSyncer};
+use tessera_common::{FjallLogStore, Store};
 use tessera_meta::{MetaStateMachine, MetaTypes};
+
+/// Kept alive by the suite while it uses a store; the store closes before its directory goes.
+type Held = (Store, TempDir);
 
 struct FjallBuilder;
 
-impl StoreBuilder<MetaTypes, FjallLogStore<MetaTypes>, MetaStateMachine, TempDir> for FjallBuilder {
+impl StoreBuilder<MetaTypes, FjallLogStore<MetaTypes>, MetaStateMachine, Held> for FjallBuilder {
     async fn build(
         &self,
-    ) -> Result<(TempDir, FjallLogStore<MetaTypes>, MetaStateMachine), StorageError<MetaTypes>>
-    {
+    ) -> Result<(Held, FjallLogStore<MetaTypes>, MetaStateMachine), StorageError<MetaTypes>> {
         let dir = TempDir::new().expect("temp dir");
-        let db = fjall::Database::builder(dir.path())
-            .open()
-            .expect("open fjall");
-        let (syncer, _thread) = LogSyncer::start(db.clone()).expect("syncer");
-        let logs = LogKeyspaces::open(&db, syncer.clone()).expect("log keyspaces");
-        let snapshots = tessera_common::snapshots::SnapshotDir::open(dir.path().join("snapshots"))
-            .expect("dir");
-        let sm = MetaStateMachine::open(&db, syncer, snapshots).expect("sm");
-        Ok((dir, FjallLogStore::new(logs, 0), sm))
+        let store = Store::open(dir.path()).expect("store");
+        let sm = MetaStateMachine::open(&store.db, store.syncer.clone(), store.snapshots.clone())
+            .expect("sm");
+        let log = FjallLogStore::new(store.logs.clone(), 0);
+        Ok(((store, dir), log, sm))
     }
 }
 

@@ -20,10 +20,8 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_common::raftlog::{io_err, LogKeyspaces};
 use tessera_common::raftnet::RaftTimings;
-use tessera_common::snapshots::SnapshotDir;
-use tessera_common::LogSyncer;
+use tessera_common::Store;
 use tessera_meta::catalog::NodeId;
 use tessera_meta::MetaClient;
 use tokio::net::TcpListener;
@@ -64,20 +62,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let db = fjall::Database::builder(&config.data_dir)
-        .open()
-        .map_err(io_err)?;
-    let (syncer, sync_thread) = LogSyncer::start(db.clone())?;
+    let store = Store::open(&config.data_dir)?;
     let meta = Arc::new(MetaClient::new(config.meta_addrs.clone()));
     let node = Arc::new(Node {
         id: config.id,
-        data: DataKeyspaces::open(
-            &db,
-            syncer.clone(),
-            SnapshotDir::open(config.data_dir.join("snapshots"))?,
-        )?,
-        logs: LogKeyspaces::open(&db, syncer.clone())?,
+        data: DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())?,
+        logs: store.logs.clone(),
         groups: Default::default(),
         peers: Arc::new(NodeDirectory::default()),
         timings: config.raft.clone(),
@@ -102,9 +92,7 @@ pub async fn run(
     }
     node.stop_replicas().await;
     drop(node);
-    syncer.sync().await?;
-    drop(syncer);
-    let _ = tokio::task::spawn_blocking(move || sync_thread.join()).await;
+    store.close().await?;
     registered
 }
 

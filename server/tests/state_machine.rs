@@ -8,22 +8,16 @@ use openraft::type_config::alias::EntryOf;
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use std::io;
 use tempfile::TempDir;
-use tessera_common::snapshots::SnapshotDir;
-use tessera_common::LogSyncer;
+use tessera_common::Store;
 use tessera_meta::catalog::{storage_key, table_end, table_start};
 use tessera_server::state_machine::{DataCommand, DataKeyspaces, GroupStateMachine};
 use tessera_server::value::{Seq, StoredValue};
 use tessera_server::{DataTypes, WriteOp};
 
-fn open(dir: &TempDir) -> DataKeyspaces {
-    let db = fjall::Database::builder(dir.path()).open().unwrap();
-    let (syncer, _thread) = LogSyncer::start(db.clone()).unwrap();
-    DataKeyspaces::open(
-        &db,
-        syncer,
-        SnapshotDir::open(dir.path().join("snap")).unwrap(),
-    )
-    .unwrap()
+fn open(dir: &TempDir) -> (Store, DataKeyspaces) {
+    let store = Store::open(dir.path()).unwrap();
+    let ks = DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone());
+    (store, ks.unwrap())
 }
 
 async fn apply(sm: &mut GroupStateMachine, index: u64, cmd: DataCommand) {
@@ -52,7 +46,7 @@ fn stored(ks: &DataKeyspaces, key: &[u8]) -> Option<StoredValue> {
 #[tokio::test]
 async fn batch_ops_see_each_other_and_sequences_follow_log_order() {
     let dir = TempDir::new().unwrap();
-    let ks = open(&dir);
+    let (_store, ks) = open(&dir);
     let mut sm = GroupStateMachine::open(ks.clone(), 1, &table_start(0), &table_end(0)).unwrap();
     let cmd = DataCommand {
         seq: Seq::new(1_000, 0, 1),
@@ -101,7 +95,7 @@ async fn batch_ops_see_each_other_and_sequences_follow_log_order() {
 #[tokio::test]
 async fn snapshot_install_replaces_exactly_the_range() {
     let leader_dir = TempDir::new().unwrap();
-    let leader_ks = open(&leader_dir);
+    let (_leader_store, leader_ks) = open(&leader_dir);
     let (start, end) = (storage_key(0, b"m"), storage_key(0, b"t"));
     let mut leader = GroupStateMachine::open(leader_ks, 5, &start, &end).unwrap();
     let cmd = DataCommand {
@@ -115,7 +109,7 @@ async fn snapshot_install_replaces_exactly_the_range() {
 
     // The follower holds a stale key inside the range and other groups' keys outside it.
     let follower_dir = TempDir::new().unwrap();
-    let ks = open(&follower_dir);
+    let (_store, ks) = open(&follower_dir);
     for key in [&b"a"[..], b"o", b"z"] {
         ks.data
             .insert(storage_key(0, key), b"old".to_vec())

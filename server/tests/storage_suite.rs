@@ -4,33 +4,27 @@
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use tempfile::TempDir;
-use tessera_common::raftlog::LogKeyspaces;
-use tessera_common::snapshots::SnapshotDir;
-use tessera_common::{FjallLogStore, LogSyncer};
+use tessera_common::{FjallLogStore, Store};
 use tessera_meta::catalog::{table_end, table_start};
 use tessera_server::state_machine::{DataKeyspaces, GroupStateMachine};
 use tessera_server::DataTypes;
 
+/// Kept alive by the suite while it uses a store; the store closes before its directory goes.
+type Held = (Store, TempDir);
+
 struct FjallBuilder;
 
-impl StoreBuilder<DataTypes, FjallLogStore<DataTypes>, GroupStateMachine, TempDir>
-    for FjallBuilder
-{
+impl StoreBuilder<DataTypes, FjallLogStore<DataTypes>, GroupStateMachine, Held> for FjallBuilder {
     async fn build(
         &self,
-    ) -> Result<(TempDir, FjallLogStore<DataTypes>, GroupStateMachine), StorageError<DataTypes>>
-    {
+    ) -> Result<(Held, FjallLogStore<DataTypes>, GroupStateMachine), StorageError<DataTypes>> {
         let dir = TempDir::new().expect("temp dir");
-        let db = fjall::Database::builder(dir.path())
-            .open()
-            .expect("open fjall");
-        let (syncer, _thread) = LogSyncer::start(db.clone()).expect("syncer");
-        let logs = LogKeyspaces::open(&db, syncer.clone()).expect("log keyspaces");
-        let snapshots = SnapshotDir::open(dir.path().join("snapshots")).expect("dir");
-        let data = DataKeyspaces::open(&db, syncer, snapshots).expect("data keyspaces");
-        let log = FjallLogStore::new(logs, 7);
+        let store = Store::open(dir.path()).expect("store");
+        let data = DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())
+            .expect("data keyspaces");
+        let log = FjallLogStore::new(store.logs.clone(), 7);
         let sm = GroupStateMachine::open(data, 7, &table_start(0), &table_end(0)).expect("sm");
-        Ok((dir, log, sm))
+        Ok(((store, dir), log, sm))
     }
 }
 

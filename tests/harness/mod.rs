@@ -63,36 +63,17 @@ impl TestCluster {
 
     /// A multiplexed redis-rs connection to the router.
     pub async fn client(&self) -> redis::aio::MultiplexedConnection {
-        let url = format!("redis://{}", self.cluster.router_addr());
-        let client = redis::Client::open(url).expect("client");
-        // Long pipelines and failovers take longer than redis-rs's default budget.
-        let config =
-            redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
-        client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .expect("connect")
+        connect(&self.url()).await
+    }
+
+    /// `redis://` URL of the router.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.cluster.router_addr())
     }
 
     /// Waits until a read through the router succeeds.
     pub async fn wait_serving(&self) {
-        let mut con = self.client().await;
-        wait_for(
-            Duration::from_secs(30),
-            "the default table to serve",
-            || {
-                let mut con = con.clone();
-                async move {
-                    let probe: redis::RedisResult<Option<String>> = redis::cmd("GET")
-                        .arg("__probe__")
-                        .query_async(&mut con)
-                        .await;
-                    probe.ok().map(|_| ())
-                }
-            },
-        )
-        .await;
-        let _: redis::RedisResult<()> = redis::cmd("PING").query_async(&mut con).await;
+        wait_serving(&self.url(), Duration::from_secs(30)).await;
     }
 
     /// Node `id`'s digest of `group`, if it is running and hosts it.
@@ -149,4 +130,36 @@ impl TestCluster {
         }
         out
     }
+}
+
+/// A redis-rs connection with a generous response timeout.
+pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(url).expect("client");
+    let config =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .expect("connect")
+}
+
+/// Waits until the process's router serves reads of the default table.
+pub async fn wait_serving(url: &str, limit: Duration) -> redis::aio::MultiplexedConnection {
+    let con = wait_for(limit, "tessera dev to serve", || async {
+        let client = redis::Client::open(url).ok()?;
+        client.get_multiplexed_async_connection().await.ok()
+    })
+    .await;
+    wait_for(limit, "the default table to serve", || {
+        let mut con = con.clone();
+        async move {
+            let r: redis::RedisResult<Option<String>> = redis::cmd("GET")
+                .arg("__probe__")
+                .query_async(&mut con)
+                .await;
+            r.ok().map(|_| ())
+        }
+    })
+    .await;
+    connect(url).await
 }

@@ -86,35 +86,3 @@ impl Drop for DevProcess {
         let _ = self.child.wait();
     }
 }
-
-/// A redis-rs connection with a generous response timeout.
-pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(url).expect("client");
-    let config =
-        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .expect("connect")
-}
-
-/// Waits until the process's router serves reads of the default table.
-pub async fn wait_serving(url: &str, limit: Duration) -> redis::aio::MultiplexedConnection {
-    let con = super::wait_for(limit, "tessera dev to serve", || async {
-        let client = redis::Client::open(url).ok()?;
-        client.get_multiplexed_async_connection().await.ok()
-    })
-    .await;
-    super::wait_for(limit, "the default table to serve", || {
-        let mut con = con.clone();
-        async move {
-            let r: redis::RedisResult<Option<String>> = redis::cmd("GET")
-                .arg("__probe__")
-                .query_async(&mut con)
-                .await;
-            r.ok().map(|_| ())
-        }
-    })
-    .await;
-    connect(url).await
-}

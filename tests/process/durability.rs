@@ -1,7 +1,8 @@
 //! Durability of acknowledged writes across SIGKILL and clean SIGTERM restarts of
 //! `tessera dev`.
 
-use crate::harness::process::{wait_serving, DevProcess};
+use crate::harness::process::DevProcess;
+use crate::harness::wait_serving;
 use redis::AsyncCommands;
 use std::time::{Duration, Instant};
 

@@ -358,25 +358,52 @@ mod tests {
         documented.sort();
         let mut listed: Vec<String> = COMMANDS.iter().map(|c| c.name.to_string()).collect();
         listed.sort();
-        assert_eq!(documented, listed, "docs/compatibility.md disagrees with COMMAND LIST");
+        assert_eq!(
+            documented, listed,
+            "docs/compatibility.md disagrees with COMMAND LIST"
+        );
     }
 
     #[test]
     fn key_positions_follow_the_spec() {
-        let args: Vec<Bytes> = ["DEL", "a", "b", "c"].into_iter().map(Bytes::from).collect();
-        assert_eq!(lookup("del").unwrap().keys(&args).unwrap(), args[1..].to_vec());
+        let args: Vec<Bytes> = ["DEL", "a", "b", "c"]
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
+        assert_eq!(
+            lookup("del").unwrap().keys(&args).unwrap(),
+            args[1..].to_vec()
+        );
         let set: Vec<Bytes> = ["SET", "k", "v"].into_iter().map(Bytes::from).collect();
-        assert_eq!(lookup("set").unwrap().keys(&set).unwrap(), vec![Bytes::from("k")]);
-        assert!(lookup("dbsize").unwrap().keys(&[Bytes::from("DBSIZE")]).is_none());
+        assert_eq!(
+            lookup("set").unwrap().keys(&set).unwrap(),
+            vec![Bytes::from("k")]
+        );
+        assert!(lookup("dbsize")
+            .unwrap()
+            .keys(&[Bytes::from("DBSIZE")])
+            .is_none());
     }
 
     #[test]
     fn writes_to_a_common_key_conflict_reads_do_not() {
         let keys = |k: &[&str]| Some(k.iter().map(|s| Bytes::from(s.to_string())).collect());
-        let write_a = Access { write: true, keys: keys(&["a"]) };
-        let read_a = Access { write: false, keys: keys(&["a"]) };
-        let read_b = Access { write: false, keys: keys(&["b"]) };
-        let scan = Access { write: false, keys: None };
+        let write_a = Access {
+            write: true,
+            keys: keys(&["a"]),
+        };
+        let read_a = Access {
+            write: false,
+            keys: keys(&["a"]),
+        };
+        let read_b = Access {
+            write: false,
+            keys: keys(&["b"]),
+        };
+        let scan = Access {
+            write: false,
+            keys: None,
+        };
         assert!(read_a.conflicts_with(&write_a));
         assert!(!read_b.conflicts_with(&write_a));
         assert!(!read_a.conflicts_with(&read_a));

@@ -1,0 +1,57 @@
+//! What every Tessera process keeps on disk: one fjall database, its group-commit sync
+//! thread, the Raft log keyspaces and the snapshot directory. Opening and closing them
+//! in one place keeps the shutdown order (final fsync, then stop the thread) the same
+//! for the meta service and the storage nodes.
+
+use crate::raftlog::{io_err, LogKeyspaces};
+use crate::snapshots::SnapshotDir;
+use crate::syncer::{LogSyncer, SyncThread};
+use std::io;
+use std::path::Path;
+
+/// The on-disk state of one process.
+pub struct Store {
+    /// The database.
+    pub db: fjall::Database,
+    /// Group commit for it.
+    pub syncer: LogSyncer,
+    /// The Raft logs of every group in it.
+    pub logs: LogKeyspaces,
+    /// Snapshot files.
+    pub snapshots: SnapshotDir,
+    sync_thread: SyncThread,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    ///
+    /// # Errors
+    /// The directory or database cannot be opened.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let db = fjall::Database::builder(dir).open().map_err(io_err)?;
+        let (syncer, sync_thread) = LogSyncer::start(db.clone())?;
+        let logs = LogKeyspaces::open(&db, syncer.clone())?;
+        let snapshots = SnapshotDir::open(dir.join("snapshots"))?;
+        Ok(Self {
+            db,
+            syncer,
+            logs,
+            snapshots,
+            sync_thread,
+        })
+    }
+
+    /// Makes everything written durable and stops the sync thread.
+    ///
+    /// # Errors
+    /// The final fsync failed.
+    pub async fn close(self) -> io::Result<()> {
+        let result = self.syncer.sync().await;
+        let thread = self.sync_thread;
+        tokio::task::spawn_blocking(move || thread.stop())
+            .await
+            .map_err(io_err)?;
+        result
+    }
+}
