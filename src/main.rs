@@ -32,6 +32,9 @@ enum Command {
         /// Largest value accepted by SET, in bytes.
         #[arg(long, default_value_t = 1024 * 1024, env = "TESSERA_MAX_VALUE_BYTES")]
         max_value_bytes: usize,
+        /// Require clients to AUTH with this password.
+        #[arg(long, env = "TESSERA_REQUIREPASS")]
+        requirepass: Option<String>,
     },
 }
 
@@ -54,6 +57,7 @@ fn main() -> anyhow::Result<()> {
                 bind,
                 data_dir,
                 max_value_bytes,
+                requirepass,
             } => {
                 let mut options = DevOptions {
                     listen: SocketAddr::new(bind, port),
@@ -61,6 +65,7 @@ fn main() -> anyhow::Result<()> {
                     ..Default::default()
                 };
                 options.router.max_value_bytes = max_value_bytes;
+                options.router.requirepass = requirepass;
                 run_dev(options).await
             }
         }

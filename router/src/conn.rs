@@ -31,24 +31,24 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn push(&mut self, prepared: Prepared, proto: u8) {
-        match prepared {
-            Prepared::Ready(reply) => self
-                .replies
-                .push_back(Box::pin(async move { (reply, proto) })),
-            Prepared::Pending(fut, access) => {
-                self.accesses.push(access);
-                self.replies
-                    .push_back(Box::pin(async move { (fut.await, proto) }));
-            }
-        }
+    fn push_ready(&mut self, reply: Reply, proto: u8) {
+        self.replies
+            .push_back(Box::pin(async move { (reply, proto) }));
     }
 
-    fn conflicts(&self, prepared: &Prepared) -> bool {
-        match prepared {
-            Prepared::Pending(_, access) => self.accesses.iter().any(|a| access.conflicts_with(a)),
-            Prepared::Ready(_) => false,
-        }
+    fn push_pending(
+        &mut self,
+        fut: futures::future::BoxFuture<'static, Reply>,
+        access: Access,
+        proto: u8,
+    ) {
+        self.accesses.push(access);
+        self.replies
+            .push_back(Box::pin(async move { (fut.await, proto) }));
+    }
+
+    fn conflicts(&self, access: &Access) -> bool {
+        self.accesses.iter().any(|a| access.conflicts_with(a))
     }
 
     /// Waits for every request in flight, encoding replies in order.
@@ -76,12 +76,7 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
     let mut parser = RequestParser::new(ctx.max_bulk_bytes);
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
-    let mut session = Session {
-        id,
-        proto: 2,
-        name: None,
-        quit: false,
-    };
+    let mut session = Session::new(id, ctx.requirepass.is_none());
     let mut in_flight = InFlight {
         replies: FuturesOrdered::new(),
         accesses: Vec::new(),
@@ -91,13 +86,28 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
         loop {
             match parser.next(&mut input) {
                 Ok(Some(args)) => {
-                    let prepared = cmd::prepare(&ctx, &mut session, args);
-                    let must_wait =
-                        in_flight.conflicts(&prepared) || in_flight.replies.len() >= MAX_IN_FLIGHT;
-                    if must_wait && in_flight.drain(&mut stream, &mut output).await.is_err() {
-                        return;
+                    ctx.count_command();
+                    match cmd::prepare(&ctx, &mut session, args) {
+                        Prepared::Ready(reply) => in_flight.push_ready(reply, session.proto),
+                        Prepared::Pending(fut, access) => {
+                            let must_wait = in_flight.conflicts(&access)
+                                || in_flight.replies.len() >= MAX_IN_FLIGHT;
+                            if must_wait && in_flight.drain(&mut stream, &mut output).await.is_err()
+                            {
+                                return;
+                            }
+                            in_flight.push_pending(fut, access, session.proto);
+                        }
+                        Prepared::InSession(args) => {
+                            // It reads or changes session state that the requests before
+                            // it may still depend on: let them finish first.
+                            if in_flight.drain(&mut stream, &mut output).await.is_err() {
+                                return;
+                            }
+                            let reply = cmd::run_in_session(&ctx, &mut session, args).await;
+                            in_flight.push_ready(reply, session.proto);
+                        }
                     }
-                    in_flight.push(prepared, session.proto);
                     if session.quit {
                         close = true;
                         break;
@@ -105,7 +115,7 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    in_flight.push(Prepared::Ready(Reply::err(e)), session.proto);
+                    in_flight.push_ready(Reply::err(e), session.proto);
                     close = true;
                     break;
                 }

@@ -38,6 +38,8 @@ pub struct RouterConfig {
     pub request_deadline: Duration,
     /// Inactivity after which a SCAN cursor expires.
     pub cursor_ttl: Duration,
+    /// Password clients must give with `AUTH` (none: no authentication).
+    pub requirepass: Option<String>,
 }
 
 impl Default for RouterConfig {
@@ -48,6 +50,7 @@ impl Default for RouterConfig {
             max_bulk_bytes: 512 * 1024 * 1024,
             request_deadline: Duration::from_secs(5),
             cursor_ttl: Duration::from_secs(600),
+            requirepass: None,
         }
     }
 }
@@ -66,13 +69,31 @@ pub struct Context {
     pub port: u16,
     /// When the router started (for INFO).
     pub started: Instant,
+    /// `--requirepass`.
+    pub requirepass: Option<String>,
     clients: AtomicUsize,
+    connections: AtomicU64,
+    commands: AtomicU64,
 }
 
 impl Context {
     /// Currently connected clients.
     pub fn connected(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted since start.
+    pub fn connections_received(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Commands received since start.
+    pub fn commands_processed(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_command(&self) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -94,7 +115,10 @@ pub async fn run(
         max_bulk_bytes: config.max_bulk_bytes,
         port: listener.local_addr()?.port(),
         started: Instant::now(),
+        requirepass: config.requirepass.clone(),
         clients: AtomicUsize::new(0),
+        connections: AtomicU64::new(0),
+        commands: AtomicU64::new(0),
     });
     let next_id = AtomicU64::new(1);
     let mut connections = JoinSet::new();
@@ -107,6 +131,7 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     ctx.clients.fetch_add(1, Ordering::Relaxed);
+                    ctx.connections.fetch_add(1, Ordering::Relaxed);
                     let id = next_id.fetch_add(1, Ordering::Relaxed);
                     connections.spawn(conn::serve(ctx.clone(), stream, id, shutdown.clone()));
                 }

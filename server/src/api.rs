@@ -2,62 +2,20 @@
 //! routers. Routing errors are typed here so the router can act on them
 //! (follow a leader, refresh its catalog) and convert the rest to RESP in one place.
 
+use crate::ops::{Op, OpResult};
 use crate::DataTypes;
 use serde::{Deserialize, Serialize};
 use tessera_common::raftnet::{RaftReply, RaftRequest};
 use tessera_meta::catalog::{GroupId, NodeId};
 
-/// One change inside a replicated write.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WriteOp {
-    /// Store `value` under `key` (a storage key), clearing any expiry.
-    Set {
-        /// Storage key.
-        key: Vec<u8>,
-        /// User value.
-        value: Vec<u8>,
-    },
-    /// Delete `keys`; the result counts the keys that existed.
-    Del {
-        /// Storage keys.
-        keys: Vec<Vec<u8>>,
-    },
-}
-
-impl WriteOp {
-    /// Every storage key the op touches.
-    pub fn keys(&self) -> Vec<&[u8]> {
-        match self {
-            WriteOp::Set { key, .. } => vec![key.as_slice()],
-            WriteOp::Del { keys } => keys.iter().map(Vec::as_slice).collect(),
-        }
-    }
-}
-
-/// The outcome of one [`WriteOp`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WriteResult {
-    /// Done.
-    Ok,
-    /// Done; this many keys were affected.
-    Count(u64),
-}
-
 /// A request for the data of one group.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum DataRequest {
-    /// Replicate these ops as one Raft entry (atomic within the group).
-    Write(Vec<WriteOp>),
-    /// Linearizable read of values.
-    Get {
-        /// Storage keys.
-        keys: Vec<Vec<u8>>,
-    },
-    /// Linearizable count of existing keys among `keys`.
-    Exists {
-        /// Storage keys.
-        keys: Vec<Vec<u8>>,
-    },
+    /// Replicate these ops as one Raft entry (atomic within the group) and answer
+    /// their results.
+    Write(Vec<Op>),
+    /// Evaluate read-only ops linearizably (ReadIndex) and answer their results.
+    Read(Vec<Op>),
     /// Linearizable listing of up to `limit` live keys in `[start, end)` (clipped to the
     /// group's range), in byte order.
     Scan {
@@ -70,17 +28,22 @@ pub enum DataRequest {
     },
     /// Linearizable count of live keys in the group's range.
     Count,
+    /// Delete every key of the group's range (FLUSHALL), as one Raft entry.
+    Clear,
 }
 
 /// The answer to a [`DataRequest`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum DataResponse {
-    /// Results of `Write`, one per op.
-    Written(Vec<WriteResult>),
-    /// Answer to `Get`, one per key.
-    Values(Vec<Option<Vec<u8>>>),
-    /// Answer to `Exists` and `Count`.
-    Count(u64),
+    /// Results of `Write` or `Read`, one per op.
+    Results(Vec<OpResult>),
+    /// Answer to `Count`: live keys, and how many of them have an expiry.
+    Count {
+        /// Live keys.
+        keys: u64,
+        /// Live keys with an expiry.
+        volatile: u64,
+    },
     /// Answer to `Scan`: the keys, and whether the requested interval is exhausted.
     Keys {
         /// Storage keys, ascending.
@@ -88,6 +51,8 @@ pub enum DataResponse {
         /// No key of the interval is left after the last one returned.
         done: bool,
     },
+    /// Answer to `Clear`.
+    Cleared,
 }
 
 /// Why a data request was not served; the router acts on the routing ones.

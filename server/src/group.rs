@@ -1,7 +1,8 @@
 //! One replica of a replication group on this node: its Raft handle and the leader-side
 //! paths for writes (sequence assignment, proposal) and linearizable reads.
 
-use crate::api::{DataError, DataRequest, DataResponse, ReplicaDigest, WriteOp, WriteResult};
+use crate::api::{DataError, DataRequest, DataResponse, ReplicaDigest};
+use crate::ops::{Engine, Op, OpResult};
 use crate::state_machine::{DataCommand, DataKeyspaces, GroupStateMachine};
 use crate::value::{now_ms, now_nanos, Seq, SeqGen, StoredValue};
 use crate::DataRaft;
@@ -11,6 +12,15 @@ use openraft::ReadPolicy;
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use tessera_meta::catalog::{GroupId, NodeId};
+
+/// What a walk over a replica's range found.
+#[derive(Default)]
+struct RangeTally {
+    applied: u64,
+    keys: u64,
+    volatile: u64,
+    digest: u64,
+}
 
 /// This node's replica of one group.
 pub struct GroupReplica {
@@ -71,26 +81,17 @@ impl GroupReplica {
             });
         }
         match req {
-            DataRequest::Write(ops) => self.write(ops).await.map(DataResponse::Written),
-            DataRequest::Get { keys } => {
-                self.check_keys(keys.iter().map(Vec::as_slice))?;
-                self.read_barrier().await?;
-                let now = now_ms();
-                let values = keys
-                    .iter()
-                    .map(|k| self.get_live(k, now))
-                    .collect::<Result<_, _>>()?;
-                Ok(DataResponse::Values(values))
+            DataRequest::Write(ops) => {
+                self.check_keys(ops.iter().flat_map(Op::keys))?;
+                self.write(ops).await.map(DataResponse::Results)
             }
-            DataRequest::Exists { keys } => {
-                self.check_keys(keys.iter().map(Vec::as_slice))?;
-                self.read_barrier().await?;
-                let now = now_ms();
-                let mut count = 0;
-                for key in &keys {
-                    count += u64::from(self.get_live(key, now)?.is_some());
+            DataRequest::Read(ops) => {
+                self.check_keys(ops.iter().flat_map(Op::keys))?;
+                if ops.iter().any(Op::is_write) {
+                    return Err(DataError::Internal("a read request holds a write".into()));
                 }
-                Ok(DataResponse::Count(count))
+                self.read_barrier().await?;
+                self.read(&ops).map(DataResponse::Results)
             }
             DataRequest::Scan { start, end, limit } => {
                 self.read_barrier().await?;
@@ -98,9 +99,16 @@ impl GroupReplica {
             }
             DataRequest::Count => {
                 self.read_barrier().await?;
-                let (_, keys, _) = self.walk(false)?;
-                Ok(DataResponse::Count(keys))
+                let tally = self.walk(false)?;
+                Ok(DataResponse::Count {
+                    keys: tally.keys,
+                    volatile: tally.volatile,
+                })
             }
+            DataRequest::Clear => self
+                .write(vec![Op::FlushRange])
+                .await
+                .map(|_| DataResponse::Cleared),
         }
     }
 
@@ -111,9 +119,25 @@ impl GroupReplica {
         }
     }
 
+    /// Evaluates read-only ops on a consistent view of the applied state.
+    fn read(&self, ops: &[Op]) -> Result<Vec<OpResult>, DataError> {
+        let view = self.ks.db.snapshot();
+        let data = self.ks.data.clone();
+        let read = move |key: &[u8]| -> std::io::Result<Option<Vec<u8>>> {
+            let value =
+                fjall::Readable::get(&view, &data, key).map_err(tessera_common::raftlog::io_err)?;
+            Ok(value.map(|v| v.to_vec()))
+        };
+        let mut engine = Engine::new(&read, now_ms(), Seq::default());
+        let results = ops
+            .iter()
+            .map(|op| engine.run(op))
+            .collect::<Result<Vec<_>, _>>();
+        results.map_err(|e| DataError::Internal(e.to_string()))
+    }
+
     /// Proposes `ops` as one Raft entry and waits until it is applied.
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteResult>, DataError> {
-        self.check_keys(ops.iter().flat_map(WriteOp::keys))?;
+    async fn write(&self, ops: Vec<Op>) -> Result<Vec<OpResult>, DataError> {
         let (responder, applied) = ProgressResponder::complete_only();
         {
             // Sequence numbers must follow log order: assign and enqueue under one lock.
@@ -153,18 +177,30 @@ impl GroupReplica {
         }
     }
 
-    fn get_live(&self, key: &[u8], now: u64) -> Result<Option<Vec<u8>>, DataError> {
-        let stored = self
-            .ks
-            .data
-            .get(key)
-            .map_err(|e| DataError::Internal(e.to_string()))?;
-        Ok(stored
-            .and_then(|bytes| StoredValue::decode(&bytes))
-            .and_then(|v| {
-                let expired = v.expires_at_ms.is_some_and(|at| at <= now);
-                (!expired).then_some(v.payload)
-            }))
+    /// On the leader, proposes the deletion of up to `max` keys of this range whose
+    /// expiry has passed; returns how many were proposed. Followers do nothing: the
+    /// deletion reaches them through the log, so every replica stays identical.
+    pub async fn sweep_expired(&self, max: usize) -> Result<usize, DataError> {
+        if !self.raft.is_leader() {
+            return Ok(0);
+        }
+        let due = (now_ms() + 1).to_be_bytes();
+        let mut keys = Vec::new();
+        for kv in self.ks.expiry.range(..due.as_slice()) {
+            let index_key = kv.key().map_err(|e| DataError::Internal(e.to_string()))?;
+            let key = &index_key[8.min(index_key.len())..];
+            if self.in_range(key) {
+                keys.push(key.to_vec());
+                if keys.len() >= max {
+                    break;
+                }
+            }
+        }
+        let proposed = keys.len();
+        if proposed > 0 {
+            self.write(vec![Op::SweepExpired { keys }]).await?;
+        }
+        Ok(proposed)
     }
 
     fn scan(&self, start: Vec<u8>, end: Vec<u8>, limit: u32) -> Result<DataResponse, DataError> {
@@ -195,8 +231,8 @@ impl GroupReplica {
         Ok(DataResponse::Keys { keys, done: true })
     }
 
-    /// Walks the whole range locally: (applied index, live keys, digest of all pairs).
-    fn walk(&self, digest: bool) -> Result<(u64, u64, u64), DataError> {
+    /// Walks the whole range locally, counting (and optionally hashing) what it holds.
+    fn walk(&self, digest: bool) -> Result<RangeTally, DataError> {
         let internal = |e: fjall::Error| DataError::Internal(e.to_string());
         let view = self.ks.db.snapshot();
         let applied = fjall::Readable::get(&view, &self.ks.groups, self.id.to_be_bytes())
@@ -204,20 +240,28 @@ impl GroupReplica {
             .and_then(|b| postcard::from_bytes::<crate::state_machine::GroupRecord>(&b).ok())
             .and_then(|r| r.applied)
             .map_or(0, |id| id.index);
-        let (now, mut keys, mut hasher) = (now_ms(), 0, DefaultHasher::new());
-        for kv in fjall::Readable::range(
-            &view,
-            &self.ks.data,
-            self.start.as_slice()..self.end.as_slice(),
-        ) {
+        let now = now_ms();
+        let mut tally = RangeTally {
+            applied,
+            ..Default::default()
+        };
+        let mut hasher = DefaultHasher::new();
+        let range = self.start.as_slice()..self.end.as_slice();
+        for kv in fjall::Readable::range(&view, &self.ks.data, range) {
             let (k, v) = kv.into_inner().map_err(internal)?;
-            keys += u64::from(!StoredValue::is_expired_raw(&v, now));
+            if let Some(value) =
+                StoredValue::decode(&v).filter(|s| s.expires_at_ms.is_none_or(|at| at > now))
+            {
+                tally.keys += 1;
+                tally.volatile += u64::from(value.expires_at_ms.is_some());
+            }
             if digest {
                 hasher.write(&k);
                 hasher.write(&v);
             }
         }
-        Ok((applied, keys, hasher.finish()))
+        tally.digest = hasher.finish();
+        Ok(tally)
     }
 
     /// This replica's local digest (see [`ReplicaDigest`]).
@@ -226,12 +270,12 @@ impl GroupReplica {
             use openraft::async_runtime::WatchReceiver;
             self.raft.metrics().borrow_watched().current_leader
         };
-        let (applied, keys, digest) = self.walk(true)?;
+        let tally = self.walk(true)?;
         Ok(ReplicaDigest {
             leader,
-            applied,
-            keys,
-            digest,
+            applied: tally.applied,
+            keys: tally.keys,
+            digest: tally.digest,
         })
     }
 

@@ -5,13 +5,13 @@
 pub mod api;
 pub mod group;
 pub mod node;
+pub mod ops;
 pub mod state_machine;
 pub mod transport;
 pub mod value;
 
-pub use api::{
-    DataError, DataRequest, DataResponse, NodeRequest, NodeResponse, WriteOp, WriteResult,
-};
+pub use api::{DataError, DataRequest, DataResponse, NodeRequest, NodeResponse};
+pub use ops::{Op, OpResult};
 pub use transport::{NodeClient, NodeDirectory};
 
 use node::Node;
@@ -34,6 +34,9 @@ openraft::declare_raft_types!(
 
 /// A data group replica's Raft handle.
 pub type DataRaft = openraft::Raft<DataTypes, GroupStateMachine>;
+
+/// How often a leader looks for expired keys to delete.
+const EXPIRY_SWEEP_EVERY: Duration = Duration::from_millis(200);
 
 /// How a storage node runs.
 #[derive(Clone, Debug)]
@@ -86,8 +89,12 @@ pub async fn run(
     let (catalog, watcher) = meta.clone().follow_catalog(shutdown.clone());
     let follower = tokio::spawn(node.clone().follow_catalog(catalog, shutdown.clone()));
     let heartbeat = tokio::spawn(node.clone().heartbeat(config.heartbeat, shutdown.clone()));
+    let sweeper = tokio::spawn(
+        node.clone()
+            .sweep_expired(EXPIRY_SWEEP_EVERY, shutdown.clone()),
+    );
     shutdown.cancelled().await;
-    for task in [server, watcher, follower, heartbeat] {
+    for task in [server, watcher, follower, heartbeat, sweeper] {
         let _ = task.await;
     }
     node.stop_replicas().await;

@@ -157,6 +157,28 @@ impl Node {
         }
     }
 
+    /// Deletes expired keys through Raft on the groups this node leads, until
+    /// `shutdown`.
+    pub(crate) async fn sweep_expired(
+        self: Arc<Self>,
+        every: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let replicas: Vec<_> = self.groups.iter().map(|r| r.clone()).collect();
+            for replica in replicas {
+                if let Err(e) = replica.sweep_expired(1_000).await {
+                    tracing::debug!(group = replica.id, error = %e, "expiry sweep failed");
+                }
+            }
+        }
+    }
+
     /// Stops every replica's Raft instance.
     pub(crate) async fn stop_replicas(&self) {
         let replicas: Vec<_> = self.groups.iter().map(|r| r.clone()).collect();

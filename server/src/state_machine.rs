@@ -7,8 +7,8 @@
 //! Snapshots are read from a fjall snapshot of exactly the group's range and installing
 //! one replaces exactly that range.
 
-use crate::api::{WriteOp, WriteResult};
-use crate::value::{Seq, StoredValue, TYPE_STRING};
+use crate::ops::{Change, Engine, Op, OpResult};
+use crate::value::{Seq, StoredValue};
 use crate::DataTypes;
 use fjall::{Database, Keyspace, Readable};
 use futures::{Stream, TryStreamExt};
@@ -16,7 +16,6 @@ use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 use tessera_common::raftlog::io_err;
@@ -34,7 +33,7 @@ pub struct DataCommand {
     /// The leader's clock when it proposed the write.
     pub now_ms: u64,
     /// The ops.
-    pub ops: Vec<WriteOp>,
+    pub ops: Vec<Op>,
 }
 
 impl std::fmt::Display for DataCommand {
@@ -44,7 +43,7 @@ impl std::fmt::Display for DataCommand {
 }
 
 /// The result of applying one [`DataCommand`].
-pub type DataReply = Vec<WriteResult>;
+pub type DataReply = Vec<OpResult>;
 
 /// The persisted per-group record.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -70,6 +69,8 @@ pub struct DataKeyspaces {
     pub data: Keyspace,
     /// Per-group records.
     pub groups: Keyspace,
+    /// Expiry index: expiry time (ms, 8 bytes BE) ++ storage key → empty.
+    pub expiry: Keyspace,
     /// Group commit.
     pub syncer: LogSyncer,
     /// The last built or installed snapshot of each group.
@@ -87,6 +88,7 @@ impl DataKeyspaces {
             db: db.clone(),
             data: db.keyspace("data", opts).map_err(io_err)?,
             groups: db.keyspace("group_state", opts).map_err(io_err)?,
+            expiry: db.keyspace("expiry", opts).map_err(io_err)?,
             syncer,
             snapshots,
         })
@@ -158,6 +160,20 @@ impl GroupStateMachine {
         self.max_seq.clone()
     }
 
+    /// Deletes every key of the range (FLUSHALL), including keys written earlier in
+    /// the same batch.
+    fn clear_range(&self, engine: &mut Engine<'_>) -> io::Result<OpResult> {
+        for kv in self
+            .ks
+            .data
+            .range(self.record.start.as_slice()..self.record.end.as_slice())
+        {
+            engine.remove(&kv.key().map_err(io_err)?);
+        }
+        engine.clear_pending();
+        Ok(OpResult::Ok)
+    }
+
     fn record_batch(&self, batch: &mut fjall::OwnedWriteBatch) -> io::Result<()> {
         let bytes = postcard::to_stdvec(&self.record).map_err(io_err)?;
         batch.insert(&self.ks.groups, self.group.to_be_bytes(), bytes);
@@ -172,54 +188,26 @@ impl GroupStateMachine {
     }
 }
 
-/// Applies ops on top of the stored data, seeing earlier ops of the same apply batch.
-struct Applier<'a> {
-    data: &'a Keyspace,
-    batch: &'a mut fjall::OwnedWriteBatch,
-    pending: HashMap<Vec<u8>, Option<Vec<u8>>>,
+/// The expiry-index key of `key` expiring at `at_ms`: time first, so that everything
+/// due by a given time is one range read.
+pub fn expiry_key(at_ms: u64, key: &[u8]) -> Vec<u8> {
+    [&at_ms.to_be_bytes()[..], key].concat()
 }
 
-impl Applier<'_> {
-    fn live(&self, key: &[u8], now_ms: u64) -> io::Result<bool> {
-        let stored = match self.pending.get(key) {
-            Some(v) => v.clone(),
-            None => self.data.get(key).map_err(io_err)?.map(|v| v.to_vec()),
-        };
-        Ok(stored.is_some_and(|v| !StoredValue::is_expired_raw(&v, now_ms)))
-    }
-
-    fn put(&mut self, key: &[u8], value: Vec<u8>) {
-        self.batch.insert(self.data, key.to_vec(), value.clone());
-        self.pending.insert(key.to_vec(), Some(value));
-    }
-
-    fn delete(&mut self, key: &[u8]) {
-        self.batch.remove(self.data, key.to_vec());
-        self.pending.insert(key.to_vec(), None);
-    }
-
-    fn apply(&mut self, op: &WriteOp, seq: Seq, now_ms: u64) -> io::Result<WriteResult> {
-        match op {
-            WriteOp::Set { key, value } => {
-                let stored = StoredValue {
-                    kind: TYPE_STRING,
-                    seq,
-                    expires_at_ms: None,
-                    payload: value.clone(),
-                };
-                self.put(key, stored.encode());
-                Ok(WriteResult::Ok)
-            }
-            WriteOp::Del { keys } => {
-                let mut count = 0;
-                for key in keys {
-                    if self.live(key, now_ms)? {
-                        count += 1;
-                    }
-                    self.delete(key);
-                }
-                Ok(WriteResult::Count(count))
-            }
+/// Adds the net changes of an apply batch to `batch`: values, and expiry-index entries
+/// moved from the old expiry to the new one.
+fn write_changes(ks: &DataKeyspaces, batch: &mut fjall::OwnedWriteBatch, changes: Vec<Change>) {
+    for change in changes {
+        let new_expiry = change.new.as_ref().and_then(|v| v.expires_at_ms);
+        if let Some(old) = change.old_expiry.filter(|old| Some(*old) != new_expiry) {
+            batch.remove(&ks.expiry, expiry_key(old, &change.key));
+        }
+        if let Some(new) = new_expiry.filter(|new| Some(*new) != change.old_expiry) {
+            batch.insert(&ks.expiry, expiry_key(new, &change.key), Vec::new());
+        }
+        match change.new {
+            Some(value) => batch.insert(&ks.data, change.key, value.encode()),
+            None => batch.remove(&ks.data, change.key),
         }
     }
 }
@@ -279,12 +267,11 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<DataTypes>, io::Error>> + Unpin + OptionalSend,
     {
-        let mut batch = self.ks.db.batch();
-        let mut applier = Applier {
-            data: &self.ks.data,
-            batch: &mut batch,
-            pending: HashMap::new(),
+        let data = self.ks.data.clone();
+        let read = move |key: &[u8]| -> io::Result<Option<Vec<u8>>> {
+            Ok(data.get(key).map_err(io_err)?.map(|v| v.to_vec()))
         };
+        let mut engine = Engine::new(&read, 0, Seq::default());
         let mut replies = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
             self.record.applied = Some(entry.log_id);
@@ -295,9 +282,14 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
                     // sequence; lifting it here keeps sequences increasing in log order,
                     // identically on every replica.
                     let base = cmd.seq.max(self.record.max_seq.nth(1));
+                    engine.now_ms = cmd.now_ms;
                     let mut results = Vec::with_capacity(cmd.ops.len());
                     for (i, op) in cmd.ops.iter().enumerate() {
-                        results.push(applier.apply(op, base.nth(i), cmd.now_ms)?);
+                        engine.seq = base.nth(i);
+                        results.push(match op {
+                            Op::FlushRange => self.clear_range(&mut engine)?,
+                            op => engine.run(op)?,
+                        });
                     }
                     self.record.max_seq = base.nth(cmd.ops.len().saturating_sub(1));
                     results
@@ -312,6 +304,8 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
                 replies.push((responder, reply));
             }
         }
+        let mut batch = self.ks.db.batch();
+        write_changes(&self.ks, &mut batch, engine.into_changes());
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
         *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = self.record.max_seq;
@@ -343,7 +337,16 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         for kv in self.ks.data.range(start..end) {
             batch.remove(&self.ks.data, kv.key().map_err(io_err)?);
         }
+        for kv in self.ks.expiry.iter() {
+            let index_key = kv.key().map_err(io_err)?;
+            if index_key.len() >= 8 && (start..end).contains(&&index_key[8..]) {
+                batch.remove(&self.ks.expiry, index_key);
+            }
+        }
         for (k, v) in payload.entries {
+            if let Some(at) = StoredValue::decode(&v).and_then(|s| s.expires_at_ms) {
+                batch.insert(&self.ks.expiry, expiry_key(at, &k), Vec::new());
+            }
             batch.insert(&self.ks.data, k, v);
         }
         self.record = payload.record;

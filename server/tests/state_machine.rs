@@ -10,9 +10,11 @@ use std::io;
 use tempfile::TempDir;
 use tessera_common::Store;
 use tessera_meta::catalog::{storage_key, table_end, table_start};
+use tessera_server::ops::{Expiry, SetCond, SetReply};
+use tessera_server::state_machine::expiry_key;
 use tessera_server::state_machine::{DataCommand, DataKeyspaces, GroupStateMachine};
 use tessera_server::value::{Seq, StoredValue};
-use tessera_server::{DataTypes, WriteOp};
+use tessera_server::{DataTypes, Op, OpResult};
 
 fn open(dir: &TempDir) -> (Store, DataKeyspaces) {
     let store = Store::open(dir.path()).unwrap();
@@ -29,10 +31,18 @@ async fn apply(sm: &mut GroupStateMachine, index: u64, cmd: DataCommand) {
     sm.apply(stream::iter(items)).await.unwrap();
 }
 
-fn set(key: &[u8], value: &[u8]) -> WriteOp {
-    WriteOp::Set {
+fn set(key: &[u8], value: &[u8]) -> Op {
+    set_expiring(key, value, Expiry::Clear)
+}
+
+fn set_expiring(key: &[u8], value: &[u8], expiry: Expiry) -> Op {
+    Op::Set {
         key: storage_key(0, key),
         value: value.to_vec(),
+        cond: SetCond::Always,
+        get: false,
+        expiry,
+        reply: SetReply::Ok,
     }
 }
 
@@ -53,7 +63,7 @@ async fn batch_ops_see_each_other_and_sequences_follow_log_order() {
         now_ms: 1,
         ops: vec![
             set(b"a", b"1"),
-            WriteOp::Del {
+            Op::Del {
                 keys: vec![storage_key(0, b"a"), storage_key(0, b"b")],
             },
         ],
@@ -138,4 +148,52 @@ async fn snapshot_install_replaces_exactly_the_range() {
     assert_eq!(current.meta.last_log_id, snapshot.meta.last_log_id);
     let (applied, _) = follower.applied_state().await.unwrap();
     assert_eq!(applied, snapshot.meta.last_log_id);
+}
+
+#[tokio::test]
+async fn expiry_uses_the_entry_clock_and_the_sweep_removes_data_and_index() {
+    let dir = TempDir::new().unwrap();
+    let (_store, ks) = open(&dir);
+    let mut sm = GroupStateMachine::open(ks.clone(), 1, &table_start(0), &table_end(0)).unwrap();
+    let ops = vec![set_expiring(b"t", b"v", Expiry::In(100)), set(b"p", b"v")];
+    apply(
+        &mut sm,
+        1,
+        DataCommand {
+            seq: Seq::new(1, 0, 1),
+            now_ms: 1_000,
+            ops,
+        },
+    )
+    .await;
+    assert_eq!(
+        stored(&ks, b"t").unwrap().expires_at_ms,
+        Some(1_100),
+        "leader clock + 100 ms"
+    );
+    assert!(ks
+        .expiry
+        .get(expiry_key(1_100, &storage_key(0, b"t")))
+        .unwrap()
+        .is_some());
+
+    // Too early: nothing is swept.
+    let sweep = |now_ms| DataCommand {
+        seq: Seq::new(2, 0, 1),
+        now_ms,
+        ops: vec![Op::SweepExpired {
+            keys: vec![storage_key(0, b"t"), storage_key(0, b"p")],
+        }],
+    };
+    apply(&mut sm, 2, sweep(1_050)).await;
+    assert!(stored(&ks, b"t").is_some());
+    apply(&mut sm, 3, sweep(1_100)).await;
+    assert_eq!(stored(&ks, b"t"), None, "expired key deleted");
+    assert!(stored(&ks, b"p").is_some(), "persistent key kept");
+    assert!(ks
+        .expiry
+        .get(expiry_key(1_100, &storage_key(0, b"t")))
+        .unwrap()
+        .is_none());
+    let _ = OpResult::Ok;
 }

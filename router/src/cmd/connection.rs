@@ -1,11 +1,44 @@
-//! Connection and server commands: PING, ECHO, HELLO, QUIT, SELECT, CLIENT, COMMAND, INFO.
+//! Commands answered from the session alone: PING, ECHO, HELLO, AUTH, SELECT, QUIT,
+//! RESET, CLIENT, COMMAND, MULTI, DISCARD, UNWATCH, TIME, CONFIG.
 
-use super::{lookup, parse_int, syntax_error, wrong_arity, Session, COMMANDS};
+use super::{
+    lookup, parse_int, syntax_error, transactions, wrong_arity, CommandSpec, Session, COMMANDS,
+};
 use crate::reply::Reply;
 use crate::{Context, REDIS_VERSION};
 use bytes::Bytes;
 
-pub fn ping(args: &[Bytes]) -> Reply {
+/// Runs `name` if it is a session command; `None` otherwise.
+pub fn run(ctx: &Context, session: &mut Session, name: &str, args: &[Bytes]) -> Option<Reply> {
+    Some(match name {
+        "ping" => ping(args),
+        "echo" => Reply::Bulk(args[1].clone()),
+        "hello" => hello(ctx, session, args),
+        "auth" => auth(ctx, session, args),
+        "select" => select(args),
+        "quit" => {
+            session.quit = true;
+            Reply::Ok
+        }
+        "reset" => {
+            *session = Session::new(session.id, ctx.requirepass.is_none());
+            Reply::Status("RESET".into())
+        }
+        "client" => client(ctx, session, args),
+        "command" => command(args),
+        "multi" => transactions::multi(session),
+        "discard" => transactions::discard(session),
+        "unwatch" => {
+            session.watches.clear();
+            Reply::Ok
+        }
+        "time" => time(),
+        "config" => config(ctx, args),
+        _ => return None,
+    })
+}
+
+fn ping(args: &[Bytes]) -> Reply {
     match args.len() {
         1 => Reply::Status("PONG".into()),
         2 => Reply::Bulk(args[1].clone()),
@@ -13,15 +46,60 @@ pub fn ping(args: &[Bytes]) -> Reply {
     }
 }
 
-pub fn select(args: &[Bytes]) -> Reply {
+fn select(args: &[Bytes]) -> Reply {
     match parse_int(&args[1]) {
         Ok(0) => Reply::Ok,
         Ok(_) => Reply::err("DB index is out of range"),
-        Err(_) => Reply::err("value is not an integer or out of range"),
+        Err(e) => e,
     }
 }
 
-pub fn hello(session: &mut Session, args: &[Bytes]) -> Reply {
+fn time() -> Reply {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string()),
+        Reply::bulk(now.subsec_micros().to_string()),
+    ])
+}
+
+/// Checks a password against `--requirepass`.
+fn check_password(ctx: &Context, user: &[u8], password: &[u8]) -> Result<(), Reply> {
+    match &ctx.requirepass {
+        Some(expected) if user == b"default" && password == expected.as_bytes() => Ok(()),
+        _ => Err(Reply::Error(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        )),
+    }
+}
+
+fn auth(ctx: &Context, session: &mut Session, args: &[Bytes]) -> Reply {
+    let (user, password) = match args.len() {
+        2 => (&b"default"[..], &args[1]),
+        3 => (&args[1][..], &args[2]),
+        _ => return syntax_error(),
+    };
+    if ctx.requirepass.is_none() && args.len() == 2 {
+        return Reply::err(
+            "AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        );
+    }
+    if ctx.requirepass.is_none() {
+        session.authenticated = true;
+        return Reply::Ok;
+    }
+    match check_password(ctx, user, password) {
+        Ok(()) => {
+            session.authenticated = true;
+            Reply::Ok
+        }
+        Err(reply) => reply,
+    }
+}
+
+fn hello(ctx: &Context, session: &mut Session, args: &[Bytes]) -> Reply {
     let mut proto = session.proto;
     if let Some(ver) = args.get(1) {
         match parse_int(ver) {
@@ -30,23 +108,46 @@ pub fn hello(session: &mut Session, args: &[Bytes]) -> Reply {
             Err(_) => return Reply::err("Protocol version is not an integer or out of range"),
         }
     }
+    let (mut name, mut credentials) = (None, None);
     let mut i = 2;
     while i < args.len() {
-        let opt = args[i].to_ascii_lowercase();
         let more = args.len() - i - 1;
-        match opt.as_slice() {
+        match args[i].to_ascii_lowercase().as_slice() {
+            b"auth" if more >= 2 => {
+                credentials = Some((args[i + 1].clone(), args[i + 2].clone()));
+                i += 3;
+            }
             b"setname" if more >= 1 => {
-                session.name = Some(args[i + 1].clone());
+                name = Some(args[i + 1].clone());
                 i += 2;
             }
-            b"auth" if more >= 2 => i += 3,
             _ => {
-                return Reply::err(format!(
-                    "Syntax error in HELLO option '{}'",
-                    String::from_utf8_lossy(&args[i])
-                ))
+                let opt = String::from_utf8_lossy(&args[i]);
+                return Reply::err(format!("Syntax error in HELLO option '{opt}'"));
             }
         }
+    }
+    if let Some((user, password)) = credentials {
+        if ctx.requirepass.is_some() {
+            if let Err(reply) = check_password(ctx, &user, &password) {
+                return reply;
+            }
+        }
+        session.authenticated = true;
+    }
+    if !session.authenticated {
+        return Reply::Error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time"
+                .into(),
+        );
+    }
+    if let Some(name) = name {
+        if let Err(reply) = valid_client_name(&name) {
+            return reply;
+        }
+        session.name = (!name.is_empty()).then_some(name);
     }
     session.proto = proto;
     Reply::Map(vec![
@@ -60,20 +161,43 @@ pub fn hello(session: &mut Session, args: &[Bytes]) -> Reply {
     ])
 }
 
-pub fn client(session: &mut Session, args: &[Bytes]) -> Reply {
+fn valid_client_name(name: &[u8]) -> Result<(), Reply> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(Reply::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn client_info(ctx: &Context, session: &Session) -> String {
+    let name = session
+        .name
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    let multi = session.multi.as_ref().map_or(-1, |q| q.len() as i64);
+    format!(
+        "id={} addr=? laddr=127.0.0.1:{} fd=-1 name={} age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 \
+         multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 \
+         events=r cmd=client|info user=default redir=-1 resp={}\n",
+        session.id, ctx.port, name, multi, session.proto
+    )
+}
+
+fn client(ctx: &Context, session: &mut Session, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match (sub.as_str(), args.len()) {
+    let argc = args.len();
+    match (sub.as_str(), argc) {
         ("id", 2) => Reply::Int(session.id as i64),
         ("getname", 2) => session.name.clone().map_or(Reply::Nil, Reply::Bulk),
-        ("setname", 3) => {
-            if args[2].iter().any(|&b| b <= b' ' || b > b'~') {
-                return Reply::err(
-                    "Client names cannot contain spaces, newlines or special characters.",
-                );
+        ("setname", 3) => match valid_client_name(&args[2]) {
+            Ok(()) => {
+                session.name = (!args[2].is_empty()).then(|| args[2].clone());
+                Reply::Ok
             }
-            session.name = (!args[2].is_empty()).then(|| args[2].clone());
-            Reply::Ok
-        }
+            Err(reply) => reply,
+        },
         ("setinfo", 4) => {
             let attr = args[2].to_ascii_lowercase();
             if attr == b"lib-name" || attr == b"lib-ver" {
@@ -85,7 +209,15 @@ pub fn client(session: &mut Session, args: &[Bytes]) -> Reply {
                 ))
             }
         }
-        ("id" | "getname" | "setname" | "setinfo", _) => wrong_arity(&format!("client|{sub}")),
+        ("info", 2) => Reply::Verbatim(client_info(ctx, session)),
+        ("list", _) => Reply::Verbatim(client_info(ctx, session)),
+        ("no-evict" | "no-touch", 3) => match args[2].to_ascii_lowercase().as_slice() {
+            b"on" | b"off" => Reply::Ok,
+            _ => syntax_error(),
+        },
+        ("id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch", _) => {
+            wrong_arity(&format!("client|{sub}"))
+        }
         _ => Reply::err(format!(
             "unknown subcommand '{}'. Try CLIENT HELP.",
             String::from_utf8_lossy(&args[1])
@@ -93,7 +225,7 @@ pub fn client(session: &mut Session, args: &[Bytes]) -> Reply {
     }
 }
 
-fn command_info(spec: &super::CommandSpec) -> Reply {
+fn command_info(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(spec.name),
         Reply::Int(i64::from(spec.arity)),
@@ -106,55 +238,83 @@ fn command_info(spec: &super::CommandSpec) -> Reply {
         Reply::Int(i64::from(spec.first_key)),
         Reply::Int(i64::from(spec.last_key)),
         Reply::Int(i64::from(spec.step)),
-        Reply::Set(Vec::new()),
+        Reply::Set(
+            spec.acl
+                .iter()
+                .map(|c| Reply::Status((*c).into()))
+                .collect(),
+        ),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
         Reply::Array(Vec::new()),
     ])
 }
 
-fn command_docs(spec: &super::CommandSpec) -> Reply {
+fn command_docs(spec: &CommandSpec) -> Reply {
     Reply::Map(vec![
         (Reply::bulk("summary"), Reply::bulk(spec.summary)),
-        (Reply::bulk("since"), Reply::bulk("1.0.0")),
+        (Reply::bulk("since"), Reply::bulk(spec.since)),
         (Reply::bulk("group"), Reply::bulk(spec.group)),
     ])
 }
 
-fn requested<'a>(
-    args: &'a [Bytes],
-) -> Box<dyn Iterator<Item = (String, Option<&'static super::CommandSpec>)> + 'a> {
-    if args.len() > 2 {
-        Box::new(args[2..].iter().map(|a| {
+fn named_specs(names: &[Bytes]) -> Vec<(String, Option<&'static CommandSpec>)> {
+    names
+        .iter()
+        .map(|a| {
             let name = String::from_utf8_lossy(a).to_ascii_lowercase();
             let spec = lookup(&name);
             (name, spec)
-        }))
-    } else {
-        Box::new(COMMANDS.iter().map(|c| (c.name.to_string(), Some(c))))
+        })
+        .collect()
+}
+
+fn command_getkeys(args: &[Bytes]) -> Reply {
+    let Some(spec) = lookup(&String::from_utf8_lossy(&args[2]).to_ascii_lowercase()) else {
+        return Reply::err("Invalid command specified");
+    };
+    let call = &args[2..];
+    let argc = call.len() as i32;
+    if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
+        return Reply::err("Invalid number of arguments specified for command");
+    }
+    match spec.keys(call) {
+        Some(keys) if !keys.is_empty() => Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+        _ => Reply::err("The command has no key arguments"),
     }
 }
 
-pub fn command(args: &[Bytes]) -> Reply {
+fn command(args: &[Bytes]) -> Reply {
     let Some(sub) = args.get(1) else {
         return Reply::Array(COMMANDS.iter().map(command_info).collect());
     };
-    match sub.to_ascii_lowercase().as_slice() {
-        b"count" if args.len() == 2 => Reply::Int(COMMANDS.len() as i64),
-        b"list" if args.len() == 2 => {
-            Reply::Array(COMMANDS.iter().map(|c| Reply::bulk(c.name)).collect())
-        }
-        b"info" => Reply::Array(
-            requested(args)
+    match (sub.to_ascii_lowercase().as_slice(), args.len()) {
+        (b"count", 2) => Reply::Int(COMMANDS.len() as i64),
+        (b"list", 2) => Reply::Array(COMMANDS.iter().map(|c| Reply::bulk(c.name)).collect()),
+        (b"info", 2) => Reply::Array(COMMANDS.iter().map(command_info).collect()),
+        (b"info", _) => Reply::Array(
+            named_specs(&args[2..])
+                .into_iter()
                 .map(|(_, s)| s.map_or(Reply::NilArray, command_info))
                 .collect(),
         ),
-        b"docs" => Reply::Map(
-            requested(args)
+        (b"docs", 2) => Reply::Map(
+            COMMANDS
+                .iter()
+                .map(|c| (Reply::bulk(c.name), command_docs(c)))
+                .collect(),
+        ),
+        (b"docs", _) => Reply::Map(
+            named_specs(&args[2..])
+                .into_iter()
                 .filter_map(|(name, s)| s.map(|s| (Reply::bulk(name), command_docs(s))))
                 .collect(),
         ),
-        b"count" | b"list" => syntax_error(),
+        (b"getkeys", n) if n >= 4 => command_getkeys(args),
+        (b"count" | b"list" | b"getkeys", _) => wrong_arity(&format!(
+            "command|{}",
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        )),
         _ => Reply::err(format!(
             "unknown subcommand '{}'. Try COMMAND HELP.",
             String::from_utf8_lossy(sub)
@@ -162,56 +322,56 @@ pub fn command(args: &[Bytes]) -> Reply {
     }
 }
 
-pub async fn info(ctx: &Context, args: &[Bytes]) -> Reply {
-    let wanted: Vec<String> = args[1..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-        .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
-    let want = |s: &str| all || wanted.iter().any(|w| w == s);
-    let mut out = String::new();
-    if want("server") {
-        out.push_str(&format!(
-            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:{}\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nexecutable:tessera\r\n\r\n",
-            std::env::consts::OS,
-            usize::BITS,
-            std::process::id(),
-            ctx.port,
-            ctx.started.elapsed().as_secs(),
-        ));
-    }
-    if want("clients") {
-        out.push_str(&format!(
-            "# Clients\r\nconnected_clients:{}\r\n\r\n",
-            ctx.connected()
-        ));
-    }
-    if want("cluster") {
-        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
-    }
-    if want("keyspace") {
-        out.push_str("# Keyspace\r\n");
-        if let Ok(keys) = super::keyspace::count_keys(ctx).await {
-            if keys > 0 {
-                out.push_str(&format!("db0:keys={keys},expires=0,avg_ttl=0\r\n"));
+/// Configuration parameters `CONFIG GET` reports, with Tessera's values.
+fn config_params(ctx: &Context) -> Vec<(&'static str, String)> {
+    vec![
+        ("appendonly", "yes".into()),
+        ("databases", "1".into()),
+        ("max-value-bytes", ctx.max_value_bytes.to_string()),
+        ("maxclients", "10000".into()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("port", ctx.port.to_string()),
+        ("proto-max-bulk-len", ctx.max_bulk_bytes.to_string()),
+        ("requirepass", ctx.requirepass.clone().unwrap_or_default()),
+        ("save", String::new()),
+        ("timeout", "0".into()),
+    ]
+}
+
+fn config(ctx: &Context, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "get" if args.len() >= 3 => {
+            let params = config_params(ctx);
+            let mut out = Vec::new();
+            for (name, value) in &params {
+                if args[2..]
+                    .iter()
+                    .any(|p| crate::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+                {
+                    out.push((Reply::bulk(*name), Reply::bulk(value.clone())));
+                }
+            }
+            Reply::Map(out)
+        }
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
+            let name = String::from_utf8_lossy(&args[2]).to_ascii_lowercase();
+            if config_params(ctx).iter().any(|(p, _)| *p == name) {
+                Reply::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{name}') - Tessera cannot change it at run time"
+                ))
+            } else {
+                Reply::err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ))
             }
         }
-        out.push_str("\r\n");
+        "resetstat" if args.len() == 2 => Reply::Ok,
+        "get" | "set" | "resetstat" => wrong_arity(&format!("config|{sub}")),
+        _ => Reply::err(format!(
+            "unknown subcommand '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
     }
-    if want("tessera") {
-        let catalog = ctx.cluster.catalog();
-        out.push_str(&format!(
-            "# Tessera\r\ncatalog_version:{}\r\nnodes:{}\r\ntables:{}\r\nranges:{}\r\ngroups:{}\r\n\r\n",
-            catalog.version,
-            catalog.nodes.len(),
-            catalog.tables.len(),
-            catalog.ranges.len(),
-            catalog.groups.len()
-        ));
-    }
-    let text = out.trim_end_matches("\r\n").to_string() + "\r\n";
-    Reply::Verbatim(text)
 }

@@ -1,114 +1,131 @@
-//! Keyspace commands: DEL, EXISTS, DBSIZE, SCAN. Multi-key commands fan out per range
-//! in parallel and are atomic per range, not across ranges.
+//! Keyspace and expiry commands, and the commands that walk every range (SCAN, KEYS,
+//! RANDOMKEY, DBSIZE, FLUSHALL). Ranges are visited in key order; each range is read
+//! linearizably from its leader, in pages.
 
-use super::strings::checked_key;
-use super::{parse_int, syntax_error};
-use crate::cluster::{Cluster, RouteError};
+use super::strings::storage_key;
+use super::{parse_int, syntax_error, Command, Keyless};
+use crate::cluster::RouteError;
 use crate::glob;
 use crate::reply::Reply;
 use crate::Context;
 use bytes::Bytes;
-use std::collections::BTreeMap;
 use tessera_meta::catalog::{Catalog, RangeDesc, DEFAULT_TABLE_ID};
-use tessera_server::{DataRequest, DataResponse, WriteOp, WriteResult};
+use tessera_server::ops::{ExpireCond, TtlForm};
+use tessera_server::{DataRequest, DataResponse, Op};
 
-/// Storage keys grouped by the range that holds them (keyed by range start).
-fn by_range(ctx: &Context, keys: &[Bytes]) -> Result<BTreeMap<Vec<u8>, Vec<Vec<u8>>>, Reply> {
-    let catalog = ctx.cluster.catalog();
-    let mut groups: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
-    for key in keys {
-        let storage = checked_key(ctx, key)?;
-        let anchor = Cluster::range_for(&catalog, &storage)
-            .map_or_else(|| storage.clone(), |r| r.start.clone());
-        groups.entry(anchor).or_default().push(storage);
-    }
-    Ok(groups)
+/// Keys a SCAN call fetches at most, whatever COUNT says.
+const MAX_SCAN_COUNT: usize = 100_000;
+/// Keys fetched per range request by KEYS.
+const KEYS_PAGE: u32 = 1_000;
+
+fn keys(ctx: &Context, args: &[Bytes]) -> Result<Vec<Vec<u8>>, Reply> {
+    args.iter().map(|k| storage_key(ctx, k)).collect()
 }
 
-async fn count_per_range(
-    ctx: &Context,
-    keys: &[Bytes],
-    make: impl Fn(Vec<Vec<u8>>) -> DataRequest,
-) -> Reply {
-    let groups = match by_range(ctx, keys) {
-        Ok(groups) => groups,
-        Err(reply) => return reply,
-    };
-    let calls = groups.into_values().map(|keys| {
-        let anchor = keys[0].clone();
-        let req = make(keys);
-        async move { ctx.cluster.call(&anchor, req).await }
-    });
-    let mut total = 0;
-    for result in futures::future::join_all(calls).await {
-        match result {
-            Ok(DataResponse::Count(n)) => total += n,
-            Ok(DataResponse::Written(results)) => {
-                for r in results {
-                    if let WriteResult::Count(n) = r {
-                        total += n;
-                    }
-                }
+fn parse_expire(ctx: &Context, name: &str, args: &[Bytes]) -> Result<Op, Reply> {
+    let mut cond = ExpireCond::default();
+    for opt in &args[3..] {
+        match opt.to_ascii_lowercase().as_slice() {
+            b"nx" => cond.nx = true,
+            b"xx" => cond.xx = true,
+            b"gt" => cond.gt = true,
+            b"lt" => cond.lt = true,
+            _ => {
+                return Err(Reply::err(format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )))
             }
-            Ok(_) => return Reply::err("unexpected reply from storage node"),
-            Err(e) => return Reply::Error(e.to_string()),
         }
     }
-    Reply::Int(total as i64)
-}
-
-pub async fn del(ctx: &Context, args: &[Bytes]) -> Reply {
-    count_per_range(ctx, &args[1..], |keys| {
-        DataRequest::Write(vec![WriteOp::Del { keys }])
+    if cond.nx && (cond.xx || cond.gt || cond.lt) {
+        return Err(Reply::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if cond.gt && cond.lt {
+        return Err(Reply::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    let invalid = || Reply::err(format!("invalid expire time in '{name}' command"));
+    let mut when = parse_int(&args[2])?;
+    if name == "expire" || name == "expireat" {
+        when = when.checked_mul(1000).ok_or_else(invalid)?;
+    }
+    let relative = name == "expire" || name == "pexpire";
+    if relative && when > i64::MAX - tessera_server::value::now_ms() as i64 {
+        return Err(invalid());
+    }
+    Ok(Op::Expire {
+        key: storage_key(ctx, &args[1])?,
+        at: when,
+        relative,
+        cond,
     })
-    .await
 }
 
-pub async fn exists(ctx: &Context, args: &[Bytes]) -> Reply {
-    count_per_range(ctx, &args[1..], |keys| DataRequest::Exists { keys }).await
-}
-
-/// Live keys in every range of every table.
-pub async fn count_keys(ctx: &Context) -> Result<u64, RouteError> {
-    let catalog = ctx.cluster.catalog();
-    let calls = catalog
-        .ranges
-        .values()
-        .map(|r| ctx.cluster.call(&r.start, DataRequest::Count));
-    let mut total = 0;
-    for result in futures::future::join_all(calls).await {
-        if let DataResponse::Count(n) = result? {
-            total += n;
+fn parse_copy(ctx: &Context, args: &[Bytes]) -> Result<Op, Reply> {
+    let mut replace = false;
+    let mut j = 3;
+    while j < args.len() {
+        match args[j].to_ascii_lowercase().as_slice() {
+            b"replace" => replace = true,
+            b"db" if j + 1 < args.len() => {
+                if parse_int(&args[j + 1])? != 0 {
+                    return Err(Reply::err("DB index is out of range"));
+                }
+                j += 1;
+            }
+            _ => return Err(syntax_error()),
         }
+        j += 1;
     }
-    Ok(total)
+    Ok(Op::Copy {
+        from: storage_key(ctx, &args[1])?,
+        to: storage_key(ctx, &args[2])?,
+        replace,
+    })
 }
 
-pub async fn dbsize(ctx: &Context) -> Reply {
-    match count_keys(ctx).await {
-        Ok(n) => Reply::Int(n as i64),
-        Err(e) => Reply::Error(e.to_string()),
-    }
+fn ttl(ctx: &Context, args: &[Bytes], millis: bool, absolute: bool) -> Result<Op, Reply> {
+    Ok(Op::Ttl {
+        key: storage_key(ctx, &args[1])?,
+        form: TtlForm { millis, absolute },
+    })
 }
 
-/// Every range, tables in id order and ranges in key order.
-fn all_ranges(catalog: &Catalog) -> Vec<RangeDesc> {
-    let mut ranges: Vec<_> = catalog.ranges.values().cloned().collect();
-    ranges.sort_by(|a, b| a.start.cmp(&b.start));
-    ranges
+/// Parses a keyspace or expiry command; `None` if `name` is not one.
+pub fn parse(ctx: &Context, name: &str, args: &[Bytes]) -> Option<Result<Command, Reply>> {
+    let key = || storage_key(ctx, &args[1]);
+    let op = match name {
+        "del" | "unlink" => keys(ctx, &args[1..]).map(|keys| Op::Del { keys }),
+        "exists" | "touch" => keys(ctx, &args[1..]).map(|keys| Op::Exists { keys }),
+        "type" => key().map(|key| Op::Type { key }),
+        "rename" | "renamenx" => key().and_then(|from| {
+            Ok(Op::Rename {
+                from,
+                to: storage_key(ctx, &args[2])?,
+                nx: name == "renamenx",
+            })
+        }),
+        "copy" => parse_copy(ctx, args),
+        "expire" | "pexpire" | "expireat" | "pexpireat" => parse_expire(ctx, name, args),
+        "persist" => key().map(|key| Op::Persist { key }),
+        "ttl" => ttl(ctx, args, false, false),
+        "pttl" => ttl(ctx, args, true, false),
+        "expiretime" => ttl(ctx, args, false, true),
+        "pexpiretime" => ttl(ctx, args, true, true),
+        "keys" => return Some(Ok(Command::Keyless(Keyless::Keys(args[1].clone())))),
+        "scan" => return Some(parse_scan(args).map(|s| Command::Keyless(Keyless::Scan(s)))),
+        "randomkey" => return Some(Ok(Command::Keyless(Keyless::RandomKey))),
+        _ => return None,
+    };
+    Some(op.map(Command::Op))
 }
 
-/// The user-visible key of a storage key.
-fn user_key(catalog: &Catalog, storage: &[u8]) -> Vec<u8> {
-    let table = u32::from_be_bytes(storage[..4].try_into().unwrap_or_default());
-    let key = &storage[4..];
-    match catalog.tables.get(&table) {
-        Some(t) if t.id != DEFAULT_TABLE_ID => [t.name.as_bytes(), b":", key].concat(),
-        _ => key.to_vec(),
-    }
-}
-
-struct ScanArgs {
+/// Parsed SCAN arguments.
+pub struct ScanArgs {
     cursor: u64,
     pattern: Option<Bytes>,
     count: usize,
@@ -128,16 +145,15 @@ fn parse_scan(args: &[Bytes]) -> Result<ScanArgs, Reply> {
     };
     let mut i = 2;
     while i < args.len() {
-        let opt = args[i].to_ascii_lowercase();
         let value = args.get(i + 1).ok_or_else(syntax_error)?;
-        match opt.as_slice() {
+        match args[i].to_ascii_lowercase().as_slice() {
             b"match" => parsed.pattern = Some(value.clone()),
             b"count" => {
                 let n = parse_int(value)?;
                 if n < 1 {
                     return Err(syntax_error());
                 }
-                parsed.count = n.min(100_000) as usize;
+                parsed.count = (n as usize).min(MAX_SCAN_COUNT);
             }
             b"type" => parsed.only_strings = value.eq_ignore_ascii_case(b"string"),
             _ => return Err(syntax_error()),
@@ -147,64 +163,194 @@ fn parse_scan(args: &[Bytes]) -> Result<ScanArgs, Reply> {
     Ok(parsed)
 }
 
-pub async fn scan(ctx: &Context, args: &[Bytes]) -> Reply {
-    let parsed = match parse_scan(args) {
-        Ok(parsed) => parsed,
-        Err(reply) => return reply,
+/// Runs a command over every range.
+pub async fn run_keyless(ctx: &Context, keyless: Keyless) -> Reply {
+    let result = match keyless {
+        Keyless::DbSize => count_keys(ctx)
+            .await
+            .map(|(keys, _)| Reply::Int(keys as i64)),
+        Keyless::Scan(args) => return scan(ctx, args).await,
+        Keyless::Keys(pattern) => all_keys(ctx, &pattern).await,
+        Keyless::RandomKey => random_key(ctx).await,
+        Keyless::Flush => flush(ctx).await,
+        Keyless::Info(sections) => return super::server::info(ctx, &sections).await,
     };
+    result.unwrap_or_else(|e| Reply::Error(e.to_string()))
+}
+
+/// Live keys and keys with an expiry, over every range.
+pub async fn count_keys(ctx: &Context) -> Result<(u64, u64), RouteError> {
+    let catalog = ctx.cluster.catalog();
+    let calls = catalog
+        .ranges
+        .values()
+        .map(|r| ctx.cluster.call(&r.start, DataRequest::Count));
+    let (mut keys, mut volatile) = (0, 0);
+    for result in futures::future::join_all(calls).await {
+        if let DataResponse::Count {
+            keys: k,
+            volatile: v,
+        } = result?
+        {
+            keys += k;
+            volatile += v;
+        }
+    }
+    Ok((keys, volatile))
+}
+
+async fn flush(ctx: &Context) -> Result<Reply, RouteError> {
+    let catalog = ctx.cluster.catalog();
+    let calls = catalog
+        .ranges
+        .values()
+        .map(|r| ctx.cluster.call(&r.start, DataRequest::Clear));
+    for result in futures::future::join_all(calls).await {
+        result?;
+    }
+    Ok(Reply::Ok)
+}
+
+/// Every range, tables in id order and ranges in key order.
+fn all_ranges(catalog: &Catalog) -> Vec<RangeDesc> {
+    let mut ranges: Vec<_> = catalog.ranges.values().cloned().collect();
+    ranges.sort_by(|a, b| a.start.cmp(&b.start));
+    ranges
+}
+
+/// The user-visible key of a storage key.
+fn user_key(catalog: &Catalog, storage: &[u8]) -> Vec<u8> {
+    let table = storage
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_be_bytes);
+    let key = storage.get(4..).unwrap_or_default();
+    match catalog.tables.get(&table) {
+        Some(t) if t.id != DEFAULT_TABLE_ID => [t.name.as_bytes(), b":", key].concat(),
+        _ => key.to_vec(),
+    }
+}
+
+/// Reads up to `limit` keys from `pos` onwards, crossing ranges in order. Returns the
+/// keys and where to resume (`None` when every range is exhausted).
+async fn read_keys(
+    ctx: &Context,
+    ranges: &[RangeDesc],
+    mut pos: Vec<u8>,
+    limit: usize,
+) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), RouteError> {
+    let mut keys = Vec::new();
+    for range in ranges {
+        if range.end <= pos {
+            continue;
+        }
+        if keys.len() >= limit {
+            return Ok((keys, Some(pos)));
+        }
+        let start = pos.clone().max(range.start.clone());
+        let page = (limit - keys.len()) as u32;
+        let req = DataRequest::Scan {
+            start: start.clone(),
+            end: range.end.clone(),
+            limit: page,
+        };
+        if let DataResponse::Keys { keys: found, done } = ctx.cluster.call(&start, req).await? {
+            if let Some(last) = found.last() {
+                pos = [last.as_slice(), &[0]].concat();
+            }
+            keys.extend(found);
+            if !done {
+                return Ok((keys, Some(pos)));
+            }
+        }
+        pos = range.end.clone();
+    }
+    Ok((keys, None))
+}
+
+async fn scan(ctx: &Context, args: ScanArgs) -> Reply {
     let catalog = ctx.cluster.catalog();
     let ranges = all_ranges(&catalog);
-    let mut pos = if parsed.cursor == 0 {
+    let pos = if args.cursor == 0 {
         ranges.first().map(|r| r.start.clone()).unwrap_or_default()
     } else {
-        match ctx.cursors.get(parsed.cursor) {
+        match ctx.cursors.get(args.cursor) {
             Some(pos) => pos,
             None => {
                 return Reply::err("invalid cursor (unknown or expired; restart the scan from 0)")
             }
         }
     };
-    let mut keys = Vec::new();
-    let mut finished = true;
-    for range in &ranges {
-        if range.end <= pos {
-            continue;
-        }
-        if keys.len() >= parsed.count {
-            finished = false;
-            break;
-        }
-        let start = pos.clone().max(range.start.clone());
-        let limit = (parsed.count - keys.len()) as u32;
-        let req = DataRequest::Scan {
-            start: start.clone(),
-            end: range.end.clone(),
-            limit,
-        };
-        match ctx.cluster.call(&start, req).await {
-            Ok(DataResponse::Keys { keys: page, done }) => {
-                if let Some(last) = page.last() {
-                    pos = [last.as_slice(), &[0]].concat();
-                }
-                keys.extend(page);
-                if !done {
-                    finished = false;
-                    break;
-                }
-                pos = range.end.clone();
-            }
-            Ok(_) => return Reply::err("unexpected reply from storage node"),
-            Err(e) => return Reply::Error(e.to_string()),
-        }
-    }
-    let next = if finished { 0 } else { ctx.cursors.insert(pos) };
+    let (keys, resume) = match read_keys(ctx, &ranges, pos, args.count).await {
+        Ok(found) => found,
+        Err(e) => return Reply::Error(e.to_string()),
+    };
+    let next = resume.map_or(0, |pos| ctx.cursors.insert(pos));
     let visible = keys
         .iter()
         .map(|k| user_key(&catalog, k))
-        .filter(|k| {
-            parsed.only_strings && parsed.pattern.as_ref().is_none_or(|p| glob::matches(p, k))
-        })
+        .filter(|k| args.only_strings && args.pattern.as_ref().is_none_or(|p| glob::matches(p, k)))
         .map(|k| Reply::Bulk(Bytes::from(k)))
         .collect();
     Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(visible)])
+}
+
+async fn all_keys(ctx: &Context, pattern: &[u8]) -> Result<Reply, RouteError> {
+    let catalog = ctx.cluster.catalog();
+    let ranges = all_ranges(&catalog);
+    let mut pos = ranges.first().map(|r| r.start.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    loop {
+        let (keys, resume) = read_keys(ctx, &ranges, pos, KEYS_PAGE as usize).await?;
+        out.extend(
+            keys.iter()
+                .map(|k| user_key(&catalog, k))
+                .filter(|k| glob::matches(pattern, k))
+                .map(|k| Reply::Bulk(Bytes::from(k))),
+        );
+        match resume {
+            Some(next) => pos = next,
+            None => return Ok(Reply::Array(out)),
+        }
+    }
+}
+
+async fn random_key(ctx: &Context) -> Result<Reply, RouteError> {
+    let catalog = ctx.cluster.catalog();
+    let ranges = all_ranges(&catalog);
+    if ranges.is_empty() {
+        return Ok(Reply::Nil);
+    }
+    let seed = random_u64();
+    let first = (seed % ranges.len() as u64) as usize;
+    // Start at a random point of a random range; wrap around once.
+    let mut probe = ranges[first].start.clone();
+    probe.extend_from_slice(&(seed >> 8).to_be_bytes()[..3]);
+    let rotated: Vec<RangeDesc> = ranges[first..]
+        .iter()
+        .chain(&ranges[..first])
+        .cloned()
+        .collect();
+    for start in [probe, rotated[0].start.clone()] {
+        let (keys, _) = read_keys(ctx, &rotated, start, 1).await?;
+        if let Some(key) = keys.first() {
+            return Ok(Reply::Bulk(Bytes::from(user_key(&catalog, key))));
+        }
+    }
+    let (keys, _) = read_keys(ctx, &ranges, ranges[0].start.clone(), 1).await?;
+    Ok(keys.first().map_or(Reply::Nil, |k| {
+        Reply::Bulk(Bytes::from(user_key(&catalog, k)))
+    }))
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
 }

@@ -1,15 +1,29 @@
-//! The command table and dispatch. Each command's metadata (arity, flags, key
-//! positions) lives in one row of [`COMMANDS`]; it drives arity errors, `COMMAND` and
-//! `COMMAND COUNT`, so what the router supports and what it reports cannot disagree.
+//! Commands: validation against the command table, parsing into what the cluster
+//! executes, and the per-connection session (protocol, auth, MULTI/WATCH state).
+//!
+//! Connection commands touch only the session and answer at once. Data commands parse
+//! into a [`Command`]: a local reply, one [`Op`] routed by its keys (split per range for
+//! MGET/MSET/DEL/EXISTS, refused across ranges for the others), or a keyless operation
+//! over every range. `WATCH` and `EXEC` need both the session and the cluster and run
+//! after the requests before them on the connection.
 
 mod connection;
 mod keyspace;
+mod server;
 mod strings;
+mod table;
+mod transactions;
 
+pub use table::COMMANDS;
+
+use crate::cluster::{Cluster, RouteError};
 use crate::reply::Reply;
 use crate::Context;
 use bytes::Bytes;
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use tessera_server::{DataRequest, DataResponse, Op, OpResult};
 
 /// Per-connection state.
 #[derive(Debug)]
@@ -22,6 +36,30 @@ pub struct Session {
     pub name: Option<Bytes>,
     /// Close after this reply (QUIT).
     pub quit: bool,
+    /// Passed `AUTH` (or no password is configured).
+    pub authenticated: bool,
+    /// Commands queued since `MULTI`.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queueing: `EXEC` must abort.
+    pub multi_failed: bool,
+    /// Watched storage keys and the version each had when watched.
+    pub watches: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Session {
+    /// A fresh session for client `id`.
+    pub fn new(id: u64, authenticated: bool) -> Self {
+        Self {
+            id,
+            proto: 2,
+            name: None,
+            quit: false,
+            authenticated,
+            multi: None,
+            multi_failed: false,
+            watches: Vec::new(),
+        }
+    }
 }
 
 /// What the router knows about one command.
@@ -34,170 +72,53 @@ pub struct CommandSpec {
     pub flags: &'static [&'static str],
     /// First key argument (0: none).
     pub first_key: i32,
-    /// Last key argument (-1: the last argument).
+    /// Last key argument (negative: counted from the end).
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
-    /// Redis's command group, for COMMAND DOCS.
+    /// Redis's ACL categories.
+    pub acl: &'static [&'static str],
+    /// Redis's command group.
     pub group: &'static str,
-    /// One-line summary, for COMMAND DOCS.
+    /// The Redis version that introduced it.
+    pub since: &'static str,
+    /// One-line summary.
     pub summary: &'static str,
 }
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: (i32, i32, i32),
-    group: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
-        group,
-        summary,
+impl CommandSpec {
+    /// The key arguments of a call, from the spec's key positions; `None` for a
+    /// command without key arguments.
+    pub fn keys(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
+        if self.first_key <= 0 {
+            return None;
+        }
+        let last = if self.last_key < 0 {
+            args.len() as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let last = (last.max(0) as usize).min(args.len().saturating_sub(1));
+        let step = self.step.max(1) as usize;
+        Some(
+            (self.first_key as usize..=last)
+                .step_by(step)
+                .map(|i| args[i].clone())
+                .collect(),
+        )
+    }
+
+    fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
     }
 }
 
-/// Every supported command.
-pub const COMMANDS: &[CommandSpec] = &[
-    spec(
-        "client",
-        -2,
-        &["sentinel"],
-        (0, 0, 0),
-        "connection",
-        "A container for client connection commands.",
-    ),
-    spec(
-        "command",
-        -1,
-        &["loading", "stale", "sentinel"],
-        (0, 0, 0),
-        "server",
-        "Returns detailed information about all commands.",
-    ),
-    spec(
-        "dbsize",
-        1,
-        &["readonly", "fast"],
-        (0, 0, 0),
-        "server",
-        "Returns the number of keys in the database.",
-    ),
-    spec(
-        "del",
-        -2,
-        &["write"],
-        (1, -1, 1),
-        "generic",
-        "Deletes one or more keys.",
-    ),
-    spec(
-        "echo",
-        2,
-        &["fast"],
-        (0, 0, 0),
-        "connection",
-        "Returns the given string.",
-    ),
-    spec(
-        "exists",
-        -2,
-        &["readonly", "fast"],
-        (1, -1, 1),
-        "generic",
-        "Determines whether one or more keys exist.",
-    ),
-    spec(
-        "get",
-        2,
-        &["readonly", "fast"],
-        (1, 1, 1),
-        "string",
-        "Returns the string value of a key.",
-    ),
-    spec(
-        "hello",
-        -1,
-        &[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "sentinel",
-            "allow_busy",
-        ],
-        (0, 0, 0),
-        "connection",
-        "Handshakes with the Redis server.",
-    ),
-    spec(
-        "info",
-        -1,
-        &["loading", "stale", "sentinel"],
-        (0, 0, 0),
-        "server",
-        "Returns information and statistics about the server.",
-    ),
-    spec(
-        "ping",
-        -1,
-        &["fast", "sentinel"],
-        (0, 0, 0),
-        "connection",
-        "Returns the server's liveliness response.",
-    ),
-    spec(
-        "quit",
-        -1,
-        &[
-            "allow_busy",
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-        ],
-        (0, 0, 0),
-        "connection",
-        "Closes the connection.",
-    ),
-    spec(
-        "scan",
-        -2,
-        &["readonly"],
-        (0, 0, 0),
-        "generic",
-        "Iterates over the key names in the database.",
-    ),
-    spec(
-        "select",
-        2,
-        &["loading", "stale", "fast"],
-        (0, 0, 0),
-        "connection",
-        "Changes the selected database.",
-    ),
-    spec(
-        "set",
-        -3,
-        &["write", "denyoom"],
-        (1, 1, 1),
-        "string",
-        "Sets the string value of a key, ignoring its type.",
-    ),
-];
-
 /// The spec of command `name` (lower-case).
 pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|c| c.name == name)
+    COMMANDS
+        .binary_search_by(|c| c.name.cmp(name))
+        .ok()
+        .map(|i| &COMMANDS[i])
 }
 
 /// Redis's reply to a command it does not know.
@@ -208,9 +129,8 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
             break;
         }
         let room = 128 - shown.len();
-        let text = String::from_utf8_lossy(arg);
-        let clipped: String = text.chars().take(room).collect();
-        shown.push_str(&format!("'{clipped}' "));
+        let text: String = String::from_utf8_lossy(arg).chars().take(room).collect();
+        shown.push_str(&format!("'{text}' "));
     }
     let name: String = String::from_utf8_lossy(&args[0])
         .chars()
@@ -229,6 +149,12 @@ pub fn wrong_arity(name: &str) -> Reply {
 /// Redis's generic syntax error.
 pub fn syntax_error() -> Reply {
     Reply::err("syntax error")
+}
+
+/// Parses an integer argument exactly as Redis does.
+pub fn parse_int(arg: &[u8]) -> Result<i64, Reply> {
+    tessera_server::ops::parse_redis_int(arg)
+        .ok_or_else(|| Reply::err("value is not an integer or out of range"))
 }
 
 /// What a request touches, to decide whether it may run concurrently with the
@@ -255,168 +181,261 @@ impl Access {
     }
 }
 
-/// A request ready to run: either already answered (connection commands, errors), or
-/// a future that talks to the cluster.
+/// A request ready to run.
 pub enum Prepared {
     /// The reply is known.
     Ready(Reply),
     /// The reply comes from the cluster.
-    Pending(futures::future::BoxFuture<'static, Reply>, Access),
+    Pending(BoxFuture<'static, Reply>, Access),
+    /// It needs the session and the cluster (WATCH, EXEC): run it with
+    /// [`run_in_session`] once every earlier request has finished.
+    InSession(Vec<Bytes>),
 }
 
-/// Prepares one request: validates name and arity, runs connection commands (which
-/// only touch `session`) at once, and wraps data commands in a future.
+/// What a data command becomes once parsed.
+pub enum Command {
+    /// Answered without the cluster.
+    Local(Reply),
+    /// One op routed by its keys.
+    Op(Op),
+    /// Work over every range.
+    Keyless(Keyless),
+}
+
+/// Commands that read or change the whole keyspace.
+pub enum Keyless {
+    /// `DBSIZE`.
+    DbSize,
+    /// `SCAN`.
+    Scan(keyspace::ScanArgs),
+    /// `KEYS pattern`.
+    Keys(Bytes),
+    /// `RANDOMKEY`.
+    RandomKey,
+    /// `FLUSHALL`, `FLUSHDB`.
+    Flush,
+    /// `INFO [section ...]`.
+    Info(Vec<Bytes>),
+}
+
+/// Commands that run inside the session even outside MULTI.
+const SESSION_ONLY: &[&str] = &["exec", "watch"];
+/// Commands that are not queued by MULTI.
+const NOT_QUEUED: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Prepares one request: validates name, arity and authentication, queues it inside
+/// MULTI, runs connection commands at once, and wraps data commands in a future.
 pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> Prepared {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let refuse = |session: &mut Session, reply: Reply| {
+        if session.multi.is_some() {
+            session.multi_failed = true;
+        }
+        Prepared::Ready(reply)
+    };
     let Some(spec) = lookup(&name) else {
-        return Prepared::Ready(unknown_command(&args));
+        return refuse(session, unknown_command(&args));
     };
     let argc = args.len() as i32;
     if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
-        return Prepared::Ready(wrong_arity(spec.name));
+        return refuse(session, wrong_arity(spec.name));
     }
-    let reply = match spec.name {
-        "client" => connection::client(session, &args),
-        "command" => connection::command(&args),
-        "echo" => Reply::Bulk(args[1].clone()),
-        "hello" => connection::hello(session, &args),
-        "ping" => connection::ping(&args),
-        "quit" => {
-            session.quit = true;
-            Reply::Ok
-        }
-        "select" => connection::select(&args),
-        _ => {
-            let access = Access {
-                write: spec.flags.contains(&"write"),
-                keys: spec.keys(&args),
-            };
-            let ctx = ctx.clone();
-            return Prepared::Pending(
-                Box::pin(async move { execute(&ctx, spec.name, &args).await }),
-                access,
-            );
-        }
+    if !session.authenticated && !spec.flags.contains(&"no_auth") {
+        return refuse(
+            session,
+            Reply::Error("NOAUTH Authentication required.".into()),
+        );
+    }
+    if session.multi.is_some() && !NOT_QUEUED.contains(&spec.name) {
+        session.multi.get_or_insert_with(Vec::new).push(args);
+        return Prepared::Ready(Reply::Status("QUEUED".into()));
+    }
+    if SESSION_ONLY.contains(&spec.name) {
+        return Prepared::InSession(args);
+    }
+    if let Some(reply) = connection::run(ctx, session, spec.name, &args) {
+        return Prepared::Ready(reply);
+    }
+    let command = match parse(ctx, spec.name, &args) {
+        Ok(Command::Local(reply)) | Err(reply) => return Prepared::Ready(reply),
+        Ok(command) => command,
     };
-    Prepared::Ready(reply)
+    let access = Access {
+        write: spec.is_write(),
+        keys: spec.keys(&args),
+    };
+    let ctx = ctx.clone();
+    Prepared::Pending(
+        Box::pin(async move { execute(&ctx, command).await }),
+        access,
+    )
 }
 
-/// Runs a data command against the cluster.
-async fn execute(ctx: &Context, name: &str, args: &[Bytes]) -> Reply {
-    match name {
-        "info" => connection::info(ctx, args).await,
-        "get" => strings::get(ctx, args).await,
-        "set" => strings::set(ctx, args).await,
-        "dbsize" => keyspace::dbsize(ctx).await,
-        "del" => keyspace::del(ctx, args).await,
-        "exists" => keyspace::exists(ctx, args).await,
-        "scan" => keyspace::scan(ctx, args).await,
-        _ => unknown_command(args),
+/// Runs a request that needs both the session and the cluster.
+pub async fn run_in_session(ctx: &Context, session: &mut Session, args: Vec<Bytes>) -> Reply {
+    match String::from_utf8_lossy(&args[0])
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "watch" => transactions::watch(ctx, session, &args).await,
+        "exec" => transactions::exec(ctx, session).await,
+        _ => unknown_command(&args),
     }
 }
 
-impl CommandSpec {
-    /// The key arguments of a call, from the spec's key positions; `None` for a
-    /// command without key arguments (it reads or writes the keyspace as a whole).
-    pub fn keys(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
-        if self.first_key <= 0 {
-            return None;
+/// Parses a data command.
+fn parse(ctx: &Context, name: &str, args: &[Bytes]) -> Result<Command, Reply> {
+    strings::parse(ctx, name, args)
+        .or_else(|| keyspace::parse(ctx, name, args))
+        .or_else(|| server::parse(name, args))
+        .unwrap_or_else(|| Err(unknown_command(args)))
+}
+
+/// Executes a parsed data command.
+async fn execute(ctx: &Context, command: Command) -> Reply {
+    match command {
+        Command::Local(reply) => reply,
+        Command::Op(op) => run_op(ctx, op).await,
+        Command::Keyless(keyless) => keyspace::run_keyless(ctx, keyless).await,
+    }
+}
+
+/// Converts an op's result into a reply.
+pub fn to_reply(result: OpResult) -> Reply {
+    match result {
+        OpResult::Ok => Reply::Ok,
+        OpResult::Status(s) => Reply::Status(s),
+        OpResult::Nil => Reply::Nil,
+        OpResult::NilArray => Reply::NilArray,
+        OpResult::Int(i) => Reply::Int(i),
+        OpResult::Bulk(b) => Reply::Bulk(Bytes::from(b)),
+        OpResult::Array(items) => Reply::Array(items.into_iter().map(to_reply).collect()),
+        OpResult::Map(pairs) => Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (to_reply(k), to_reply(v)))
+                .collect(),
+        ),
+        OpResult::Error(e) => Reply::Error(e),
+    }
+}
+
+fn route_error(e: RouteError) -> Reply {
+    Reply::Error(e.to_string())
+}
+
+/// The error for ops whose keys live in different ranges.
+pub fn cross_range() -> Reply {
+    Reply::Error("CROSSSLOT Keys in request don't belong to the same range".into())
+}
+
+/// Sends ops that all live in the range holding `anchor` and returns their results.
+pub async fn run_in_range(
+    ctx: &Context,
+    anchor: &[u8],
+    ops: Vec<Op>,
+) -> Result<Vec<OpResult>, Reply> {
+    let req = if ops.iter().any(Op::is_write) {
+        DataRequest::Write(ops)
+    } else {
+        DataRequest::Read(ops)
+    };
+    match ctx.cluster.call(anchor, req).await.map_err(route_error)? {
+        DataResponse::Results(results) => Ok(results),
+        _ => Err(Reply::err("unexpected reply from storage node")),
+    }
+}
+
+/// The start key of the range holding each key, or a cross-range error.
+fn single_range(ctx: &Context, keys: &[&[u8]]) -> Result<Vec<u8>, Reply> {
+    let catalog = ctx.cluster.catalog();
+    let mut anchor: Option<Vec<u8>> = None;
+    for key in keys {
+        let start =
+            Cluster::range_for(&catalog, key).map_or_else(|| key.to_vec(), |r| r.start.clone());
+        match &anchor {
+            Some(a) if *a != start => return Err(cross_range()),
+            _ => anchor = Some(start),
         }
-        let last = if self.last_key < 0 {
-            args.len() as i32 + self.last_key
-        } else {
-            self.last_key
-        };
-        let step = self.step.max(1) as usize;
-        let range =
-            self.first_key as usize..=(last.max(0) as usize).min(args.len().saturating_sub(1));
-        Some(range.step_by(step).map(|i| args[i].clone()).collect())
+    }
+    Ok(keys.first().map(|k| k.to_vec()).unwrap_or_default())
+}
+
+/// Runs one op: split per range when it can be, otherwise within one range.
+async fn run_op(ctx: &Context, op: Op) -> Reply {
+    match op {
+        Op::MGet { .. } | Op::Del { .. } | Op::Exists { .. } | Op::MSet { .. } => {
+            fan_out(ctx, op).await
+        }
+        op => {
+            let anchor = match single_range(ctx, &op.keys()) {
+                Ok(anchor) => anchor,
+                Err(reply) => return reply,
+            };
+            match run_in_range(ctx, &anchor, vec![op]).await {
+                Ok(mut results) => results.pop().map_or(Reply::err("empty reply"), to_reply),
+                Err(reply) => reply,
+            }
+        }
     }
 }
 
-/// Parses an integer argument as Redis does.
-pub fn parse_int(arg: &[u8]) -> Result<i64, Reply> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| Reply::err("value is not an integer or out of range"))
+/// Splits a multi-key op by range, runs the parts in parallel and merges the results
+/// (atomic per range, not across ranges).
+async fn fan_out(ctx: &Context, op: Op) -> Reply {
+    let catalog = ctx.cluster.catalog();
+    let range_of = |key: &[u8]| {
+        Cluster::range_for(&catalog, key).map_or_else(|| key.to_vec(), |r| r.start.clone())
+    };
+    // Per range: the positions (in the original key order) and the part of the op.
+    let mut parts: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
+    let keys: Vec<Vec<u8>> = op.keys().into_iter().map(<[u8]>::to_vec).collect();
+    for (i, key) in keys.iter().enumerate() {
+        parts.entry(range_of(key)).or_default().push(i);
+    }
+    let calls = parts.values().map(|positions| {
+        let subset = |idx: &[usize]| idx.iter().map(|&i| keys[i].clone()).collect::<Vec<_>>();
+        let part = match &op {
+            Op::MGet { .. } => Op::MGet {
+                keys: subset(positions),
+            },
+            Op::Del { .. } => Op::Del {
+                keys: subset(positions),
+            },
+            Op::Exists { .. } => Op::Exists {
+                keys: subset(positions),
+            },
+            Op::MSet { pairs } => Op::MSet {
+                pairs: positions.iter().map(|&i| pairs[i].clone()).collect(),
+            },
+            other => other.clone(),
+        };
+        let anchor = keys[positions[0]].clone();
+        async move { run_in_range(ctx, &anchor, vec![part]).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut values = vec![Reply::Nil; keys.len()];
+    let mut total = 0;
+    for (positions, result) in parts.values().zip(results) {
+        match result.map(|mut r| r.pop()) {
+            Ok(Some(OpResult::Int(n))) => total += n,
+            Ok(Some(OpResult::Array(items))) => {
+                for (&i, item) in positions.iter().zip(items) {
+                    values[i] = to_reply(item);
+                }
+            }
+            Ok(Some(OpResult::Ok)) => {}
+            Ok(Some(other)) => return to_reply(other),
+            Ok(None) => return Reply::err("empty reply"),
+            Err(reply) => return reply,
+        }
+    }
+    match op {
+        Op::MGet { .. } => Reply::Array(values),
+        Op::MSet { .. } => Reply::Ok,
+        _ => Reply::Int(total),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compatibility_doc_matches_command_table() {
-        let doc = include_str!("../../../docs/compatibility.md");
-        let mut documented: Vec<String> = doc
-            .lines()
-            .filter(|l| l.contains("| supported |") || l.contains("| partial |"))
-            .filter_map(|l| l.split('`').nth(1))
-            .map(str::to_ascii_lowercase)
-            .collect();
-        documented.sort();
-        let mut listed: Vec<String> = COMMANDS.iter().map(|c| c.name.to_string()).collect();
-        listed.sort();
-        assert_eq!(
-            documented, listed,
-            "docs/compatibility.md disagrees with COMMAND LIST"
-        );
-    }
-
-    #[test]
-    fn key_positions_follow_the_spec() {
-        let args: Vec<Bytes> = ["DEL", "a", "b", "c"]
-            .into_iter()
-            .map(Bytes::from)
-            .collect();
-        assert_eq!(
-            lookup("del").unwrap().keys(&args).unwrap(),
-            args[1..].to_vec()
-        );
-        let set: Vec<Bytes> = ["SET", "k", "v"].into_iter().map(Bytes::from).collect();
-        assert_eq!(
-            lookup("set").unwrap().keys(&set).unwrap(),
-            vec![Bytes::from("k")]
-        );
-        assert!(lookup("dbsize")
-            .unwrap()
-            .keys(&[Bytes::from("DBSIZE")])
-            .is_none());
-    }
-
-    #[test]
-    fn writes_to_a_common_key_conflict_reads_do_not() {
-        let keys = |k: &[&str]| Some(k.iter().map(|s| Bytes::from(s.to_string())).collect());
-        let write_a = Access {
-            write: true,
-            keys: keys(&["a"]),
-        };
-        let read_a = Access {
-            write: false,
-            keys: keys(&["a"]),
-        };
-        let read_b = Access {
-            write: false,
-            keys: keys(&["b"]),
-        };
-        let scan = Access {
-            write: false,
-            keys: None,
-        };
-        assert!(read_a.conflicts_with(&write_a));
-        assert!(!read_b.conflicts_with(&write_a));
-        assert!(!read_a.conflicts_with(&read_a));
-        assert!(scan.conflicts_with(&write_a));
-        assert!(!scan.conflicts_with(&read_b));
-    }
-
-    #[test]
-    fn unknown_command_text_matches_redis() {
-        let args: Vec<Bytes> = ["foo", "a", "b"].into_iter().map(Bytes::from).collect();
-        assert_eq!(
-            unknown_command(&args),
-            Reply::Error("ERR unknown command 'foo', with args beginning with: 'a' 'b' ".into())
-        );
-    }
-}
+mod tests;

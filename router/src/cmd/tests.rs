@@ -1,0 +1,85 @@
+//! Unit tests of the command layer.
+
+use super::*;
+
+#[test]
+fn compatibility_doc_matches_command_table() {
+    let doc = include_str!("../../../docs/compatibility.md");
+    let mut documented: Vec<String> = doc
+        .lines()
+        .filter(|l| l.contains("| supported |") || l.contains("| partial |"))
+        .filter_map(|l| l.split('`').nth(1))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    documented.sort();
+    let listed: Vec<String> = COMMANDS.iter().map(|c| c.name.to_string()).collect();
+    assert_eq!(
+        documented, listed,
+        "docs/compatibility.md disagrees with COMMAND LIST"
+    );
+}
+
+#[test]
+fn command_table_is_sorted_for_lookup() {
+    assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
+    assert!(lookup("set").is_some() && lookup("nosuch").is_none());
+}
+
+#[test]
+fn key_positions_follow_the_spec() {
+    let args: Vec<Bytes> = ["DEL", "a", "b", "c"]
+        .into_iter()
+        .map(Bytes::from)
+        .collect();
+    assert_eq!(
+        lookup("del").unwrap().keys(&args).unwrap(),
+        args[1..].to_vec()
+    );
+    let mset: Vec<Bytes> = ["MSET", "k1", "v1", "k2", "v2"]
+        .into_iter()
+        .map(Bytes::from)
+        .collect();
+    assert_eq!(
+        lookup("mset").unwrap().keys(&mset).unwrap(),
+        vec![Bytes::from("k1"), Bytes::from("k2")]
+    );
+    assert!(lookup("dbsize")
+        .unwrap()
+        .keys(&[Bytes::from("DBSIZE")])
+        .is_none());
+}
+
+#[test]
+fn writes_to_a_common_key_conflict_reads_do_not() {
+    let keys = |k: &[&str]| Some(k.iter().map(|s| Bytes::from(s.to_string())).collect());
+    let write_a = Access {
+        write: true,
+        keys: keys(&["a"]),
+    };
+    let read_a = Access {
+        write: false,
+        keys: keys(&["a"]),
+    };
+    let read_b = Access {
+        write: false,
+        keys: keys(&["b"]),
+    };
+    let scan = Access {
+        write: false,
+        keys: None,
+    };
+    assert!(read_a.conflicts_with(&write_a));
+    assert!(!read_b.conflicts_with(&write_a));
+    assert!(!read_a.conflicts_with(&read_a));
+    assert!(scan.conflicts_with(&write_a));
+    assert!(!scan.conflicts_with(&read_b));
+}
+
+#[test]
+fn unknown_command_text_matches_redis() {
+    let args: Vec<Bytes> = ["foo", "a", "b"].into_iter().map(Bytes::from).collect();
+    assert_eq!(
+        unknown_command(&args),
+        Reply::Error("ERR unknown command 'foo', with args beginning with: 'a' 'b' ".into())
+    );
+}
