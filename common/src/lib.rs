@@ -9,6 +9,7 @@ pub mod rpc;
 pub mod snapshots;
 pub mod store;
 pub mod syncer;
+pub mod wire_bytes;
 
 pub use raftlog::{FjallLogStore, LogKeyspaces};
 pub use rpc::{RpcClient, RpcError, RpcService};

@@ -43,6 +43,7 @@ pub enum RaftRequest<C: RaftTypeConfig> {
         /// What the snapshot covers.
         meta: SnapshotMetaOf<C>,
         /// The state machine's serialized contents.
+        #[serde(with = "crate::wire_bytes::bytes")]
         data: Vec<u8>,
     },
     /// Leadership hand-over.

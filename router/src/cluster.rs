@@ -14,9 +14,6 @@ use tessera_server::{
 };
 use tokio::sync::watch;
 
-/// Budget of one RPC attempt to a node.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Why a routed request failed, as the client will be told.
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
@@ -129,7 +126,10 @@ impl Cluster {
                 epoch: range.epoch,
                 req: req.clone(),
             };
-            let outcome = client.call(&msg, ATTEMPT_TIMEOUT).await;
+            // An attempt may use whatever is left of the request's deadline: a large
+            // write can take a while, and cutting it short only makes it indeterminate.
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let outcome = client.call(&msg, left).await;
             match outcome {
                 Ok(NodeResponse::Data(Ok(resp))) => return Ok(resp),
                 Ok(NodeResponse::Data(Err(e))) => {

@@ -73,7 +73,7 @@ impl InFlight {
 /// router shuts down.
 pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
-    let mut parser = RequestParser::new(ctx.max_bulk_bytes);
+    let mut parser = RequestParser::new(ctx.max_bulk_bytes, ctx.max_request_bytes);
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut session = Session::new(id, ctx.requirepass.is_none());
@@ -84,7 +84,7 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
     loop {
         let mut close = false;
         loop {
-            match parser.next(&mut input) {
+            match parser.next(&mut input, session.authenticated) {
                 Ok(Some(args)) => {
                     ctx.count_command();
                     match cmd::prepare(&ctx, &mut session, args) {

@@ -34,6 +34,9 @@ pub struct RouterConfig {
     pub max_value_bytes: usize,
     /// Largest bulk string accepted by the protocol parser (default 512 MiB).
     pub max_bulk_bytes: usize,
+    /// Largest request (all arguments together) buffered for one client (default
+    /// 1 GiB, Redis's client-query-buffer-limit).
+    pub max_request_bytes: usize,
     /// How long a request may retry routing errors before failing.
     pub request_deadline: Duration,
     /// Inactivity after which a SCAN cursor expires.
@@ -48,6 +51,7 @@ impl Default for RouterConfig {
             meta_addrs: Vec::new(),
             max_value_bytes: 1024 * 1024,
             max_bulk_bytes: 512 * 1024 * 1024,
+            max_request_bytes: 1024 * 1024 * 1024,
             request_deadline: Duration::from_secs(5),
             cursor_ttl: Duration::from_secs(600),
             requirepass: None,
@@ -65,6 +69,8 @@ pub struct Context {
     pub max_value_bytes: usize,
     /// Largest bulk string accepted.
     pub max_bulk_bytes: usize,
+    /// Largest request buffered for one client.
+    pub max_request_bytes: usize,
     /// The port clients connect to (for INFO).
     pub port: u16,
     /// When the router started (for INFO).
@@ -113,6 +119,7 @@ pub async fn run(
         cursors: CursorTable::new(config.cursor_ttl),
         max_value_bytes: config.max_value_bytes,
         max_bulk_bytes: config.max_bulk_bytes,
+        max_request_bytes: config.max_request_bytes,
         port: listener.local_addr()?.port(),
         started: Instant::now(),
         requirepass: config.requirepass.clone(),

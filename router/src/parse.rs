@@ -10,8 +10,11 @@ use bytes::{Buf, Bytes, BytesMut};
 
 /// Longest inline request or length line without a newline (Redis: 64 KiB).
 pub const MAX_INLINE: usize = 64 * 1024;
-/// Most arguments in one multibulk request (Redis: 1024 * 1024).
-pub const MAX_MULTIBULK: i64 = 1024 * 1024;
+/// Most arguments in one multibulk request (Redis: `INT_MAX`).
+pub const MAX_MULTIBULK: i64 = i32::MAX as i64;
+/// Limits for a client that still has to authenticate (Redis's).
+const UNAUTHENTICATED_MULTIBULK: i64 = 10;
+const UNAUTHENTICATED_BULK: i64 = 16 * 1024;
 
 /// A malformed request; the text follows Redis's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +29,9 @@ fn protocol(msg: impl Into<String>) -> ProtocolError {
 #[derive(Debug)]
 pub struct RequestParser {
     max_bulk: usize,
+    max_request: usize,
+    /// Bytes of the request in progress taken from the buffer so far.
+    taken: usize,
     /// Arguments still expected by the multibulk request in progress, and those read.
     pending: Option<(usize, Vec<Bytes>)>,
     /// Length of the bulk string whose header was read but whose body is incomplete.
@@ -33,21 +39,29 @@ pub struct RequestParser {
 }
 
 impl RequestParser {
-    /// A parser refusing bulk strings longer than `max_bulk` bytes.
-    pub fn new(max_bulk: usize) -> Self {
+    /// A parser refusing bulk strings longer than `max_bulk` bytes and requests
+    /// (all their arguments together) longer than `max_request` bytes.
+    pub fn new(max_bulk: usize, max_request: usize) -> Self {
         Self {
             max_bulk,
+            max_request,
+            taken: 0,
             pending: None,
             bulk_len: None,
         }
     }
 
     /// The next complete request in `buf`, consuming its bytes; `Ok(None)` if more
-    /// bytes are needed. Empty inline lines are skipped, as Redis does.
+    /// bytes are needed. Empty inline lines are skipped, as Redis does. A client that
+    /// has not authenticated yet (`authenticated` false) gets Redis's tighter limits.
     ///
     /// # Errors
     /// [`ProtocolError`] for malformed input; the caller must close the connection.
-    pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        authenticated: bool,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             if self.pending.is_none() {
                 if buf.is_empty() {
@@ -65,15 +79,19 @@ impl RequestParser {
                 if count > MAX_MULTIBULK {
                     return Err(protocol("invalid multibulk length"));
                 }
+                if count > UNAUTHENTICATED_MULTIBULK && !authenticated {
+                    return Err(protocol("unauthenticated multibulk length"));
+                }
                 if count <= 0 {
                     continue;
                 }
+                self.taken = 0;
                 self.pending = Some((
                     count as usize,
                     Vec::with_capacity((count as usize).min(1024)),
                 ));
             }
-            if !self.read_bulks(buf)? {
+            if !self.read_bulks(buf, authenticated)? {
                 return Ok(None);
             }
             let (_, args) = self.pending.take().unwrap_or_default();
@@ -82,7 +100,11 @@ impl RequestParser {
     }
 
     /// Reads bulk strings of the pending request; true once it is complete.
-    fn read_bulks(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
+    fn read_bulks(
+        &mut self,
+        buf: &mut BytesMut,
+        authenticated: bool,
+    ) -> Result<bool, ProtocolError> {
         loop {
             let Some((remaining, args)) = self.pending.as_mut() else {
                 return Ok(true);
@@ -104,6 +126,13 @@ impl RequestParser {
                     };
                     if len < 0 || len as u64 > self.max_bulk as u64 {
                         return Err(protocol("invalid bulk length"));
+                    }
+                    if len > UNAUTHENTICATED_BULK && !authenticated {
+                        return Err(protocol("unauthenticated bulk length"));
+                    }
+                    self.taken = self.taken.saturating_add(len as usize);
+                    if self.taken > self.max_request {
+                        return Err(protocol("request larger than the query buffer limit"));
                     }
                     self.bulk_len = Some(len as usize);
                     len as usize
@@ -252,10 +281,10 @@ mod tests {
     use super::*;
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
-        let mut parser = RequestParser::new(1024);
+        let mut parser = RequestParser::new(1024, 4096);
         let mut buf = BytesMut::from(input);
         let mut out = Vec::new();
-        while let Some(args) = parser.next(&mut buf)? {
+        while let Some(args) = parser.next(&mut buf, true)? {
             out.push(args);
         }
         Ok(out)
@@ -264,12 +293,12 @@ mod tests {
     #[test]
     fn multibulk_arriving_byte_by_byte() {
         let input = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nPING\r\n";
-        let mut parser = RequestParser::new(1024);
+        let mut parser = RequestParser::new(1024, 4096);
         let mut buf = BytesMut::new();
         let mut got = Vec::new();
         for b in input {
             buf.extend_from_slice(&[*b]);
-            while let Some(args) = parser.next(&mut buf).unwrap() {
+            while let Some(args) = parser.next(&mut buf, true).unwrap() {
                 got.push(args);
             }
         }
@@ -291,8 +320,14 @@ mod tests {
         );
         assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(
-            err(b"*2000000\r\n"),
+            err(b"*2147483648\r\n"),
             "Protocol error: invalid multibulk length"
+        );
+        let chunk = [&b"$1000\r\n"[..], &[b'a'; 1000], b"\r\n"].concat();
+        let big_request = [b"*6\r\n$3\r\nSET\r\n".to_vec(), chunk.repeat(5)].concat();
+        assert_eq!(
+            err(&big_request),
+            "Protocol error: request larger than the query buffer limit"
         );
         assert_eq!(
             err(b"*1\r\n$4294967296\r\n"),
@@ -309,6 +344,24 @@ mod tests {
         assert_eq!(
             err(&vec![b'a'; MAX_INLINE + 1]),
             "Protocol error: too big inline request"
+        );
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_tighter_limits() {
+        let mut parser = RequestParser::new(1 << 20, 1 << 30);
+        let mut many = BytesMut::from(&b"*11\r\n"[..]);
+        let err = parser.next(&mut many, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
+        let mut parser = RequestParser::new(1 << 20, 1 << 30);
+        let mut long = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$16385\r\n"[..]);
+        let err = parser.next(&mut long, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Protocol error: unauthenticated bulk length"
         );
     }
 

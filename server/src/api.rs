@@ -47,6 +47,7 @@ pub enum DataResponse {
     /// Answer to `Scan`: the keys, and whether the requested interval is exhausted.
     Keys {
         /// Storage keys, ascending.
+        #[serde(with = "tessera_common::wire_bytes::byte_list")]
         keys: Vec<Vec<u8>>,
         /// No key of the interval is left after the last one returned.
         done: bool,

@@ -111,6 +111,7 @@ impl DataKeyspaces {
 #[derive(Serialize, Deserialize)]
 struct SnapshotPayload {
     record: GroupRecord,
+    #[serde(with = "tessera_common::wire_bytes::byte_pairs")]
     entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 

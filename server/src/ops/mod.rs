@@ -13,6 +13,7 @@ pub use engine::{Change, Engine};
 pub use strings::{format_float, parse_redis_float, parse_redis_int};
 
 use serde::{Deserialize, Serialize};
+use tessera_common::wire_bytes as wire;
 
 /// When a write sets an expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,10 +78,15 @@ pub struct LcsOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// `GET`.
-    Get { key: Vec<u8> },
+    Get {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+    },
     /// `SET` and its variants (`SETNX`, `SETEX`, `PSETEX`, `GETSET`).
     Set {
+        #[serde(with = "wire::bytes")]
         key: Vec<u8>,
+        #[serde(with = "wire::bytes")]
         value: Vec<u8>,
         cond: SetCond,
         get: bool,
@@ -88,75 +94,140 @@ pub enum Op {
         reply: SetReply,
     },
     /// `GETDEL`.
-    GetDel { key: Vec<u8> },
+    GetDel {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+    },
     /// `GETEX`; `Expiry::Clear` means `PERSIST`.
-    GetEx { key: Vec<u8>, expiry: Expiry },
+    GetEx {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+        expiry: Expiry,
+    },
     /// `APPEND`.
     Append {
+        #[serde(with = "wire::bytes")]
         key: Vec<u8>,
+        #[serde(with = "wire::bytes")]
         value: Vec<u8>,
         max_len: u64,
     },
     /// `STRLEN`.
-    Strlen { key: Vec<u8> },
+    Strlen {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+    },
     /// `INCR`, `DECR`, `INCRBY`, `DECRBY`.
-    IncrBy { key: Vec<u8>, by: i64 },
+    IncrBy {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+        by: i64,
+    },
     /// `INCRBYFLOAT`.
-    IncrByFloat { key: Vec<u8>, by: f64 },
+    IncrByFloat {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+        by: f64,
+    },
     /// `GETRANGE`, `SUBSTR`.
-    GetRange { key: Vec<u8>, start: i64, end: i64 },
+    GetRange {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+        start: i64,
+        end: i64,
+    },
     /// `SETRANGE`.
     SetRange {
+        #[serde(with = "wire::bytes")]
         key: Vec<u8>,
         offset: i64,
+        #[serde(with = "wire::bytes")]
         value: Vec<u8>,
         max_len: u64,
     },
     /// `LCS`.
     Lcs {
+        #[serde(with = "wire::bytes")]
         a: Vec<u8>,
+        #[serde(with = "wire::bytes")]
         b: Vec<u8>,
         options: LcsOptions,
     },
     /// `MGET` (all keys in this group): an array of values or nils.
-    MGet { keys: Vec<Vec<u8>> },
+    MGet {
+        #[serde(with = "wire::byte_list")]
+        keys: Vec<Vec<u8>>,
+    },
     /// `MSET` (all keys in this group).
-    MSet { pairs: Vec<(Vec<u8>, Vec<u8>)> },
+    MSet {
+        #[serde(with = "wire::byte_pairs")]
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    },
     /// `MSETNX` (all keys in this group).
-    MSetNx { pairs: Vec<(Vec<u8>, Vec<u8>)> },
+    MSetNx {
+        #[serde(with = "wire::byte_pairs")]
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    },
     /// `DEL`, `UNLINK`: the number of keys removed.
-    Del { keys: Vec<Vec<u8>> },
+    Del {
+        #[serde(with = "wire::byte_list")]
+        keys: Vec<Vec<u8>>,
+    },
     /// `EXISTS`, `TOUCH`: how many of the keys exist (repeats count).
-    Exists { keys: Vec<Vec<u8>> },
+    Exists {
+        #[serde(with = "wire::byte_list")]
+        keys: Vec<Vec<u8>>,
+    },
     /// `TYPE`.
-    Type { key: Vec<u8> },
+    Type {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+    },
     /// `RENAME` (`nx`: `RENAMENX`).
     Rename {
+        #[serde(with = "wire::bytes")]
         from: Vec<u8>,
+        #[serde(with = "wire::bytes")]
         to: Vec<u8>,
         nx: bool,
     },
     /// `COPY`.
     Copy {
+        #[serde(with = "wire::bytes")]
         from: Vec<u8>,
+        #[serde(with = "wire::bytes")]
         to: Vec<u8>,
         replace: bool,
     },
     /// `EXPIRE`, `PEXPIRE` (`relative`), `EXPIREAT`, `PEXPIREAT`: `at` in ms.
     Expire {
+        #[serde(with = "wire::bytes")]
         key: Vec<u8>,
         at: i64,
         relative: bool,
         cond: ExpireCond,
     },
     /// `PERSIST`.
-    Persist { key: Vec<u8> },
+    Persist {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+    },
     /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`.
-    Ttl { key: Vec<u8>, form: TtlForm },
+    Ttl {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+        form: TtlForm,
+    },
     /// The sequence number of a live key, for `WATCH` (nil if absent).
-    Version { key: Vec<u8> },
+    Version {
+        #[serde(with = "wire::bytes")]
+        key: Vec<u8>,
+    },
     /// Delete `keys` that have expired by the entry's time (the expiry sweeper).
-    SweepExpired { keys: Vec<Vec<u8>> },
+    SweepExpired {
+        #[serde(with = "wire::byte_list")]
+        keys: Vec<Vec<u8>>,
+    },
     /// Delete every key of the group's range (`FLUSHALL`, `FLUSHDB`); evaluated by the
     /// state machine, which knows the range.
     FlushRange,
@@ -246,7 +317,7 @@ pub enum OpResult {
     /// An integer.
     Int(i64),
     /// A string.
-    Bulk(Vec<u8>),
+    Bulk(#[serde(with = "wire::bytes")] Vec<u8>),
     /// An array.
     Array(Vec<OpResult>),
     /// A map (`LCS IDX`).
