@@ -106,6 +106,10 @@ pub struct ReplicaDigest {
     pub applied: u64,
     /// Live keys in the range.
     pub keys: u64,
+    /// Keys physically stored in the range, expired or not.
+    pub stored: u64,
+    /// Entries of the node's expiry index that fall in the range.
+    pub expiry_index: u64,
     /// A hash over every stored key and value in the range.
     pub digest: u64,
 }

@@ -18,6 +18,7 @@ use tessera_meta::catalog::{GroupId, NodeId};
 struct RangeTally {
     applied: u64,
     keys: u64,
+    stored: u64,
     volatile: u64,
     digest: u64,
 }
@@ -249,6 +250,7 @@ impl GroupReplica {
         let range = self.start.as_slice()..self.end.as_slice();
         for kv in fjall::Readable::range(&view, &self.ks.data, range) {
             let (k, v) = kv.into_inner().map_err(internal)?;
+            tally.stored += 1;
             if let Some(value) =
                 StoredValue::decode(&v).filter(|s| s.expires_at_ms.is_none_or(|at| at > now))
             {
@@ -271,10 +273,17 @@ impl GroupReplica {
             self.raft.metrics().borrow_watched().current_leader
         };
         let tally = self.walk(true)?;
+        let mut expiry_index = 0;
+        for kv in self.ks.expiry.iter() {
+            let key = kv.key().map_err(|e| DataError::Internal(e.to_string()))?;
+            expiry_index += u64::from(key.len() >= 8 && self.in_range(&key[8..]));
+        }
         Ok(ReplicaDigest {
             leader,
             applied: tally.applied,
             keys: tally.keys,
+            stored: tally.stored,
+            expiry_index,
             digest: tally.digest,
         })
     }

@@ -6,3 +6,5 @@ mod harness;
 
 mod basic;
 mod catch_up;
+mod expiry;
+mod transactions;
