@@ -1,0 +1,139 @@
+"""redis-py against Tessera: the string, keyspace, expiry, connection and transaction
+surface, in RESP2 and RESP3, including pipelines (transactional and not) and scan_iter."""
+
+import pytest
+import redis
+
+
+def test_strings(r):
+    assert r.set("k", "v") is True
+    assert r.get("k") == "v"
+    assert r.set("k", "w", nx=True) is None
+    assert r.set("k", "w", xx=True, get=True) == "v"
+    assert r.set("n", "1", ex=100) is True
+    assert 98 <= r.ttl("n") <= 100
+    assert r.set("n", "2", keepttl=True) is True
+    assert r.ttl("n") > 0
+    assert r.setnx("k", "x") is False
+    assert r.setex("e", 100, "v") is True
+    assert r.psetex("p", 100000, "v") is True
+    assert r.getset("k", "z") == "w"
+    assert r.getdel("k") == "z"
+    assert r.get("k") is None
+    assert r.mset({"a": "1", "b": "2"}) is True
+    assert r.mget("a", "missing", "b") == ["1", None, "2"]
+    assert r.msetnx({"a": "x", "c": "3"}) is False
+    assert r.append("a", "23") == 3
+    assert r.strlen("a") == 3
+    assert r.incr("counter") == 1
+    assert r.incrby("counter", 10) == 11
+    assert r.decr("counter") == 10
+    assert r.decrby("counter", 4) == 6
+    assert r.incrbyfloat("f", 10.5) == 10.5
+    assert r.incrbyfloat("f", 0.1) == pytest.approx(10.6)
+    assert r.get("f") == "10.6"
+    r.set("s", "This is a string")
+    assert r.getrange("s", 0, 3) == "This"
+    assert r.getrange("s", -3, -1) == "ing"
+    assert r.setrange("s", 0, "THAT") == 16
+    assert r.get("s") == "THAT is a string"
+    r.set("l1", "ohmytext")
+    r.set("l2", "mynewtext")
+    assert r.lcs("l1", "l2") == "mytext"
+    assert r.getex("e", persist=True) == "v"
+    assert r.ttl("e") == -1
+
+
+def test_errors_keep_redis_texts(r):
+    r.set("s", "text")
+    with pytest.raises(redis.ResponseError, match="value is not an integer or out of range"):
+        r.incr("s")
+    with pytest.raises(redis.ResponseError, match="invalid expire time in 'set' command"):
+        r.set("x", "v", ex=0)
+    with pytest.raises(redis.ResponseError, match="unknown command 'NOPE'"):
+        r.execute_command("NOPE", "a")
+    with pytest.raises(redis.ResponseError, match="wrong number of arguments for 'get' command"):
+        r.execute_command("GET")
+    assert r.ping() is True
+
+
+def test_keyspace(r):
+    r.mset({"k1": "a", "k2": "b", "k3": "c"})
+    assert r.exists("k1", "k2", "nope") == 2
+    assert r.type("k1") == "string"
+    assert r.type("nope") == "none"
+    assert r.delete("k1", "nope") == 1
+    assert r.unlink("k2") == 1
+    assert r.touch("k3", "nope") == 1
+    assert r.rename("k3", "k4") is True
+    assert r.renamenx("k4", "k5") is True
+    assert r.copy("k5", "k6") is True
+    assert sorted(r.keys("k*")) == ["k5", "k6"]
+    assert r.randomkey() in ("k5", "k6")
+    assert r.dbsize() == 2
+    with pytest.raises(redis.ResponseError, match="no such key"):
+        r.rename("missing", "x")
+
+
+def test_expiry(r):
+    r.set("k", "v")
+    assert r.ttl("k") == -1
+    assert r.ttl("missing") == -2
+    assert r.expire("k", 100) is True
+    assert 99 <= r.ttl("k") <= 100
+    assert r.expire("k", 50, gt=True) is False
+    assert r.expire("k", 50, lt=True) is True
+    assert 0 < r.pttl("k") <= 50_000
+    assert r.expireat("k", 4102444800) is True
+    assert r.expiretime("k") == 4102444800
+    assert r.pexpiretime("k") == 4102444800000
+    assert r.persist("k") is True
+    assert r.persist("k") is False
+    assert r.pexpire("k", 100_000) is True
+    assert r.expire("k", -1) is True
+    assert r.get("k") is None
+
+
+def test_scan_iter_returns_every_key_once_sorted(r):
+    keys = [f"user:{i:04}" for i in range(1500)]
+    pipe = r.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, "v")
+    pipe.set("other", "v")
+    pipe.execute()
+    scanned = list(r.scan_iter(match="user:*", count=100))
+    assert scanned == keys
+    assert sorted(r.scan_iter(count=1000)) == sorted(keys + ["other"])
+
+
+def test_pipelines_and_transactions(r):
+    pipe = r.pipeline(transaction=False)
+    pipe.set("a", 1).incr("a").get("a").get("missing")
+    assert pipe.execute() == [True, 2, "2", None]
+    with r.pipeline() as tx:  # MULTI/EXEC
+        tx.set("b", 10).incrby("b", 5).get("b")
+        assert tx.execute() == [True, 15, "15"]
+    with r.pipeline() as tx:
+        tx.watch("b")
+        r.set("b", 0)  # another client changes the watched key
+        tx.multi()
+        tx.incr("b")
+        with pytest.raises(redis.WatchError):
+            tx.execute()
+    assert r.get("b") == "0"
+
+
+def test_connection_and_server(r):
+    assert r.ping() is True
+    assert r.echo("hello") == "hello"
+    assert r.client_setname("py-client") is True
+    assert r.client_getname() == "py-client"
+    assert isinstance(r.client_id(), int)
+    info = r.info()
+    assert info["redis_version"].startswith("7.0")
+    assert info["cluster_enabled"] == 0
+    assert r.info("keyspace") == {} or "db0" in r.info("keyspace")
+    assert r.config_get("maxmemory") == {"maxmemory": "0"}
+    assert len(r.time()) == 2
+    assert r.flushall() is True
+    assert r.dbsize() == 0
