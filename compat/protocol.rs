@@ -208,3 +208,40 @@ async fn values_at_the_limit_are_stored_and_above_it_refused() {
         "connection still usable"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_over_maxclients_are_refused_and_auth_is_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevProcess::start_with(
+        &dir.path().join("data"),
+        &["--maxclients", "2", "--requirepass", "pw"],
+    );
+    let mut first = RawClient::new(tcp(dev.addr));
+    assert_eq!(
+        String::from_utf8_lossy(&first.call(&[b"GET", b"k"]).unwrap()),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&first.call(&[b"AUTH", b"wrong"]).unwrap()),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(first.call(&[b"AUTH", b"pw"]).unwrap(), b"+OK\r\n");
+    let mut second = RawClient::new(tcp(dev.addr));
+    assert_eq!(
+        second.call(&[b"AUTH", b"default", b"pw"]).unwrap(),
+        b"+OK\r\n"
+    );
+    let (reply, closed) = exchange(tcp(dev.addr), &encode(&[b"PING"]));
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR max number of clients reached\r\n"
+    );
+    assert!(closed);
+    drop(first);
+    let mut third = harness::wait_for(Duration::from_secs(10), "a free client slot", || async {
+        let mut client = RawClient::new(tcp(dev.addr));
+        (client.call(&[b"AUTH", b"pw"]).ok()? == b"+OK\r\n").then_some(client)
+    })
+    .await;
+    assert_eq!(third.call(&[b"PING"]).unwrap(), b"+PONG\r\n");
+}

@@ -35,6 +35,9 @@ enum Command {
         /// Require clients to AUTH with this password.
         #[arg(long, env = "TESSERA_REQUIREPASS")]
         requirepass: Option<String>,
+        /// Most clients connected at once.
+        #[arg(long, default_value_t = 10_000, env = "TESSERA_MAXCLIENTS")]
+        maxclients: usize,
     },
 }
 
@@ -58,6 +61,7 @@ fn main() -> anyhow::Result<()> {
                 data_dir,
                 max_value_bytes,
                 requirepass,
+                maxclients,
             } => {
                 let mut options = DevOptions {
                     listen: SocketAddr::new(bind, port),
@@ -66,6 +70,7 @@ fn main() -> anyhow::Result<()> {
                 };
                 options.router.max_value_bytes = max_value_bytes;
                 options.router.requirepass = requirepass;
+                options.router.max_clients = maxclients;
                 run_dev(options).await
             }
         }

@@ -43,6 +43,8 @@ pub struct RouterConfig {
     pub cursor_ttl: Duration,
     /// Password clients must give with `AUTH` (none: no authentication).
     pub requirepass: Option<String>,
+    /// Most clients connected at once; more are refused as Redis refuses them.
+    pub max_clients: usize,
 }
 
 impl Default for RouterConfig {
@@ -55,6 +57,7 @@ impl Default for RouterConfig {
             request_deadline: Duration::from_secs(5),
             cursor_ttl: Duration::from_secs(600),
             requirepass: None,
+            max_clients: 10_000,
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct Context {
     pub started: Instant,
     /// `--requirepass`.
     pub requirepass: Option<String>,
+    /// `--maxclients`.
+    pub max_clients: usize,
     clients: AtomicUsize,
     connections: AtomicU64,
     commands: AtomicU64,
@@ -103,6 +108,15 @@ impl Context {
     }
 }
 
+/// Tells a client over `--maxclients` so, as Redis does, and closes its connection.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream
+        .write_all(b"-ERR max number of clients reached\r\n")
+        .await;
+    let _ = stream.shutdown().await;
+}
+
 /// Serves Redis clients on `listener` until `shutdown`, then closes every connection.
 ///
 /// # Errors
@@ -123,6 +137,7 @@ pub async fn run(
         port: listener.local_addr()?.port(),
         started: Instant::now(),
         requirepass: config.requirepass.clone(),
+        max_clients: config.max_clients,
         clients: AtomicUsize::new(0),
         connections: AtomicU64::new(0),
         commands: AtomicU64::new(0),
@@ -137,6 +152,11 @@ pub async fn run(
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    if ctx.connected() >= ctx.max_clients {
+                        connections.spawn(refuse(stream));
+                        ctx.clients.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     ctx.clients.fetch_add(1, Ordering::Relaxed);
                     ctx.connections.fetch_add(1, Ordering::Relaxed);
                     let id = next_id.fetch_add(1, Ordering::Relaxed);

@@ -20,6 +20,11 @@ pub struct DevProcess {
 impl DevProcess {
     /// Starts `tessera dev` on `data_dir` and waits until it prints its address.
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Same, with extra `tessera dev` flags.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -28,6 +33,7 @@ impl DevProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["dev", "--port", "0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

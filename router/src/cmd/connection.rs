@@ -328,7 +328,7 @@ fn config_params(ctx: &Context) -> Vec<(&'static str, String)> {
         ("appendonly", "yes".into()),
         ("databases", "1".into()),
         ("max-value-bytes", ctx.max_value_bytes.to_string()),
-        ("maxclients", "10000".into()),
+        ("maxclients", ctx.max_clients.to_string()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
         ("port", ctx.port.to_string()),
