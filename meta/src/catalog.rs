@@ -85,6 +85,12 @@ pub enum MetaCommand {
         /// Its internal RPC address.
         addr: String,
     },
+    /// Remove a table, its ranges and their groups (replicas are then deleted by the
+    /// nodes that hold them).
+    DropTable {
+        /// The table name.
+        name: String,
+    },
     /// Create a table whose ranges start at the table's first key and at each split key,
     /// placing range `i` on the nodes `placements[i]`.
     CreateTable {
@@ -99,11 +105,32 @@ pub enum MetaCommand {
     },
 }
 
+/// Why a table name is not acceptable, or `None` if it is: 1 to 64 characters from
+/// `A-Z a-z 0-9 _ -` (no `:`, which separates the table from the key).
+pub fn table_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > 64 {
+        return Some(format!(
+            "table names are 1 to 64 characters long, '{name}' has {}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Some(format!(
+            "table names may only contain letters, digits, '_' and '-', not '{bad}'"
+        ));
+    }
+    None
+}
+
 impl std::fmt::Display for MetaCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MetaCommand::RegisterNode { id, addr } => write!(f, "RegisterNode({id}, {addr})"),
             MetaCommand::CreateTable { name, .. } => write!(f, "CreateTable({name})"),
+            MetaCommand::DropTable { name } => write!(f, "DropTable({name})"),
         }
     }
 }
@@ -173,6 +200,7 @@ impl Catalog {
             } => {
                 self.create_table(name, *replicas, splits, placements)?;
             }
+            MetaCommand::DropTable { name } => self.drop_table(name)?,
         }
         self.version += 1;
         Ok(())
@@ -237,6 +265,70 @@ impl Catalog {
         Ok(())
     }
 
+    fn drop_table(&mut self, name: &str) -> Result<(), String> {
+        let table = match self.table_by_name(name) {
+            Some(t) if t.id == DEFAULT_TABLE_ID => {
+                return Err("the default table cannot be dropped".into())
+            }
+            Some(t) => t.id,
+            None => return Err(format!("no such table '{name}'")),
+        };
+        self.tables.remove(&table);
+        let ranges: Vec<RangeDesc> = self
+            .ranges
+            .values()
+            .filter(|r| r.table == table)
+            .cloned()
+            .collect();
+        for range in ranges {
+            self.ranges.remove(&range.id);
+            self.groups.remove(&range.group);
+        }
+        Ok(())
+    }
+
+    /// Replica counts per node, for placement and operators.
+    pub fn replica_counts(&self) -> BTreeMap<NodeId, usize> {
+        let mut counts: BTreeMap<NodeId, usize> = self.nodes.keys().map(|n| (*n, 0)).collect();
+        for group in self.groups.values() {
+            for member in &group.members {
+                *counts.entry(*member).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// Chooses `replicas` distinct nodes among `live` for each of `ranges` new ranges,
+    /// least-loaded first (ties by id), counting each choice as it is made.
+    ///
+    /// # Errors
+    /// Fewer live nodes than `replicas`.
+    pub fn place(
+        &self,
+        live: &[NodeId],
+        replicas: usize,
+        ranges: usize,
+    ) -> Result<Vec<Vec<NodeId>>, String> {
+        if live.len() < replicas {
+            return Err(format!(
+                "REPLICAS {replicas} needs {replicas} live nodes, only {} are live",
+                live.len()
+            ));
+        }
+        let mut load = self.replica_counts();
+        let mut placements = Vec::with_capacity(ranges);
+        for _ in 0..ranges {
+            let mut candidates = live.to_vec();
+            candidates.sort_by_key(|n| (load.get(n).copied().unwrap_or(0), *n));
+            let chosen: Vec<NodeId> = candidates.into_iter().take(replicas).collect();
+            for n in &chosen {
+                *load.entry(*n).or_default() += 1;
+            }
+            placements.push(chosen);
+        }
+        Ok(placements)
+    }
+
     fn allocate_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -284,5 +376,48 @@ mod tests {
         assert_eq!(catalog.version, 1);
         assert!(catalog.apply(&cmd).is_err(), "duplicate table");
         assert_eq!(catalog.version, 1, "a refused command changes nothing");
+
+        catalog
+            .apply(&MetaCommand::DropTable {
+                name: "stocks".into(),
+            })
+            .unwrap();
+        assert!(catalog.table_by_name("stocks").is_none());
+        assert!(catalog.ranges.is_empty() && catalog.groups.is_empty());
+    }
+
+    #[test]
+    fn placement_spreads_replicas_over_distinct_nodes() {
+        let mut catalog = Catalog::default();
+        for id in 1..=5 {
+            catalog
+                .apply(&MetaCommand::RegisterNode {
+                    id,
+                    addr: format!("n{id}"),
+                })
+                .unwrap();
+        }
+        let placements = catalog.place(&[1, 2, 3, 4, 5], 3, 5).unwrap();
+        assert!(placements.iter().all(|p| {
+            let mut sorted = p.clone();
+            sorted.dedup();
+            sorted.len() == 3
+        }));
+        let mut counts = [0; 6];
+        placements
+            .iter()
+            .flatten()
+            .for_each(|n| counts[*n as usize] += 1);
+        assert_eq!(counts[1..].iter().sum::<usize>(), 15);
+        assert!(counts[1..].iter().all(|c| *c == 3), "{counts:?}");
+        assert!(catalog.place(&[1, 2], 3, 1).is_err());
+    }
+
+    #[test]
+    fn table_names() {
+        assert!(table_name_problem("stocks_2024-q1").is_none());
+        assert!(table_name_problem("").is_some());
+        assert!(table_name_problem("a:b").is_some());
+        assert!(table_name_problem(&"x".repeat(65)).is_some());
     }
 }

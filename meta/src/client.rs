@@ -121,6 +121,53 @@ impl MetaClient {
             .await
     }
 
+    /// Creates a table; the meta leader places its replicas.
+    ///
+    /// # Errors
+    /// [`MetaError::Refused`] with the reason (bad name, too few live nodes, exists).
+    pub async fn create_table(
+        &self,
+        name: &str,
+        replicas: u8,
+        splits: Vec<Vec<u8>>,
+    ) -> Result<(), MetaError> {
+        let req = MetaRequest::CreateTable {
+            name: name.to_string(),
+            replicas,
+            splits,
+        };
+        self.expect_ok(req, Duration::from_secs(10)).await
+    }
+
+    /// Drops a table.
+    ///
+    /// # Errors
+    /// [`MetaError::Refused`] if there is no such table.
+    pub async fn drop_table(&self, name: &str) -> Result<(), MetaError> {
+        self.expect_ok(
+            MetaRequest::DropTable {
+                name: name.to_string(),
+            },
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
+    /// The storage nodes with their state and replica and leader counts.
+    ///
+    /// # Errors
+    /// [`MetaError`] if no leader answered.
+    pub async fn nodes(&self) -> Result<Vec<crate::proto::NodeStatus>, MetaError> {
+        match self
+            .call_leader(&MetaRequest::Nodes, Duration::from_secs(5))
+            .await?
+        {
+            MetaResponse::Nodes(nodes) => Ok(nodes),
+            MetaResponse::Error(e) => Err(MetaError::Refused(e)),
+            _ => Err(MetaError::Refused("unexpected meta response".into())),
+        }
+    }
+
     /// The catalog once it is newer than `known_version`, or the current one after `wait`.
     ///
     /// # Errors

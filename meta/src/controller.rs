@@ -66,11 +66,13 @@ fn bootstrap_default_table(
         .into_iter()
         .filter(|n| catalog.nodes.contains_key(n))
         .collect();
-    let replicas = usize::from(config.default_replicas);
-    (live.len() >= replicas).then(|| MetaCommand::CreateTable {
+    let placements = catalog
+        .place(&live, usize::from(config.default_replicas), 1)
+        .ok()?;
+    Some(MetaCommand::CreateTable {
         name: DEFAULT_TABLE.to_string(),
         replicas: config.default_replicas,
         splits: Vec::new(),
-        placements: vec![live[..replicas].to_vec()],
+        placements,
     })
 }

@@ -112,6 +112,7 @@ pub async fn run(
         catalog,
         members: Arc::new(config.members.clone()),
         liveness: Arc::new(Liveness::default()),
+        dead_after: config.controller.dead_after,
     });
     let controller = tokio::spawn(controller::run(
         service.clone(),

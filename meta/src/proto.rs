@@ -36,6 +36,22 @@ pub enum MetaRequest {
         /// Its internal RPC address.
         addr: String,
     },
+    /// Create a table (the meta leader places its replicas on live nodes).
+    CreateTable {
+        /// Name.
+        name: String,
+        /// Replicas per range.
+        replicas: u8,
+        /// User keys at which ranges begin (besides the table's start).
+        splits: Vec<Vec<u8>>,
+    },
+    /// Drop a table.
+    DropTable {
+        /// Name.
+        name: String,
+    },
+    /// The storage nodes as the meta leader sees them.
+    Nodes,
     /// A storage node's periodic liveness report.
     Heartbeat {
         /// Its id.
@@ -61,4 +77,21 @@ pub enum MetaResponse {
     },
     /// The request was refused.
     Error(String),
+    /// Answer to `Nodes`.
+    Nodes(Vec<NodeStatus>),
+}
+
+/// One storage node, for operators.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its id.
+    pub id: NodeId,
+    /// Its internal address.
+    pub addr: String,
+    /// `up` if it heartbeated recently, else `down`.
+    pub state: String,
+    /// Replicas the catalog places on it.
+    pub replicas: usize,
+    /// Groups it reported leading in its last heartbeat.
+    pub leaders: usize,
 }

@@ -15,31 +15,51 @@ use tokio::sync::watch;
 /// Longest a catalog watch is held open.
 const MAX_WATCH: Duration = Duration::from_secs(30);
 
+/// What a node last reported: when, and how many groups it leads.
+#[derive(Clone, Copy)]
+struct Report {
+    at: Instant,
+    leaders: usize,
+}
+
 /// When each node last reported, as seen by this meta member while it leads.
 #[derive(Default)]
 pub struct Liveness {
-    last_seen: Mutex<HashMap<NodeId, Instant>>,
+    reports: Mutex<HashMap<NodeId, Report>>,
 }
 
 impl Liveness {
-    fn record(&self, node: NodeId) {
-        self.lock().insert(node, Instant::now());
+    fn record(&self, node: NodeId, leaders: Option<usize>) {
+        let mut reports = self.lock();
+        let previous = reports.get(&node).map_or(0, |r| r.leaders);
+        let leaders = leaders.unwrap_or(previous);
+        reports.insert(
+            node,
+            Report {
+                at: Instant::now(),
+                leaders,
+            },
+        );
     }
 
     /// Nodes heard from within `within`.
     pub fn live(&self, within: Duration) -> Vec<NodeId> {
-        let mut live: Vec<_> = self
-            .lock()
+        let reports = self.lock();
+        let mut live: Vec<_> = reports
             .iter()
-            .filter(|(_, t)| t.elapsed() <= within)
+            .filter(|(_, r)| r.at.elapsed() <= within)
             .map(|(n, _)| *n)
             .collect();
         live.sort_unstable();
         live
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Instant>> {
-        self.last_seen.lock().unwrap_or_else(|p| p.into_inner())
+    fn leaders(&self, node: NodeId) -> usize {
+        self.lock().get(&node).map_or(0, |r| r.leaders)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Report>> {
+        self.reports.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -49,6 +69,8 @@ pub struct MetaService {
     pub(crate) catalog: watch::Receiver<Arc<Catalog>>,
     pub(crate) members: Arc<BTreeMap<NodeId, String>>,
     pub(crate) liveness: Arc<Liveness>,
+    /// A node silent for this long is down.
+    pub(crate) dead_after: Duration,
 }
 
 impl MetaService {
@@ -73,6 +95,57 @@ impl MetaService {
         MetaResponse::NotLeader {
             leader_addr: leader.and_then(|id| self.members.get(&id).cloned()),
         }
+    }
+
+    async fn create_table(&self, name: String, replicas: u8, splits: Vec<Vec<u8>>) -> MetaResponse {
+        if !self.raft.is_leader() {
+            return self.not_leader().await;
+        }
+        if let Some(problem) = crate::catalog::table_name_problem(&name) {
+            return MetaResponse::Error(problem);
+        }
+        if ![1, 3, 5].contains(&replicas) {
+            return MetaResponse::Error(format!("REPLICAS must be 1, 3 or 5, not {replicas}"));
+        }
+        let catalog = self.catalog.borrow().clone();
+        let live: Vec<NodeId> = self
+            .liveness
+            .live(self.dead_after)
+            .into_iter()
+            .filter(|n| catalog.nodes.contains_key(n))
+            .collect();
+        let placements = match catalog.place(&live, usize::from(replicas), splits.len() + 1) {
+            Ok(p) => p,
+            Err(e) => return MetaResponse::Error(e),
+        };
+        self.propose(MetaCommand::CreateTable {
+            name,
+            replicas,
+            splits,
+            placements,
+        })
+        .await
+    }
+
+    async fn nodes(&self) -> MetaResponse {
+        if !self.raft.is_leader() {
+            return self.not_leader().await;
+        }
+        let catalog = self.catalog.borrow().clone();
+        let live = self.liveness.live(self.dead_after);
+        let counts = catalog.replica_counts();
+        let nodes = catalog
+            .nodes
+            .values()
+            .map(|n| crate::proto::NodeStatus {
+                id: n.id,
+                addr: n.addr.clone(),
+                state: if live.contains(&n.id) { "up" } else { "down" }.into(),
+                replicas: counts.get(&n.id).copied().unwrap_or(0),
+                leaders: self.liveness.leaders(n.id),
+            })
+            .collect();
+        MetaResponse::Nodes(nodes)
     }
 
     async fn catalog_after(&self, known_version: u64, wait: Duration) -> MetaResponse {
@@ -101,17 +174,25 @@ impl RpcService for MetaService {
             MetaRequest::RegisterNode { id, addr } => {
                 let response = self.propose(MetaCommand::RegisterNode { id, addr }).await;
                 if matches!(response, MetaResponse::Ok) {
-                    self.liveness.record(id);
+                    self.liveness.record(id, None);
                 }
                 response
             }
-            MetaRequest::Heartbeat { id, replicas: _ } => {
+            MetaRequest::Heartbeat { id, replicas } => {
                 if !self.raft.is_leader() {
                     return self.not_leader().await;
                 }
-                self.liveness.record(id);
+                let leaders = replicas.iter().filter(|r| r.is_leader).count();
+                self.liveness.record(id, Some(leaders));
                 MetaResponse::Ok
             }
+            MetaRequest::CreateTable {
+                name,
+                replicas,
+                splits,
+            } => self.create_table(name, replicas, splits).await,
+            MetaRequest::DropTable { name } => self.propose(MetaCommand::DropTable { name }).await,
+            MetaRequest::Nodes => self.nodes().await,
         }
     }
 }

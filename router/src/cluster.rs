@@ -189,6 +189,17 @@ impl Cluster {
         Ok(())
     }
 
+    /// The node this router last found leading `group`.
+    pub fn leader_of(&self, group: GroupId) -> Option<NodeId> {
+        self.leaders.get(&group).map(|l| *l)
+    }
+
+    /// Waits (briefly, at most until `until`) for a catalog newer than the current one.
+    pub async fn wait_for_newer_catalog(&self, until: tokio::time::Instant) {
+        let version = self.catalog.borrow().version;
+        self.wait_for_catalog(version, until).await;
+    }
+
     fn forget_leader(&self, group: GroupId, node: NodeId) {
         self.leaders.remove_if(&group, |_, leader| *leader == node);
     }

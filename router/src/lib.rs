@@ -41,6 +41,8 @@ pub struct RouterConfig {
     pub request_deadline: Duration,
     /// Inactivity after which a SCAN cursor expires.
     pub cursor_ttl: Duration,
+    /// Keys SCAN and KEYS pull from a range leader per request.
+    pub scan_page: usize,
     /// Password clients must give with `AUTH` (none: no authentication).
     pub requirepass: Option<String>,
     /// Most clients connected at once; more are refused as Redis refuses them.
@@ -56,6 +58,7 @@ impl Default for RouterConfig {
             max_request_bytes: 1024 * 1024 * 1024,
             request_deadline: Duration::from_secs(5),
             cursor_ttl: Duration::from_secs(600),
+            scan_page: 500,
             requirepass: None,
             max_clients: 10_000,
         }
@@ -66,6 +69,11 @@ impl Default for RouterConfig {
 pub struct Context {
     /// Routing.
     pub cluster: Cluster,
+    /// The metadata service (operator commands).
+    pub meta: Arc<MetaClient>,
+    /// Range reads made by SCAN and KEYS, per table id (for INFO and tests: a
+    /// `MATCH table:*` scan must touch only that table's ranges).
+    pub scan_reads: std::sync::Mutex<std::collections::BTreeMap<u32, u64>>,
     /// SCAN cursors.
     pub cursors: CursorTable,
     /// Largest value accepted by SET.
@@ -74,6 +82,8 @@ pub struct Context {
     pub max_bulk_bytes: usize,
     /// Largest request buffered for one client.
     pub max_request_bytes: usize,
+    /// Keys pulled per range request by SCAN and KEYS.
+    pub scan_page: usize,
     /// The port clients connect to (for INFO).
     pub port: u16,
     /// When the router started (for INFO).
@@ -103,6 +113,15 @@ impl Context {
         self.commands.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn count_scan_read(&self, table: u32) {
+        *self
+            .scan_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(table)
+            .or_default() += 1;
+    }
+
     pub(crate) fn count_command(&self) {
         self.commands.fetch_add(1, Ordering::Relaxed);
     }
@@ -127,13 +146,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let meta = Arc::new(MetaClient::new(config.meta_addrs.clone()));
-    let (catalog, watcher) = meta.follow_catalog(shutdown.clone());
+    let (catalog, watcher) = meta.clone().follow_catalog(shutdown.clone());
     let ctx = Arc::new(Context {
         cluster: Cluster::new(catalog, config.request_deadline),
+        meta,
+        scan_reads: Default::default(),
         cursors: CursorTable::new(config.cursor_ttl),
         max_value_bytes: config.max_value_bytes,
         max_bulk_bytes: config.max_bulk_bytes,
         max_request_bytes: config.max_request_bytes,
+        scan_page: config.scan_page.max(1),
         port: listener.local_addr()?.port(),
         started: Instant::now(),
         requirepass: config.requirepass.clone(),

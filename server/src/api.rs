@@ -37,12 +37,14 @@ pub enum DataRequest {
 pub enum DataResponse {
     /// Results of `Write` or `Read`, one per op.
     Results(Vec<OpResult>),
-    /// Answer to `Count`: live keys, and how many of them have an expiry.
+    /// Answer to `Count`: live keys, how many of them have an expiry, and their size.
     Count {
         /// Live keys.
         keys: u64,
         /// Live keys with an expiry.
         volatile: u64,
+        /// Bytes of the live keys and their stored values.
+        bytes: u64,
     },
     /// Answer to `Scan`: the keys, and whether the requested interval is exhausted.
     Keys {
@@ -138,6 +140,16 @@ pub enum NodeRequest {
         /// The group.
         group: GroupId,
     },
+    /// What this node stores in `[start, end)` (storage keys), whatever the group:
+    /// used to check that a dropped table left nothing behind.
+    Footprint {
+        /// First storage key.
+        #[serde(with = "tessera_common::wire_bytes::bytes")]
+        start: Vec<u8>,
+        /// End storage key (exclusive).
+        #[serde(with = "tessera_common::wire_bytes::bytes")]
+        end: Vec<u8>,
+    },
 }
 
 /// A storage node's answer.
@@ -149,4 +161,6 @@ pub enum NodeResponse {
     Data(Result<DataResponse, DataError>),
     /// Answer to `Digest`.
     Digest(Result<ReplicaDigest, DataError>),
+    /// Answer to `Footprint`: (stored keys, group records).
+    Footprint(Result<(u64, u64), DataError>),
 }

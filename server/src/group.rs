@@ -20,6 +20,7 @@ struct RangeTally {
     keys: u64,
     stored: u64,
     volatile: u64,
+    bytes: u64,
     digest: u64,
 }
 
@@ -104,6 +105,7 @@ impl GroupReplica {
                 Ok(DataResponse::Count {
                     keys: tally.keys,
                     volatile: tally.volatile,
+                    bytes: tally.bytes,
                 })
             }
             DataRequest::Clear => self
@@ -256,6 +258,7 @@ impl GroupReplica {
             {
                 tally.keys += 1;
                 tally.volatile += u64::from(value.expires_at_ms.is_some());
+                tally.bytes += (k.len() + v.len()) as u64;
             }
             if digest {
                 hasher.write(&k);

@@ -53,6 +53,11 @@ impl RpcService for Node {
                 Some(replica) => NodeResponse::Digest(replica.digest()),
                 None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
             },
+            NodeRequest::Footprint { start, end } => NodeResponse::Footprint(
+                self.data
+                    .footprint(&start, &end)
+                    .map_err(|e| DataError::Internal(e.to_string())),
+            ),
         }
     }
 }
@@ -62,9 +67,17 @@ impl Node {
         self.groups.get(&group).map(|r| r.clone())
     }
 
-    /// Creates the replicas `catalog` assigns to this node that do not exist yet.
+    /// Creates the replicas `catalog` assigns to this node that do not exist yet, and
+    /// deletes those of groups the catalog no longer has (dropped tables), including
+    /// leftovers on disk from while this node was down.
     async fn adopt_groups(&self, catalog: &Catalog) {
+        if catalog.version == 0 {
+            return; // Not fetched yet: an empty catalog must not look like "drop all".
+        }
         self.peers.update(catalog);
+        if let Err(e) = self.drop_removed_groups(catalog).await {
+            tracing::error!(node = self.id, error = %e, "cannot delete dropped replicas");
+        }
         for group in catalog.groups_on(self.id) {
             if self.groups.contains_key(&group.id) {
                 continue;
@@ -73,6 +86,25 @@ impl Node {
                 tracing::error!(group = group.id, error = %e, "cannot start replica");
             }
         }
+    }
+
+    async fn drop_removed_groups(&self, catalog: &Catalog) -> std::io::Result<()> {
+        let running: Vec<GroupId> = self.groups.iter().map(|r| *r.key()).collect();
+        let recorded = self.data.recorded_groups()?;
+        for group in running.into_iter().chain(recorded) {
+            if catalog.groups.contains_key(&group) {
+                continue;
+            }
+            if let Some((_, replica)) = self.groups.remove(&group) {
+                if let Err(e) = replica.raft.shutdown().await {
+                    tracing::warn!(group, error = %e, "raft shutdown");
+                }
+            }
+            self.data.destroy_group(group).await?;
+            self.logs.destroy_group(group).await?;
+            tracing::info!(node = self.id, group, "replica of a dropped group deleted");
+        }
+        Ok(())
     }
 
     async fn start_replica(&self, catalog: &Catalog, group: &GroupDesc) -> std::io::Result<()> {

@@ -58,6 +58,8 @@ pub struct GroupRecord {
     pub end: Vec<u8>,
     /// Highest sequence number applied.
     pub max_seq: Seq,
+    /// Key prefixes whose writes are refused (tables being created or existing).
+    pub fenced: Vec<Vec<u8>>,
 }
 
 /// The node-wide keyspaces every group's state machine writes into.
@@ -92,6 +94,68 @@ impl DataKeyspaces {
             syncer,
             snapshots,
         })
+    }
+
+    /// Deletes everything a replica of `group` left in the data keyspaces: the keys of
+    /// its range, their expiry-index entries, its record and its snapshot file; then
+    /// fsyncs. (Its Raft log is the log store's to delete.)
+    ///
+    /// # Errors
+    /// fjall or file-system errors.
+    pub async fn destroy_group(&self, group: GroupId) -> io::Result<()> {
+        let Some(record) = self.record(group)? else {
+            return Ok(());
+        };
+        let (start, end) = (record.start.as_slice(), record.end.as_slice());
+        let mut batch = self.db.batch();
+        for kv in self.data.range(start..end) {
+            batch.remove(&self.data, kv.key().map_err(io_err)?);
+        }
+        for kv in self.expiry.iter() {
+            let key = kv.key().map_err(io_err)?;
+            if key.len() >= 8 && (start..end).contains(&&key[8..]) {
+                batch.remove(&self.expiry, key);
+            }
+        }
+        batch.remove(&self.groups, group.to_be_bytes());
+        batch.commit().map_err(io_err)?;
+        self.syncer.sync().await?;
+        self.snapshots.remove(group)
+    }
+
+    /// Groups that have a record on this node.
+    ///
+    /// # Errors
+    /// fjall errors.
+    pub fn recorded_groups(&self) -> io::Result<Vec<GroupId>> {
+        let mut groups = Vec::new();
+        for kv in self.groups.iter() {
+            let key = kv.key().map_err(io_err)?;
+            if let Ok(bytes) = <[u8; 8]>::try_from(key.as_ref()) {
+                groups.push(u64::from_be_bytes(bytes));
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Keys stored in `[start, end)` and group records whose range lies inside it: what
+    /// a dropped table may have left behind.
+    ///
+    /// # Errors
+    /// fjall or decoding errors.
+    pub fn footprint(&self, start: &[u8], end: &[u8]) -> io::Result<(u64, u64)> {
+        let mut keys = 0;
+        for kv in self.data.range(start..end) {
+            kv.key().map_err(io_err)?;
+            keys += 1;
+        }
+        let mut records = 0;
+        for group in self.recorded_groups()? {
+            if let Some(r) = self.record(group)? {
+                records += u64::from(start <= r.start.as_slice() && r.end.as_slice() <= end);
+            }
+        }
+        Ok((keys, records))
     }
 
     /// The stored record of `group`, if the group has ever existed here.
@@ -161,6 +225,45 @@ impl GroupStateMachine {
         self.max_seq.clone()
     }
 
+    fn is_fenced(&self, op: &Op) -> bool {
+        !self.record.fenced.is_empty()
+            && op
+                .keys()
+                .iter()
+                .any(|k| self.record.fenced.iter().any(|p| k.starts_with(p)))
+    }
+
+    /// Sets or lifts a fence on `prefix`; answers how many live keys have it, and one,
+    /// counting what earlier entries of this apply batch wrote as well as what is stored.
+    fn fence(&mut self, engine: &Engine<'_>, prefix: &[u8], on: bool) -> io::Result<OpResult> {
+        self.record.fenced.retain(|p| p != prefix);
+        if on {
+            self.record.fenced.push(prefix.to_vec());
+        }
+        let touched: std::collections::HashMap<Vec<u8>, bool> =
+            engine.touched_with_prefix(prefix).into_iter().collect();
+        let (mut count, mut example) = (0, None);
+        let mut consider = |key: &[u8], live: bool| {
+            if live {
+                count += 1;
+                example.get_or_insert_with(|| key.to_vec());
+            }
+        };
+        for kv in self.ks.data.prefix(prefix) {
+            let (k, v) = kv.into_inner().map_err(io_err)?;
+            if !touched.contains_key(k.as_ref()) {
+                consider(&k, !StoredValue::is_expired_raw(&v, engine.now_ms));
+            }
+        }
+        for (key, live) in &touched {
+            consider(key, *live);
+        }
+        Ok(OpResult::Array(vec![
+            OpResult::Int(count),
+            example.map_or(OpResult::Nil, OpResult::Bulk),
+        ]))
+    }
+
     /// Deletes every key of the range (FLUSHALL), including keys written earlier in
     /// the same batch.
     fn clear_range(&self, engine: &mut Engine<'_>) -> io::Result<OpResult> {
@@ -188,6 +291,10 @@ impl GroupStateMachine {
         }
     }
 }
+
+/// The reply to a write refused by a fence.
+pub const FENCED: &str =
+    "TRYAGAIN the key belongs to a table that is being created or was just created; retry";
 
 /// The expiry-index key of `key` expiring at `at_ms`: time first, so that everything
 /// due by a given time is one range read.
@@ -289,6 +396,10 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
                         engine.seq = base.nth(i);
                         results.push(match op {
                             Op::FlushRange => self.clear_range(&mut engine)?,
+                            Op::Fence { prefix, on } => self.fence(&engine, prefix, *on)?,
+                            op if op.is_write() && self.is_fenced(op) => {
+                                OpResult::Error(FENCED.into())
+                            }
                             op => engine.run(op)?,
                         });
                     }

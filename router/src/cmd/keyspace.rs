@@ -4,12 +4,12 @@
 
 use super::strings::storage_key;
 use super::{parse_int, syntax_error, Command, Keyless};
-use crate::cluster::RouteError;
+use crate::cluster::{Cluster, RouteError};
 use crate::glob;
 use crate::reply::Reply;
 use crate::Context;
 use bytes::Bytes;
-use tessera_meta::catalog::{Catalog, RangeDesc, DEFAULT_TABLE_ID};
+use tessera_meta::catalog::{table_end, Catalog, RangeDesc, DEFAULT_TABLE_ID};
 use tessera_server::ops::{ExpireCond, TtlForm};
 use tessera_server::{DataRequest, DataResponse, Op};
 
@@ -180,23 +180,30 @@ pub async fn run_keyless(ctx: &Context, keyless: Keyless) -> Reply {
 
 /// Live keys and keys with an expiry, over every range.
 pub async fn count_keys(ctx: &Context) -> Result<(u64, u64), RouteError> {
-    let catalog = ctx.cluster.catalog();
-    let calls = catalog
-        .ranges
+    let per_table = count_keys_per_table(ctx).await?;
+    Ok(per_table
         .values()
+        .fold((0, 0), |(k, v), (tk, tv)| (k + tk, v + tv)))
+}
+
+/// Live keys and keys with an expiry, per table id.
+pub async fn count_keys_per_table(
+    ctx: &Context,
+) -> Result<std::collections::BTreeMap<u32, (u64, u64)>, RouteError> {
+    let catalog = ctx.cluster.catalog();
+    let ranges: Vec<&RangeDesc> = catalog.ranges.values().collect();
+    let calls = ranges
+        .iter()
         .map(|r| ctx.cluster.call(&r.start, DataRequest::Count));
-    let (mut keys, mut volatile) = (0, 0);
-    for result in futures::future::join_all(calls).await {
-        if let DataResponse::Count {
-            keys: k,
-            volatile: v,
-        } = result?
-        {
-            keys += k;
-            volatile += v;
+    let mut totals = std::collections::BTreeMap::new();
+    for (range, result) in ranges.iter().zip(futures::future::join_all(calls).await) {
+        if let DataResponse::Count { keys, volatile, .. } = result? {
+            let entry: &mut (u64, u64) = totals.entry(range.table).or_default();
+            entry.0 += keys;
+            entry.1 += volatile;
         }
     }
-    Ok((keys, volatile))
+    Ok(totals)
 }
 
 async fn flush(ctx: &Context) -> Result<Reply, RouteError> {
@@ -231,27 +238,125 @@ fn user_key(catalog: &Catalog, storage: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Reads up to `limit` keys from `pos` onwards, crossing ranges in order. Returns the
-/// keys and where to resume (`None` when every range is exhausted).
+/// A stretch `[from, to)` of the user-visible key space that one table holds. Table
+/// `t` holds exactly the keys starting with `t:` (`default` holds no such key: it is
+/// fenced), i.e. `["t:", "t;")`; `default` holds the gaps between tables.
+struct Segment {
+    table: u32,
+    prefix: Vec<u8>,
+    to: Option<Vec<u8>>,
+}
+
+/// The segments of the user key space, in byte order.
+fn segments(catalog: &Catalog) -> Vec<Segment> {
+    let mut tables: Vec<_> = catalog
+        .tables
+        .values()
+        .filter(|t| t.id != DEFAULT_TABLE_ID)
+        .collect();
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    for t in tables {
+        let prefix = format!("{}:", t.name).into_bytes();
+        out.push(Segment {
+            table: DEFAULT_TABLE_ID,
+            prefix: Vec::new(),
+            to: Some(prefix.clone()),
+        });
+        out.push(Segment {
+            table: t.id,
+            prefix,
+            to: Some(format!("{};", t.name).into_bytes()),
+        });
+    }
+    out.push(Segment {
+        table: DEFAULT_TABLE_ID,
+        prefix: Vec::new(),
+        to: None,
+    });
+    out
+}
+
+/// Reads up to `limit` user keys from `pos` on, in byte order across tables and ranges,
+/// never past `stop`. Returns the keys and where to resume (`None`: nothing is left).
+async fn list_keys(
+    ctx: &Context,
+    mut pos: Vec<u8>,
+    stop: Option<&[u8]>,
+    limit: usize,
+) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), RouteError> {
+    let catalog = ctx.cluster.catalog();
+    let mut out = Vec::new();
+    for segment in segments(&catalog) {
+        if segment.to.as_deref().is_some_and(|to| to <= pos.as_slice()) {
+            continue;
+        }
+        if stop.is_some_and(|s| s <= pos.as_slice()) || out.len() >= limit {
+            break;
+        }
+        // The user-level end of this stretch, then both ends as storage keys.
+        let bound = match (segment.to.as_deref(), stop) {
+            (Some(to), Some(s)) => Some(to.min(s)),
+            (to, s) => to.or(s),
+        };
+        let from = storage_key_of(
+            segment.table,
+            &segment.prefix,
+            pos.max(segment.prefix.clone()).as_slice(),
+        );
+        let end = match bound {
+            None => table_end(segment.table),
+            Some(b) if segment.table != DEFAULT_TABLE_ID && Some(b) == segment.to.as_deref() => {
+                table_end(segment.table)
+            }
+            // Inside a table's stretch every key starts with its prefix.
+            Some(b) => storage_key_of(segment.table, &segment.prefix, b),
+        };
+        let ranges = Cluster::table_ranges(&catalog, segment.table);
+        let (keys, resume) = read_keys(ctx, &ranges, from, &end, limit - out.len()).await?;
+        out.extend(keys.iter().map(|k| user_key(&catalog, k)));
+        if let Some(resume) = resume {
+            return Ok((out, Some(user_key(&catalog, &resume))));
+        }
+        match bound {
+            Some(b) => pos = b.to_vec(),
+            None => return Ok((out, None)),
+        }
+    }
+    // Either the stop was reached, or `limit` keys were found with more to come.
+    let done = stop.is_some_and(|s| s <= pos.as_slice());
+    Ok((out, if done { None } else { Some(pos) }))
+}
+
+/// The storage key of user key `key` in the table whose keys carry `prefix`.
+fn storage_key_of(table: u32, prefix: &[u8], key: &[u8]) -> Vec<u8> {
+    tessera_meta::catalog::storage_key(table, key.get(prefix.len()..).unwrap_or_default())
+}
+
+/// Reads up to `limit` storage keys in `[pos, end)` from `ranges` (one table's, in key
+/// order). Returns the keys and the storage key to resume from if `limit` was reached.
 async fn read_keys(
     ctx: &Context,
     ranges: &[RangeDesc],
     mut pos: Vec<u8>,
+    end: &[u8],
     limit: usize,
 ) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), RouteError> {
     let mut keys = Vec::new();
     for range in ranges {
-        if range.end <= pos {
+        if range.end.as_slice() <= pos.as_slice() || range.start.as_slice() >= end {
             continue;
         }
         if keys.len() >= limit {
             return Ok((keys, Some(pos)));
         }
         let start = pos.clone().max(range.start.clone());
-        let page = (limit - keys.len()) as u32;
+        let stop = range.end.as_slice().min(end).to_vec();
+        let page = (limit - keys.len()).min(ctx.scan_page) as u32;
+        ctx.count_scan_read(range.table);
         let req = DataRequest::Scan {
             start: start.clone(),
-            end: range.end.clone(),
+            end: stop.clone(),
             limit: page,
         };
         if let DataResponse::Keys { keys: found, done } = ctx.cluster.call(&start, req).await? {
@@ -263,16 +368,22 @@ async fn read_keys(
                 return Ok((keys, Some(pos)));
             }
         }
-        pos = range.end.clone();
+        pos = stop;
     }
     Ok((keys, None))
 }
 
 async fn scan(ctx: &Context, args: ScanArgs) -> Reply {
-    let catalog = ctx.cluster.catalog();
-    let ranges = all_ranges(&catalog);
+    let literal = args
+        .pattern
+        .as_deref()
+        .map(glob::literal_prefix)
+        .unwrap_or_default();
+    let stop = (!literal.is_empty())
+        .then(|| prefix_end(&literal))
+        .flatten();
     let pos = if args.cursor == 0 {
-        ranges.first().map(|r| r.start.clone()).unwrap_or_default()
+        literal.clone()
     } else {
         match ctx.cursors.get(args.cursor) {
             Some(pos) => pos,
@@ -281,30 +392,42 @@ async fn scan(ctx: &Context, args: ScanArgs) -> Reply {
             }
         }
     };
-    let (keys, resume) = match read_keys(ctx, &ranges, pos, args.count).await {
+    let (keys, resume) = match list_keys(ctx, pos, stop.as_deref(), args.count).await {
         Ok(found) => found,
         Err(e) => return Reply::Error(e.to_string()),
     };
     let next = resume.map_or(0, |pos| ctx.cursors.insert(pos));
     let visible = keys
-        .iter()
-        .map(|k| user_key(&catalog, k))
+        .into_iter()
         .filter(|k| args.only_strings && args.pattern.as_ref().is_none_or(|p| glob::matches(p, k)))
         .map(|k| Reply::Bulk(Bytes::from(k)))
         .collect();
     Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(visible)])
 }
 
+/// The first key after every key that starts with `prefix` (`None`: there is none).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 async fn all_keys(ctx: &Context, pattern: &[u8]) -> Result<Reply, RouteError> {
-    let catalog = ctx.cluster.catalog();
-    let ranges = all_ranges(&catalog);
-    let mut pos = ranges.first().map(|r| r.start.clone()).unwrap_or_default();
+    let literal = glob::literal_prefix(pattern);
+    let stop = (!literal.is_empty())
+        .then(|| prefix_end(&literal))
+        .flatten();
+    let mut pos = literal;
     let mut out = Vec::new();
     loop {
-        let (keys, resume) = read_keys(ctx, &ranges, pos, KEYS_PAGE as usize).await?;
+        let (keys, resume) = list_keys(ctx, pos, stop.as_deref(), KEYS_PAGE as usize).await?;
         out.extend(
-            keys.iter()
-                .map(|k| user_key(&catalog, k))
+            keys.into_iter()
                 .filter(|k| glob::matches(pattern, k))
                 .map(|k| Reply::Bulk(Bytes::from(k))),
         );
@@ -332,12 +455,12 @@ async fn random_key(ctx: &Context) -> Result<Reply, RouteError> {
         .cloned()
         .collect();
     for start in [probe, rotated[0].start.clone()] {
-        let (keys, _) = read_keys(ctx, &rotated, start, 1).await?;
+        let (keys, _) = read_keys(ctx, &rotated, start, &[0xff; 5], 1).await?;
         if let Some(key) = keys.first() {
             return Ok(Reply::Bulk(Bytes::from(user_key(&catalog, key))));
         }
     }
-    let (keys, _) = read_keys(ctx, &ranges, ranges[0].start.clone(), 1).await?;
+    let (keys, _) = read_keys(ctx, &ranges, ranges[0].start.clone(), &[0xff; 5], 1).await?;
     Ok(keys.first().map_or(Reply::Nil, |k| {
         Reply::Bulk(Bytes::from(user_key(&catalog, k)))
     }))

@@ -7,6 +7,7 @@
 //! over every range. `WATCH` and `EXEC` need both the session and the cluster and run
 //! after the requests before them on the connection.
 
+mod admin;
 mod connection;
 mod keyspace;
 mod server;
@@ -200,6 +201,8 @@ pub enum Command {
     Op(Op),
     /// Work over every range.
     Keyless(Keyless),
+    /// An operator command.
+    Admin(admin::Admin),
 }
 
 /// Commands that read or change the whole keyspace.
@@ -288,6 +291,7 @@ fn parse(ctx: &Context, name: &str, args: &[Bytes]) -> Result<Command, Reply> {
     strings::parse(ctx, name, args)
         .or_else(|| keyspace::parse(ctx, name, args))
         .or_else(|| server::parse(name, args))
+        .or_else(|| admin::parse(name, args))
         .unwrap_or_else(|| Err(unknown_command(args)))
 }
 
@@ -297,6 +301,7 @@ async fn execute(ctx: &Context, command: Command) -> Reply {
         Command::Local(reply) => reply,
         Command::Op(op) => run_op(ctx, op).await,
         Command::Keyless(keyless) => keyspace::run_keyless(ctx, keyless).await,
+        Command::Admin(admin) => admin::run(ctx, admin).await,
     }
 }
 

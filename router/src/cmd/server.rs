@@ -71,9 +71,21 @@ pub async fn info(ctx: &Context, sections: &[Bytes]) -> Reply {
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
-        if let Ok((keys, volatile)) = super::keyspace::count_keys(ctx).await {
+        if let Ok(per_table) = super::keyspace::count_keys_per_table(ctx).await {
+            let (keys, volatile) = per_table
+                .values()
+                .fold((0, 0), |(k, v), (tk, tv)| (k + tk, v + tv));
             if keys > 0 {
                 out.push_str(&format!("db0:keys={keys},expires={volatile},avg_ttl=0\r\n"));
+            }
+            let catalog = ctx.cluster.catalog();
+            for (table, (keys, volatile)) in per_table {
+                if let Some(t) = catalog.tables.get(&table) {
+                    out.push_str(&format!(
+                        "table_{}:keys={keys},expires={volatile}\r\n",
+                        t.name
+                    ));
+                }
             }
         }
         out.push_str("\r\n");
@@ -81,13 +93,26 @@ pub async fn info(ctx: &Context, sections: &[Bytes]) -> Reply {
     if want("tessera") {
         let catalog = ctx.cluster.catalog();
         out.push_str(&format!(
-            "# Tessera\r\ncatalog_version:{}\r\nnodes:{}\r\ntables:{}\r\nranges:{}\r\ngroups:{}\r\n\r\n",
+            "# Tessera\r\ncatalog_version:{}\r\nnodes:{}\r\ntables:{}\r\nranges:{}\r\ngroups:{}\r\n",
             catalog.version,
             catalog.nodes.len(),
             catalog.tables.len(),
             catalog.ranges.len(),
             catalog.groups.len()
         ));
+        let reads = ctx
+            .scan_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (table, count) in reads {
+            let name = catalog
+                .tables
+                .get(&table)
+                .map_or_else(|| table.to_string(), |t| t.name.clone());
+            out.push_str(&format!("scan_range_reads_{name}:{count}\r\n"));
+        }
+        out.push_str("\r\n");
     }
     Reply::Verbatim(out.trim_end_matches("\r\n").to_string() + "\r\n")
 }

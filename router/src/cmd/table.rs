@@ -1,7 +1,8 @@
-//! The command table: every command Tessera supports, with the arity, flags (in
-//! Redis's order), key positions, ACL categories, group and summary Redis 7.0 reports for
-//! it (taken from Redis 7.0.15's `COMMAND INFO` and `COMMAND DOCS`). It drives arity
-//! errors, `COMMAND`, and the ordering of pipelined requests by key.
+//! The command table: every command Tessera supports. For Redis's commands, the arity,
+//! flags (in Redis's order), key positions, ACL categories, group and summary are those
+//! Redis 7.0 reports (taken from Redis 7.0.15's `COMMAND INFO` and `COMMAND DOCS`);
+//! Tessera's own commands are in the group `tessera`. The table drives arity errors,
+//! `COMMAND`, and the ordering of pipelined requests by key.
 
 use super::CommandSpec;
 
@@ -13,11 +14,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "command", arity: -1, flags: &["loading", "stale"], first_key: 0, last_key: 0, step: 0, acl: &["@slow", "@connection"], group: "server", since: "2.8.13", summary: "Get array of Redis command details" },
     CommandSpec { name: "config", arity: -2, flags: &[], first_key: 0, last_key: 0, step: 0, acl: &["@slow"], group: "server", since: "2.0.0", summary: "A container for server configuration commands" },
     CommandSpec { name: "copy", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: 2, step: 1, acl: &["@keyspace", "@write", "@slow"], group: "generic", since: "6.2.0", summary: "Copy a key" },
+    CommandSpec { name: "createtable", arity: -2, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "Create a table: CREATETABLE name [REPLICAS 1|3|5] [SPLITS key [key ...]]" },
     CommandSpec { name: "dbsize", arity: 1, flags: &["readonly", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@read", "@fast"], group: "server", since: "1.0.0", summary: "Return the number of keys in the selected database" },
     CommandSpec { name: "decr", arity: 2, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Decrement the integer value of a key by one" },
     CommandSpec { name: "decrby", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Decrement the integer value of a key by the given number" },
     CommandSpec { name: "del", arity: -2, flags: &["write"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@write", "@slow"], group: "generic", since: "1.0.0", summary: "Delete a key" },
     CommandSpec { name: "discard", arity: 1, flags: &["noscript", "loading", "stale", "fast", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@transaction"], group: "transactions", since: "2.0.0", summary: "Discard all commands issued after MULTI" },
+    CommandSpec { name: "droptable", arity: 2, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "Drop a table and delete its data" },
     CommandSpec { name: "echo", arity: 2, flags: &["loading", "stale", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Echo the given string" },
     CommandSpec { name: "exec", arity: 1, flags: &["noscript", "loading", "stale", "skip_slowlog"], first_key: 0, last_key: 0, step: 0, acl: &["@slow", "@transaction"], group: "transactions", since: "1.2.0", summary: "Execute all commands issued after MULTI" },
     CommandSpec { name: "exists", arity: -2, flags: &["readonly", "fast"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "1.0.0", summary: "Determine if a key exists" },
@@ -42,6 +45,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "mset", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: -1, step: 2, acl: &["@write", "@string", "@slow"], group: "string", since: "1.0.1", summary: "Set multiple keys to multiple values" },
     CommandSpec { name: "msetnx", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: -1, step: 2, acl: &["@write", "@string", "@slow"], group: "string", since: "1.0.1", summary: "Set multiple keys to multiple values, only if none of the keys exist" },
     CommandSpec { name: "multi", arity: 1, flags: &["noscript", "loading", "stale", "fast", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@transaction"], group: "transactions", since: "1.2.0", summary: "Mark the start of a transaction block" },
+    CommandSpec { name: "nodes", arity: 1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "The storage nodes with their state and replica and leader counts" },
     CommandSpec { name: "persist", arity: 2, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "2.2.0", summary: "Remove the expiration from a key" },
     CommandSpec { name: "pexpire", arity: -3, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "2.6.0", summary: "Set a key's time to live in milliseconds" },
     CommandSpec { name: "pexpireat", arity: -3, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "2.6.0", summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds" },
@@ -51,6 +55,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "pttl", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "2.6.0", summary: "Get the time to live for a key in milliseconds" },
     CommandSpec { name: "quit", arity: -1, flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Close the connection" },
     CommandSpec { name: "randomkey", arity: 1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@read", "@slow"], group: "generic", since: "1.0.0", summary: "Return a random key from the keyspace" },
+    CommandSpec { name: "ranges", arity: -1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "The range map, of one table or all" },
     CommandSpec { name: "rename", arity: 3, flags: &["write"], first_key: 1, last_key: 2, step: 1, acl: &["@keyspace", "@write", "@slow"], group: "generic", since: "1.0.0", summary: "Rename a key" },
     CommandSpec { name: "renamenx", arity: 3, flags: &["write", "fast"], first_key: 1, last_key: 2, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "1.0.0", summary: "Rename a key, only if the new key does not exist" },
     CommandSpec { name: "reset", arity: 1, flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "6.2.0", summary: "Reset the connection" },
@@ -62,6 +67,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "setrange", arity: 4, flags: &["write", "denyoom"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@slow"], group: "string", since: "2.2.0", summary: "Overwrite part of a string at key starting at the specified offset" },
     CommandSpec { name: "strlen", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@read", "@string", "@fast"], group: "string", since: "2.2.0", summary: "Get the length of the value stored in a key" },
     CommandSpec { name: "substr", arity: 4, flags: &["readonly"], first_key: 1, last_key: 1, step: 1, acl: &["@read", "@string", "@slow"], group: "string", since: "1.0.0", summary: "Get a substring of the string stored at a key" },
+    CommandSpec { name: "table", arity: -2, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "TABLE INFO name: a table's id, replication, ranges, keys and bytes" },
+    CommandSpec { name: "tables", arity: 1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "List the tables" },
     CommandSpec { name: "time", arity: 1, flags: &["loading", "stale", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@fast"], group: "server", since: "2.6.0", summary: "Return the current server time" },
     CommandSpec { name: "touch", arity: -2, flags: &["readonly", "fast"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "3.2.1", summary: "Alters the last access time of a key(s). Returns the number of existing keys specified." },
     CommandSpec { name: "ttl", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "1.0.0", summary: "Get the time to live for a key in seconds" },

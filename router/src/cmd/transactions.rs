@@ -86,10 +86,12 @@ pub async fn exec(ctx: &Context, session: &mut Session) -> Reply {
                 ops.push(op);
             }
             Ok(Command::Local(reply)) | Err(reply) => slots.push(Slot::Local(reply)),
-            Ok(Command::Keyless(_)) => slots.push(Slot::Local(Reply::err(format!(
-                "{} cannot run inside MULTI: it reads or changes every range",
-                name.to_ascii_uppercase()
-            )))),
+            Ok(Command::Keyless(_) | Command::Admin(_)) => {
+                slots.push(Slot::Local(Reply::err(format!(
+                    "{} cannot run inside MULTI: it reads or changes every range",
+                    name.to_ascii_uppercase()
+                ))))
+            }
         }
     }
     let mut results = if ops.is_empty() && watches.is_empty() {

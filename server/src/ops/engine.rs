@@ -104,6 +104,21 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Keys with `prefix` that the batch has touched, and whether each is live now.
+    pub(crate) fn touched_with_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, bool)> {
+        self.current
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_ref()
+                        .is_some_and(|v| v.expires_at_ms.is_none_or(|at| at > self.now_ms)),
+                )
+            })
+            .collect()
+    }
+
     /// Whether any op changed data.
     pub fn changed(&self) -> bool {
         !self.dirty.is_empty()
@@ -192,7 +207,9 @@ impl<'a> Engine<'a> {
                 .live(key)?
                 .map_or(OpResult::Nil, |v| OpResult::Bulk(v.seq.to_bytes().to_vec()))),
             Op::SweepExpired { keys } => self.sweep(keys),
-            Op::FlushRange => Ok(OpResult::err("FLUSHALL cannot run here")),
+            Op::FlushRange | Op::Fence { .. } => {
+                Ok(OpResult::err("this operation cannot run here"))
+            }
             Op::Txn { watches, ops } => self.txn(watches, ops),
         }
     }

@@ -231,6 +231,16 @@ pub enum Op {
     /// Delete every key of the group's range (`FLUSHALL`, `FLUSHDB`); evaluated by the
     /// state machine, which knows the range.
     FlushRange,
+    /// Fence (or unfence) a key prefix: while fenced, every write to a key with that
+    /// prefix is refused, in log order. Answers `[count, example]` of the live keys
+    /// that have the prefix. Used to create a table without racing writers.
+    Fence {
+        /// The storage-key prefix.
+        #[serde(with = "wire::bytes")]
+        prefix: Vec<u8>,
+        /// Fence (true) or lift the fence (false).
+        on: bool,
+    },
     /// `MULTI`/`EXEC`: if every watched key still has its version, run `ops` in order
     /// and answer their results as an array; otherwise run nothing and answer nil.
     Txn {
@@ -294,6 +304,7 @@ impl Op {
             | Op::SweepExpired { keys }
             | Op::MGet { keys } => keys.iter().map(Vec::as_slice).collect(),
             Op::FlushRange => Vec::new(),
+            Op::Fence { prefix, .. } => vec![prefix],
             Op::Txn { watches, ops } => watches
                 .iter()
                 .map(|(k, _)| k.as_slice())
