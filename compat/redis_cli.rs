@@ -82,3 +82,50 @@ async fn redis_cli_commands_errors_and_scan() {
     let expected: Vec<String> = (0..50).map(|i| format!("user:{i:02}")).collect();
     assert_eq!(keys, expected, "--scan returns every match once, sorted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cli_scan_lists_a_split_table_in_order_and_admin_commands_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevProcess::start(&dir.path().join("data"));
+    wait_serving(&dev.url(), Duration::from_secs(30)).await;
+    let port = dev.addr.port();
+    assert_eq!(
+        redis_cli(
+            port,
+            &["CREATETABLE", "stocks", "REPLICAS", "3", "SPLITS", "H", "P"],
+            None
+        ),
+        "OK\n"
+    );
+    assert_eq!(redis_cli(port, &["SET", "stocks:A", "120"], None), "OK\n");
+    assert_eq!(redis_cli(port, &["SET", "stocks:Z", "1"], None), "OK\n");
+    assert_eq!(redis_cli(port, &["GET", "stocks:A"], None), "120\n");
+    let info = redis_cli(port, &["TABLE", "INFO", "stocks"], None);
+    assert!(
+        info.starts_with("id\n1\nname\nstocks\nreplicas\n3\nkeys\n2\n"),
+        "{info}"
+    );
+    assert_eq!(redis_cli(port, &["TABLES"], None), "default\nstocks\n");
+
+    let mut input = String::new();
+    let mut keys: Vec<String> = (0..20_000)
+        .map(|i| format!("stocks:{}{i:05}", (b'A' + (i % 26) as u8) as char))
+        .collect();
+    for key in &keys {
+        input.push_str(&format!("SET {key} v\n"));
+    }
+    let piped = redis_cli(port, &["--pipe"], Some(&input));
+    assert!(piped.contains("errors: 0, replies: 20000"), "{piped}");
+    keys.extend(["stocks:A".to_string(), "stocks:Z".to_string()]);
+    keys.sort();
+    let scanned = redis_cli(port, &["--scan", "--pattern", "stocks:*"], None);
+    assert_eq!(
+        scanned.lines().collect::<Vec<_>>(),
+        keys,
+        "--scan: every key once, sorted"
+    );
+
+    assert_eq!(redis_cli(port, &["DROPTABLE", "stocks"], None), "OK\n");
+    assert_eq!(redis_cli(port, &["GET", "stocks:A"], None), "\n");
+    assert_eq!(redis_cli(port, &["TABLES"], None), "default\n");
+}

@@ -58,6 +58,7 @@ pub struct DevCluster {
     shutdown: CancellationToken,
     meta: JoinHandle<io::Result<()>>,
     router: JoinHandle<io::Result<()>>,
+    extra_routers: Vec<JoinHandle<io::Result<()>>>,
     nodes: Vec<NodeSlot>,
 }
 
@@ -98,6 +99,7 @@ impl DevCluster {
             meta_addr,
             meta,
             router: tokio::spawn(async { Ok(()) }),
+            extra_routers: Vec::new(),
             nodes: Vec::new(),
             shutdown,
             options,
@@ -121,6 +123,27 @@ impl DevCluster {
             cluster.shutdown.child_token(),
         ));
         Ok(cluster)
+    }
+
+    /// Starts another router on the same cluster (on a free loopback port) and
+    /// returns its address.
+    ///
+    /// # Errors
+    /// Binding its listener fails.
+    pub async fn add_router(&mut self) -> io::Result<SocketAddr> {
+        let listener = loopback().await?;
+        let addr = listener.local_addr()?;
+        let config = RouterConfig {
+            meta_addrs: vec![self.meta_addr.to_string()],
+            ..self.options.router.clone()
+        };
+        let router = tokio::spawn(tessera_router::run(
+            config,
+            listener,
+            self.shutdown.child_token(),
+        ));
+        self.extra_routers.push(router);
+        Ok(addr)
     }
 
     /// Where clients connect.
@@ -197,6 +220,9 @@ impl DevCluster {
     pub async fn shutdown(mut self) -> io::Result<()> {
         self.shutdown.cancel();
         let mut result = self.router.await.map_err(io::Error::other)?;
+        for router in self.extra_routers {
+            result = result.and(router.await.map_err(io::Error::other)?);
+        }
         for slot in &mut self.nodes {
             if let Some(task) = slot.task.take() {
                 let r = task.await.map_err(io::Error::other)?;

@@ -137,3 +137,27 @@ def test_connection_and_server(r):
     assert len(r.time()) == 2
     assert r.flushall() is True
     assert r.dbsize() == 0
+
+
+def test_tables_scan_iter_over_four_ranges(r):
+    assert r.execute_command("CREATETABLE", "stocks", "SPLITS", "e", "j", "o") in (b"OK", "OK", True)
+    try:
+        keys = [f"stocks:{chr(ord('a') + i % 26)}{i:05}" for i in range(20_000)]
+        for start in range(0, len(keys), 2_000):
+            pipe = r.pipeline(transaction=False)
+            for key in keys[start:start + 2_000]:
+                pipe.set(key, "v")
+            pipe.execute()
+        r.set("stocks0", "a default-table key next to the table's")
+        scanned = list(r.scan_iter(match="stocks:*", count=500))
+        assert scanned == sorted(keys), "every key exactly once, in byte order"
+        everything = list(r.scan_iter(count=700))
+        assert everything == sorted(keys + ["stocks0"])
+        assert r.dbsize() == 20_001
+        info = r.execute_command("TABLE", "INFO", "stocks")
+        flat = info if isinstance(info, list) else [x for kv in info.items() for x in kv]
+        ranges = flat[flat.index("ranges") + 1]
+        assert len(ranges) == 4
+    finally:
+        r.execute_command("DROPTABLE", "stocks")
+    assert r.get("stocks:a00000") is None

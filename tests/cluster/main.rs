@@ -7,4 +7,5 @@ mod harness;
 mod basic;
 mod catch_up;
 mod expiry;
+mod tables;
 mod transactions;

@@ -48,10 +48,16 @@ impl TestCluster {
 
     /// Same, with the given Raft timings.
     pub async fn start_with(raft: RaftTimings) -> Self {
+        Self::start_nodes(3, raft).await
+    }
+
+    /// A cluster of `nodes` storage nodes.
+    pub async fn start_nodes(nodes: usize, raft: RaftTimings) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let options = DevOptions {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir.path().to_path_buf(),
+            nodes,
             raft,
             ..Default::default()
         };
@@ -118,6 +124,21 @@ impl TestCluster {
             .find(|r| r.table == 0)
             .expect("default range")
             .group
+    }
+
+    /// What node `id` stores in the storage-key interval `[start, end)`: (keys, group
+    /// records), read from its fjall database.
+    pub async fn footprint(&self, id: NodeId, start: &[u8], end: &[u8]) -> Option<(u64, u64)> {
+        let addr = self.cluster.node_addr(id)?;
+        let client = NodeClient::new(addr.to_string());
+        let req = NodeRequest::Footprint {
+            start: start.to_vec(),
+            end: end.to_vec(),
+        };
+        match client.call(&req, Duration::from_secs(10)).await {
+            Ok(NodeResponse::Footprint(Ok(f))) => Some(f),
+            _ => None,
+        }
     }
 
     /// Digests of `group` on every running node that hosts it.
