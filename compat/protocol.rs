@@ -244,4 +244,17 @@ async fn clients_over_maxclients_are_refused_and_auth_is_enforced() {
     })
     .await;
     assert_eq!(third.call(&[b"PING"]).unwrap(), b"+PONG\r\n");
+    // CONFIG SET maxclients takes effect at once.
+    assert_eq!(
+        third
+            .call(&[b"CONFIG", b"SET", b"maxclients", b"3"])
+            .unwrap(),
+        b"+OK\r\n"
+    );
+    let mut fourth = RawClient::new(tcp(dev.addr));
+    assert_eq!(fourth.call(&[b"AUTH", b"pw"]).unwrap(), b"+OK\r\n");
+    let reply = third.call(&[b"CONFIG", b"GET", b"maxclients"]).unwrap();
+    assert_eq!(reply, b"*2\r\n$10\r\nmaxclients\r\n$1\r\n3\r\n");
+    let reply = third.call(&[b"CONFIG", b"SET", b"save", b""]).unwrap();
+    assert!(String::from_utf8_lossy(&reply).contains("cannot change it at run time"));
 }

@@ -91,7 +91,7 @@ pub struct Context {
     /// `--requirepass`.
     pub requirepass: Option<String>,
     /// `--maxclients`.
-    pub max_clients: usize,
+    pub max_clients: AtomicUsize,
     clients: AtomicUsize,
     connections: AtomicU64,
     commands: AtomicU64,
@@ -159,7 +159,7 @@ pub async fn run(
         port: listener.local_addr()?.port(),
         started: Instant::now(),
         requirepass: config.requirepass.clone(),
-        max_clients: config.max_clients,
+        max_clients: AtomicUsize::new(config.max_clients),
         clients: AtomicUsize::new(0),
         connections: AtomicU64::new(0),
         commands: AtomicU64::new(0),
@@ -174,7 +174,7 @@ pub async fn run(
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    if ctx.connected() >= ctx.max_clients {
+                    if ctx.connected() >= ctx.max_clients.load(Ordering::Relaxed) {
                         connections.spawn(refuse(stream));
                         ctx.clients.fetch_add(1, Ordering::Relaxed);
                         continue;

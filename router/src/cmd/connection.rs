@@ -322,13 +322,48 @@ fn command(args: &[Bytes]) -> Reply {
     }
 }
 
+/// `CONFIG SET name value [name value ...]`: only `maxclients` can change at run time;
+/// nothing changes unless every pair is accepted.
+fn config_set(ctx: &Context, pairs: &[Bytes]) -> Reply {
+    let mut max_clients = None;
+    for pair in pairs.chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        match name.as_str() {
+            "maxclients" => match super::parse_int(&pair[1]) {
+                Ok(n) if n >= 1 => max_clients = Some(n as usize),
+                _ => {
+                    return Reply::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
+                    ))
+                }
+            },
+            _ if config_params(ctx).iter().any(|(p, _)| *p == name) => {
+                return Reply::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{name}') - Tessera cannot change it at run time"
+                ))
+            }
+            _ => return Reply::err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")),
+        }
+    }
+    if let Some(n) = max_clients {
+        ctx.max_clients
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    Reply::Ok
+}
+
 /// Configuration parameters `CONFIG GET` reports, with Tessera's values.
 fn config_params(ctx: &Context) -> Vec<(&'static str, String)> {
     vec![
         ("appendonly", "yes".into()),
         ("databases", "1".into()),
         ("max-value-bytes", ctx.max_value_bytes.to_string()),
-        ("maxclients", ctx.max_clients.to_string()),
+        (
+            "maxclients",
+            ctx.max_clients
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string(),
+        ),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
         ("port", ctx.port.to_string()),
@@ -355,18 +390,7 @@ fn config(ctx: &Context, args: &[Bytes]) -> Reply {
             }
             Reply::Map(out)
         }
-        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
-            let name = String::from_utf8_lossy(&args[2]).to_ascii_lowercase();
-            if config_params(ctx).iter().any(|(p, _)| *p == name) {
-                Reply::err(format!(
-                    "CONFIG SET failed (possibly related to argument '{name}') - Tessera cannot change it at run time"
-                ))
-            } else {
-                Reply::err(format!(
-                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ))
-            }
-        }
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => config_set(ctx, &args[2..]),
         "resetstat" if args.len() == 2 => Reply::Ok,
         "get" | "set" | "resetstat" => wrong_arity(&format!("config|{sub}")),
         _ => Reply::err(format!(

@@ -79,7 +79,8 @@ pub async fn info(ctx: &Context, sections: &[Bytes]) -> Reply {
                 out.push_str(&format!("db0:keys={keys},expires={volatile},avg_ttl=0\r\n"));
             }
             let catalog = ctx.cluster.catalog();
-            for (table, (keys, volatile)) in per_table {
+            // Like Redis's empty databases, empty tables get no line.
+            for (table, (keys, volatile)) in per_table.into_iter().filter(|(_, (k, _))| *k > 0) {
                 if let Some(t) = catalog.tables.get(&table) {
                     out.push_str(&format!(
                         "table_{}:keys={keys},expires={volatile}\r\n",
