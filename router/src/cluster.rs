@@ -10,12 +10,12 @@ use tessera_meta::catalog::{
     storage_key, Catalog, GroupId, NodeId, RangeDesc, TableId, DEFAULT_TABLE_ID,
 };
 use tessera_server::{
-    DataError, DataRequest, DataResponse, NodeDirectory, NodeRequest, NodeResponse,
+    DataError, DataRequest, DataResponse, NodeDirectory, NodeRequest, NodeResponse, Op, OpResult,
 };
 use tokio::sync::watch;
 
 /// Why a routed request failed, as the client will be told.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum RouteError {
     /// No replica served the range before the deadline.
     #[error("CLUSTERDOWN {0}")]
@@ -34,17 +34,70 @@ pub struct Cluster {
     nodes: NodeDirectory,
     leaders: DashMap<GroupId, NodeId>,
     deadline: Duration,
+    queues: DashMap<
+        crate::coalesce::QueueKey,
+        tokio::sync::mpsc::UnboundedSender<crate::coalesce::Queued>,
+    >,
+    this: std::sync::Weak<Cluster>,
 }
 
 impl Cluster {
     /// A cluster view following `catalog`; requests give up after `deadline`.
-    pub fn new(catalog: watch::Receiver<Arc<Catalog>>, deadline: Duration) -> Self {
-        Self {
+    pub fn new(catalog: watch::Receiver<Arc<Catalog>>, deadline: Duration) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
             catalog,
             nodes: NodeDirectory::default(),
             leaders: DashMap::new(),
             deadline,
+            queues: DashMap::new(),
+            this: this.clone(),
+        })
+    }
+
+    /// Runs ops that all live in the range holding `anchor`, coalesced with the other
+    /// requests in flight for the same group (see [`crate::coalesce`]).
+    ///
+    /// # Errors
+    /// [`RouteError`] if the batch they travelled in failed as a whole.
+    pub async fn execute(&self, anchor: &[u8], ops: Vec<Op>) -> Result<Vec<OpResult>, RouteError> {
+        let write = ops.iter().any(Op::is_write);
+        let group = Self::range_for(&self.catalog(), anchor).map(|r| r.group);
+        let Some(group) = group else {
+            // No range yet: go direct, which waits for the catalog within the deadline.
+            let req = if write {
+                DataRequest::Write(ops)
+            } else {
+                DataRequest::Read(ops)
+            };
+            return match self.call(anchor, req).await? {
+                DataResponse::Results(results) => Ok(results),
+                _ => Err(RouteError::Failed(
+                    "unexpected reply from storage node".into(),
+                )),
+            };
+        };
+        let (done, result) = tokio::sync::oneshot::channel();
+        let queued = crate::coalesce::Queued {
+            anchor: anchor.to_vec(),
+            ops,
+            done,
+        };
+        let queue = self.queues.entry((group, write)).or_insert_with(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(crate::coalesce::run(self.this.clone(), write, rx));
+            tx
+        });
+        if queue.send(queued).is_err() {
+            return Err(RouteError::Unavailable(
+                "the router is shutting down".into(),
+            ));
         }
+        drop(queue);
+        result.await.unwrap_or_else(|_| {
+            Err(RouteError::Unavailable(
+                "the router is shutting down".into(),
+            ))
+        })
     }
 
     /// The current catalog.

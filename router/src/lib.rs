@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod cmd;
+pub mod coalesce;
 pub mod conn;
 pub mod cursor;
 pub mod glob;
@@ -68,7 +69,7 @@ impl Default for RouterConfig {
 /// State shared by every connection of one router.
 pub struct Context {
     /// Routing.
-    pub cluster: Cluster,
+    pub cluster: Arc<Cluster>,
     /// The metadata service (operator commands).
     pub meta: Arc<MetaClient>,
     /// Range reads made by SCAN and KEYS, per table id (for INFO and tests: a

@@ -5,6 +5,7 @@
 mod harness;
 
 mod basic;
+mod batching;
 mod catch_up;
 mod expiry;
 mod tables;

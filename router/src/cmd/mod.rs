@@ -24,7 +24,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tessera_server::{DataRequest, DataResponse, Op, OpResult};
+use tessera_server::{Op, OpResult};
 
 /// Per-connection state.
 #[derive(Debug)]
@@ -340,17 +340,8 @@ pub async fn run_in_range(
     anchor: &[u8],
     ops: Vec<Op>,
 ) -> Result<Vec<OpResult>, Reply> {
-    let req = if ops.iter().any(Op::is_write) {
-        DataRequest::Write(ops)
-    } else {
-        DataRequest::Read(ops)
-    };
-    match ctx.cluster.call(anchor, req).await.map_err(route_error)? {
-        DataResponse::Results(results) => Ok(results),
-        _ => Err(Reply::err("unexpected reply from storage node")),
-    }
+    ctx.cluster.execute(anchor, ops).await.map_err(route_error)
 }
-
 /// The start key of the range holding each key, or a cross-range error.
 fn single_range(ctx: &Context, keys: &[&[u8]]) -> Result<Vec<u8>, Reply> {
     let catalog = ctx.cluster.catalog();
