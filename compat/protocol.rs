@@ -5,6 +5,7 @@
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
+mod redis_server;
 mod resp_client;
 
 use harness::process::DevProcess;
@@ -12,47 +13,7 @@ use harness::wait_serving;
 use resp_client::{encode, RawClient};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct RedisServer(Child);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis(dir: &Path) -> (RedisServer, std::path::PathBuf) {
-    let socket = dir.join("redis.sock");
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--unixsocket",
-        ])
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (scripts/test installs redis-server)");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while UnixStream::connect(&socket).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (RedisServer(child), socket)
-}
 
 /// Sends `input` and returns everything the server writes until it closes the
 /// connection (or 5 s pass, which means it kept the connection open).
@@ -75,12 +36,6 @@ fn exchange<S: Read + Write>(mut stream: S, input: &[u8]) -> (Vec<u8>, bool) {
     }
 }
 
-fn unix(path: &Path) -> UnixStream {
-    let s = UnixStream::connect(path).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
-}
-
 fn tcp(addr: std::net::SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -90,7 +45,7 @@ fn tcp(addr: std::net::SocketAddr) -> TcpStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_redis_errors_and_close() {
     let dir = tempfile::tempdir().unwrap();
-    let (_redis, socket) = start_redis(dir.path());
+    let redis = redis_server::RedisServer::start(dir.path());
     let dev = DevProcess::start(&dir.path().join("data"));
     let mut con = wait_serving(&dev.url(), Duration::from_secs(30)).await;
     let _: () = redis::cmd("SET")
@@ -121,13 +76,13 @@ async fn malformed_requests_get_redis_errors_and_close() {
     ];
     let mut mismatches = Vec::new();
     for (what, input) in &cases {
-        let redis = exchange(unix(&socket), input);
+        let from_redis = exchange(redis.connect(), input);
         let tessera = exchange(tcp(dev.addr), input);
-        if redis != tessera {
+        if from_redis != tessera {
             mismatches.push(format!(
                 "{what}: redis {:?} closed={} / tessera {:?} closed={}",
-                String::from_utf8_lossy(&redis.0),
-                redis.1,
+                String::from_utf8_lossy(&from_redis.0),
+                from_redis.1,
                 String::from_utf8_lossy(&tessera.0),
                 tessera.1
             ));

@@ -4,6 +4,7 @@
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
+mod redis_server;
 mod resp_client;
 
 use harness::process::DevProcess;
@@ -11,55 +12,7 @@ use harness::wait_serving;
 use resp_client::RawClient;
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct RedisServer {
-    child: Child,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts redis-server listening only on a unix socket in `dir` (no TCP port at all).
-fn start_redis(dir: &Path) -> (RedisServer, RawClient<UnixStream>) {
-    let socket = dir.join("redis.sock");
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--unixsocket",
-        ])
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (scripts/test installs redis-server)");
-    let server = RedisServer { child };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(stream) = UnixStream::connect(&socket) {
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            return (server, RawClient::new(stream));
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn tessera_client(dev: &DevProcess) -> RawClient<TcpStream> {
     let stream = TcpStream::connect(dev.addr).unwrap();
@@ -348,7 +301,8 @@ fn diff(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_are_byte_identical_to_redis() {
     let dir = tempfile::tempdir().unwrap();
-    let (_redis_server, mut redis) = start_redis(dir.path());
+    let redis_server = redis_server::RedisServer::start(dir.path());
+    let mut redis = RawClient::new(redis_server.connect());
     let dev = DevProcess::start(&dir.path().join("data"));
     wait_serving(&dev.url(), Duration::from_secs(30)).await;
     let mut tessera = tessera_client(&dev);
