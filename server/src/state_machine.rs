@@ -330,16 +330,34 @@ pub struct GroupSnapshotBuilder {
 impl RaftSnapshotBuilder<DataTypes> for GroupSnapshotBuilder {
     type SnapshotData = SnapshotBytes;
 
+    /// Records the snapshot point only. openraft keeps just the metadata of a built
+    /// snapshot (to decide what log it may purge) and asks `get_current_snapshot` for
+    /// the data when a follower needs it, so copying the whole range here would only
+    /// double the disk used. The returned data is empty: it is never installed.
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<DataTypes, SnapshotBytes>, io::Error> {
-        let (ks, group, view) = (self.ks.clone(), self.group, self.view.clone());
-        let bytes = tokio::task::spawn_blocking(move || {
-            let bytes = read_snapshot(&ks, group, &view)?;
-            ks.snapshots.save(group, &bytes)?;
-            Ok::<_, io::Error>(bytes)
+        let record = read_record(&self.ks, self.group, &self.view)?;
+        let marker = postcard::to_stdvec(&record).map_err(io_err)?;
+        let (ks, group) = (self.ks.clone(), self.group);
+        tokio::task::spawn_blocking(move || ks.snapshots.save(group, &marker))
+            .await
+            .map_err(io_err)??;
+        let meta = GroupStateMachine::snapshot_meta(&record);
+        Ok(Snapshot {
+            meta,
+            snapshot: SnapshotBytes::new(Vec::new()),
         })
-        .await
-        .map_err(io_err)??;
-        snapshot_of(bytes)
+    }
+}
+
+/// The group's record as of `view`.
+fn read_record(
+    ks: &DataKeyspaces,
+    group: GroupId,
+    view: &fjall::Snapshot,
+) -> io::Result<GroupRecord> {
+    match view.get(&ks.groups, group.to_be_bytes()).map_err(io_err)? {
+        Some(bytes) => postcard::from_bytes(&bytes).map_err(io_err),
+        None => Ok(GroupRecord::default()),
     }
 }
 
@@ -349,10 +367,7 @@ fn read_snapshot(
     group: GroupId,
     view: &fjall::Snapshot,
 ) -> io::Result<Vec<u8>> {
-    let record: GroupRecord = match view.get(&ks.groups, group.to_be_bytes()).map_err(io_err)? {
-        Some(bytes) => postcard::from_bytes(&bytes).map_err(io_err)?,
-        None => GroupRecord::default(),
-    };
+    let record = read_record(ks, group, view)?;
     let mut entries = Vec::new();
     for kv in view.range(&ks.data, record.start.as_slice()..record.end.as_slice()) {
         let (k, v) = kv.into_inner().map_err(io_err)?;
@@ -465,18 +480,26 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
         self.ks.syncer.sync().await?;
-        self.ks.snapshots.save(self.group, snapshot.get_ref())?;
+        let marker = postcard::to_stdvec(&self.record).map_err(io_err)?;
+        self.ks.snapshots.save(self.group, &marker)?;
         *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = self.record.max_seq;
         Ok(())
     }
 
+    /// The data of the current snapshot, read now from a consistent view of the range.
+    /// Its state is at or after the recorded snapshot point (never before: the state
+    /// only moves forward), which is all a follower installing it needs. `None` until a
+    /// snapshot was built or installed.
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<DataTypes, SnapshotBytes>>, io::Error> {
-        self.ks
-            .snapshots
-            .load(self.group)?
-            .map(snapshot_of)
-            .transpose()
+        if self.ks.snapshots.load(self.group)?.is_none() {
+            return Ok(None);
+        }
+        let (ks, group, view) = (self.ks.clone(), self.group, self.ks.db.snapshot());
+        let bytes = tokio::task::spawn_blocking(move || read_snapshot(&ks, group, &view))
+            .await
+            .map_err(io_err)??;
+        snapshot_of(bytes).map(Some)
     }
 }

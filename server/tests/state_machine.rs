@@ -114,8 +114,27 @@ async fn snapshot_install_replaces_exactly_the_range() {
         ops: vec![set(b"n", b"new"), set(b"p", b"new")],
     };
     apply(&mut leader, 1, cmd).await;
+    assert!(
+        leader.get_current_snapshot().await.unwrap().is_none(),
+        "no snapshot built yet"
+    );
     let mut builder = leader.get_snapshot_builder().await;
-    let snapshot = builder.build_snapshot().await.unwrap();
+    let built = builder.build_snapshot().await.unwrap();
+    assert!(
+        built.snapshot.get_ref().is_empty(),
+        "building records the point, copies nothing"
+    );
+    let snapshot_files: u64 = std::fs::read_dir(leader_dir.path().join("snapshots"))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        snapshot_files < 200,
+        "no copy of the range on disk ({snapshot_files} bytes)"
+    );
+    // What openraft sends a follower: the current snapshot, read from the range now.
+    let snapshot = leader.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(snapshot.meta, built.meta);
 
     // The follower holds a stale key inside the range and other groups' keys outside it.
     let follower_dir = TempDir::new().unwrap();
