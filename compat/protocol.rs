@@ -169,7 +169,14 @@ async fn clients_over_maxclients_are_refused_and_auth_is_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let dev = DevProcess::start_with(
         &dir.path().join("data"),
-        &["--maxclients", "2", "--requirepass", "pw"],
+        &[
+            "--maxclients",
+            "2",
+            "--requirepass",
+            "pw",
+            "--query-buffer-limit",
+            "100000",
+        ],
     );
     let mut first = RawClient::new(tcp(dev.addr));
     assert_eq!(
@@ -212,4 +219,27 @@ async fn clients_over_maxclients_are_refused_and_auth_is_enforced() {
     assert_eq!(reply, b"*2\r\n$10\r\nmaxclients\r\n$1\r\n3\r\n");
     let reply = third.call(&[b"CONFIG", b"SET", b"save", b""]).unwrap();
     assert!(String::from_utf8_lossy(&reply).contains("cannot change it at run time"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_above_the_query_buffer_limit_is_refused_and_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevProcess::start_with(
+        &dir.path().join("data"),
+        &["--query-buffer-limit", "100000"],
+    );
+    wait_serving(&dev.url(), Duration::from_secs(30)).await;
+    let too_big = encode(&[b"SET", b"k", &[b'v'; 60_000], &[b'w'; 60_000]]);
+    let (reply, closed) = exchange(tcp(dev.addr), &too_big);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR Protocol error: request larger than the query buffer limit\r\n"
+    );
+    assert!(closed);
+    let mut client = RawClient::new(tcp(dev.addr));
+    assert_eq!(
+        client.call(&[b"SET", b"k", &[b'v'; 60_000]]).unwrap(),
+        b"+OK\r\n",
+        "below the limit"
+    );
 }

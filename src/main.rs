@@ -38,6 +38,9 @@ enum Command {
         /// Most clients connected at once.
         #[arg(long, default_value_t = 10_000, env = "TESSERA_MAXCLIENTS")]
         maxclients: usize,
+        /// Largest request a client may send (all arguments together), in bytes.
+        #[arg(long, default_value_t = 1 << 30, env = "TESSERA_QUERY_BUFFER_LIMIT")]
+        query_buffer_limit: usize,
     },
 }
 
@@ -62,6 +65,7 @@ fn main() -> anyhow::Result<()> {
                 max_value_bytes,
                 requirepass,
                 maxclients,
+                query_buffer_limit,
             } => {
                 let mut options = DevOptions {
                     listen: SocketAddr::new(bind, port),
@@ -71,6 +75,7 @@ fn main() -> anyhow::Result<()> {
                 options.router.max_value_bytes = max_value_bytes;
                 options.router.requirepass = requirepass;
                 options.router.max_clients = maxclients;
+                options.router.max_request_bytes = query_buffer_limit;
                 run_dev(options).await
             }
         }
