@@ -1,9 +1,20 @@
-//! The `tessera` command line: parses flags and runs the services.
+//! The `tessera` command line: parses flags (or `TESSERA_*` environment variables) and
+//! runs the services — all in one process (`dev`) or one part per process (`meta`,
+//! `node`, `router`).
 
-use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use tessera::dev::{DevCluster, DevOptions};
+use tessera_common::raftnet::RaftTimings;
+use tessera_meta::{ControllerConfig, MetaConfig};
+use tessera_router::RouterConfig;
+use tessera_server::NodeConfig;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -16,31 +27,89 @@ struct Cli {
     command: Command,
 }
 
+/// Settings of the RESP front end.
+#[derive(Args)]
+struct ClientFlags {
+    /// Port for Redis clients (0 picks a free one).
+    #[arg(long, default_value_t = 6379, env = "TESSERA_PORT")]
+    port: u16,
+    /// Address to listen on for Redis clients.
+    #[arg(long, default_value = "127.0.0.1", env = "TESSERA_BIND")]
+    bind: IpAddr,
+    /// Largest value accepted by SET, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, env = "TESSERA_MAX_VALUE_BYTES")]
+    max_value_bytes: usize,
+    /// Require clients to AUTH with this password.
+    #[arg(long, env = "TESSERA_REQUIREPASS")]
+    requirepass: Option<String>,
+    /// Most clients connected at once.
+    #[arg(long, default_value_t = 10_000, env = "TESSERA_MAXCLIENTS")]
+    maxclients: usize,
+    /// Largest request a client may send (all arguments together), in bytes.
+    #[arg(long, default_value_t = 1 << 30, env = "TESSERA_QUERY_BUFFER_LIMIT")]
+    query_buffer_limit: usize,
+}
+
+impl ClientFlags {
+    fn router_config(&self, meta_addrs: Vec<String>) -> RouterConfig {
+        RouterConfig {
+            meta_addrs,
+            max_value_bytes: self.max_value_bytes,
+            requirepass: self.requirepass.clone(),
+            max_clients: self.maxclients,
+            max_request_bytes: self.query_buffer_limit,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a meta member, three storage nodes and a router in this process.
     Dev {
-        /// Port for Redis clients.
-        #[arg(long, default_value_t = 6379, env = "TESSERA_PORT")]
-        port: u16,
-        /// Address to listen on for Redis clients.
-        #[arg(long, default_value = "127.0.0.1", env = "TESSERA_BIND")]
-        bind: std::net::IpAddr,
+        #[command(flatten)]
+        client: ClientFlags,
         /// Where data lives (one directory per part inside it).
         #[arg(long, default_value = "./tessera-data", env = "TESSERA_DATA_DIR")]
         data_dir: PathBuf,
-        /// Largest value accepted by SET, in bytes.
-        #[arg(long, default_value_t = 1024 * 1024, env = "TESSERA_MAX_VALUE_BYTES")]
-        max_value_bytes: usize,
-        /// Require clients to AUTH with this password.
-        #[arg(long, env = "TESSERA_REQUIREPASS")]
-        requirepass: Option<String>,
-        /// Most clients connected at once.
-        #[arg(long, default_value_t = 10_000, env = "TESSERA_MAXCLIENTS")]
-        maxclients: usize,
-        /// Largest request a client may send (all arguments together), in bytes.
-        #[arg(long, default_value_t = 1 << 30, env = "TESSERA_QUERY_BUFFER_LIMIT")]
-        query_buffer_limit: usize,
+    },
+    /// Run one member of the metadata service.
+    Meta {
+        /// This member's id (a key of --members).
+        #[arg(long, env = "TESSERA_META_ID")]
+        id: u64,
+        /// Every member as id=host:port, comma-separated, this one included.
+        #[arg(long, env = "TESSERA_META_MEMBERS")]
+        members: String,
+        /// Where its data lives.
+        #[arg(long, env = "TESSERA_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Replicas of the default table.
+        #[arg(long, default_value_t = 3, env = "TESSERA_DEFAULT_REPLICAS")]
+        default_replicas: u8,
+    },
+    /// Run one storage node.
+    Node {
+        /// This node's id (never reused for a node with other data).
+        #[arg(long, env = "TESSERA_NODE_ID")]
+        id: u64,
+        /// Internal address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0", env = "TESSERA_LISTEN")]
+        listen: SocketAddr,
+        /// Meta members' addresses, comma-separated.
+        #[arg(long, env = "TESSERA_META")]
+        meta: String,
+        /// Where its data lives.
+        #[arg(long, env = "TESSERA_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Run a router (the RESP front end) for a cluster.
+    Router {
+        #[command(flatten)]
+        client: ClientFlags,
+        /// Meta members' addresses, comma-separated.
+        #[arg(long, env = "TESSERA_META")]
+        meta: String,
     },
 }
 
@@ -58,32 +127,140 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Dev {
-                port,
-                bind,
+            Command::Dev { client, data_dir } => run_dev(client, data_dir).await,
+            Command::Meta {
+                id,
+                members,
                 data_dir,
-                max_value_bytes,
-                requirepass,
-                maxclients,
-                query_buffer_limit,
-            } => {
-                let mut options = DevOptions {
-                    listen: SocketAddr::new(bind, port),
-                    data_dir,
-                    ..Default::default()
-                };
-                options.router.max_value_bytes = max_value_bytes;
-                options.router.requirepass = requirepass;
-                options.router.max_clients = maxclients;
-                options.router.max_request_bytes = query_buffer_limit;
-                run_dev(options).await
-            }
+                default_replicas,
+            } => run_meta(id, &members, data_dir, default_replicas).await,
+            Command::Node {
+                id,
+                listen,
+                meta,
+                data_dir,
+            } => run_node(id, listen, &meta, data_dir).await,
+            Command::Router { client, meta } => run_router(client, &meta).await,
         }
     })
 }
 
-async fn run_dev(options: DevOptions) -> anyhow::Result<()> {
-    let data_dir = options.data_dir.clone();
+fn list(addrs: &str) -> Vec<String> {
+    addrs
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn parse_members(members: &str) -> anyhow::Result<BTreeMap<u64, String>> {
+    list(members)
+        .into_iter()
+        .map(|m| {
+            let (id, addr) = m
+                .split_once('=')
+                .context("--members entries are id=host:port")?;
+            Ok((id.parse().context("member id")?, addr.to_string()))
+        })
+        .collect()
+}
+
+/// Runs `service` until SIGINT or SIGTERM, then cancels it and waits for it.
+async fn until_signal<F>(
+    role: &str,
+    service: impl FnOnce(CancellationToken) -> F,
+) -> anyhow::Result<()>
+where
+    F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(service(shutdown.clone()));
+    wait_for_signal().await?;
+    eprintln!("tessera {role}: shutting down");
+    shutdown.cancel();
+    task.await??;
+    eprintln!("tessera {role}: stopped cleanly");
+    Ok(())
+}
+
+async fn run_meta(
+    id: u64,
+    members: &str,
+    data_dir: PathBuf,
+    default_replicas: u8,
+) -> anyhow::Result<()> {
+    let members = parse_members(members)?;
+    let addr = members
+        .get(&id)
+        .context("--id must be one of --members")?
+        .clone();
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("bind {addr}"))?;
+    println!(
+        "tessera meta: listening on {} (member {id} of {})",
+        listener.local_addr()?,
+        members.len()
+    );
+    let config = MetaConfig {
+        id,
+        data_dir,
+        members,
+        raft: RaftTimings::default(),
+        controller: ControllerConfig {
+            default_replicas,
+            ..Default::default()
+        },
+    };
+    until_signal("meta", |shutdown| {
+        tessera_meta::run(config, listener, shutdown)
+    })
+    .await
+}
+
+async fn run_node(
+    id: u64,
+    listen: SocketAddr,
+    meta: &str,
+    data_dir: PathBuf,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!("tessera node: listening on {addr} (node {id})");
+    let config = NodeConfig {
+        id,
+        data_dir,
+        meta_addrs: list(meta),
+        advertise_addr: addr.to_string(),
+        raft: RaftTimings::default(),
+        heartbeat: std::time::Duration::from_secs(1),
+    };
+    until_signal("node", |shutdown| {
+        tessera_server::run(config, listener, shutdown)
+    })
+    .await
+}
+
+async fn run_router(client: ClientFlags, meta: &str) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(SocketAddr::new(client.bind, client.port)).await?;
+    println!("tessera router: listening on {}", listener.local_addr()?);
+    let config = client.router_config(list(meta));
+    until_signal("router", |shutdown| {
+        tessera_router::run(config, listener, shutdown)
+    })
+    .await
+}
+
+async fn run_dev(client: ClientFlags, data_dir: PathBuf) -> anyhow::Result<()> {
+    let options = DevOptions {
+        listen: SocketAddr::new(client.bind, client.port),
+        data_dir: data_dir.clone(),
+        router: client.router_config(Vec::new()),
+        ..Default::default()
+    };
     let cluster = DevCluster::start(options).await?;
     println!(
         "tessera dev: listening on {} (data in {}, meta at {}, nodes: {})",

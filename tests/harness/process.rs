@@ -86,6 +86,78 @@ impl DevProcess {
     }
 }
 
+/// One `tessera meta|node|router` process of a multi-process cluster.
+pub struct Service {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Service {
+    /// Starts `tessera <args...>` and waits until it prints `tessera <role>: listening on`.
+    pub fn start(args: &[String], log: &Path) -> Self {
+        let role = args[0].clone();
+        let (child, addr) =
+            spawn_and_read_addr(args, log, &format!("tessera {role}: listening on "));
+        Self { child, addr }
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Spawns the tessera binary and reads the address from the line starting with `prefix`.
+fn spawn_and_read_addr(args: &[String], log: &Path, prefix: &str) -> (Child, SocketAddr) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn tessera");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let prefix = prefix.to_string();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(&prefix) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("tessera printed its address");
+    (child, addr.parse().expect("address"))
+}
+
+/// A loopback port that was free a moment ago (for meta members, whose addresses must
+/// be known before they start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 impl Drop for DevProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

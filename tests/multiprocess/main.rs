@@ -1,0 +1,7 @@
+//! Clusters of separate `tessera meta|node|router` processes, killed with SIGKILL. Own
+//! test binary: failover is timed, so nothing else should compete for the CPU.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod sigkill;
