@@ -63,6 +63,38 @@ impl ClientFlags {
     }
 }
 
+/// Authentication of internal connections.
+#[derive(Args)]
+struct SecretFlags {
+    /// Shared secret every internal connection (Raft, data, meta) must present.
+    #[arg(
+        long,
+        env = "TESSERA_CLUSTER_SECRET",
+        conflicts_with = "cluster_secret_file"
+    )]
+    cluster_secret: Option<String>,
+    /// File holding the shared secret (trailing whitespace ignored).
+    #[arg(long, env = "TESSERA_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
+}
+
+impl SecretFlags {
+    /// Installs the secret for this process, if one was given.
+    fn apply(&self) -> anyhow::Result<()> {
+        let secret = match (&self.cluster_secret, &self.cluster_secret_file) {
+            (Some(secret), _) => secret.clone().into_bytes(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("read {}", path.display()))?
+                .trim_end()
+                .as_bytes()
+                .to_vec(),
+            (None, None) => return Ok(()),
+        };
+        tessera_common::secret::set(secret)?;
+        Ok(())
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a meta member, three storage nodes and a router in this process.
@@ -87,6 +119,8 @@ enum Command {
         /// Replicas of the default table.
         #[arg(long, default_value_t = 3, env = "TESSERA_DEFAULT_REPLICAS")]
         default_replicas: u8,
+        #[command(flatten)]
+        secret: SecretFlags,
     },
     /// Run one storage node.
     Node {
@@ -102,6 +136,8 @@ enum Command {
         /// Where its data lives.
         #[arg(long, env = "TESSERA_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        secret: SecretFlags,
     },
     /// Run a router (the RESP front end) for a cluster.
     Router {
@@ -110,6 +146,8 @@ enum Command {
         /// Meta members' addresses, comma-separated.
         #[arg(long, env = "TESSERA_META")]
         meta: String,
+        #[command(flatten)]
+        secret: SecretFlags,
     },
 }
 
@@ -133,14 +171,29 @@ fn main() -> anyhow::Result<()> {
                 members,
                 data_dir,
                 default_replicas,
-            } => run_meta(id, &members, data_dir, default_replicas).await,
+                secret,
+            } => {
+                secret.apply()?;
+                run_meta(id, &members, data_dir, default_replicas).await
+            }
             Command::Node {
                 id,
                 listen,
                 meta,
                 data_dir,
-            } => run_node(id, listen, &meta, data_dir).await,
-            Command::Router { client, meta } => run_router(client, &meta).await,
+                secret,
+            } => {
+                secret.apply()?;
+                run_node(id, listen, &meta, data_dir).await
+            }
+            Command::Router {
+                client,
+                meta,
+                secret,
+            } => {
+                secret.apply()?;
+                run_router(client, &meta).await
+            }
         }
     })
 }

@@ -6,6 +6,7 @@ pub mod frame;
 pub mod raftlog;
 pub mod raftnet;
 pub mod rpc;
+pub mod secret;
 pub mod snapshots;
 pub mod store;
 pub mod syncer;

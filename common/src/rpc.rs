@@ -133,13 +133,17 @@ where
                 return Ok(conn.clone());
             }
         }
-        let stream = TcpStream::connect(&self.addr)
+        let connect_error = |source| RpcError::Connect {
+            addr: self.addr.clone(),
+            source,
+        };
+        let mut stream = TcpStream::connect(&self.addr)
             .await
-            .map_err(|source| RpcError::Connect {
-                addr: self.addr.clone(),
-                source,
-            })?;
+            .map_err(connect_error)?;
         let _ = stream.set_nodelay(true);
+        crate::secret::present(&mut stream)
+            .await
+            .map_err(connect_error)?;
         let conn = Arc::new(spawn_connection(stream));
         *slot = Some(conn.clone());
         Ok(conn)
@@ -245,10 +249,18 @@ pub async fn serve<S: RpcService>(
 }
 
 async fn serve_connection<S: RpcService>(
-    stream: TcpStream,
+    mut stream: TcpStream,
     service: Arc<S>,
     shutdown: CancellationToken,
 ) {
+    if !crate::secret::verify(&mut stream).await {
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::warn!(%peer, "refused internal connection: missing or wrong cluster secret");
+        return;
+    }
     let (read_half, write_half) = stream.into_split();
     let (outbound, rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(write_frames(

@@ -7,6 +7,9 @@ use redis::AsyncCommands;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The cluster secret every process of the test cluster is started with.
+const SECRET: &str = "a-shared-secret";
+
 struct Cluster {
     meta: Vec<Service>,
     nodes: Vec<(u64, Service)>,
@@ -34,6 +37,8 @@ impl Cluster {
                 let data = dir.join(format!("meta{id}"));
                 args(&[
                     "meta",
+                    "--cluster-secret",
+                    SECRET,
                     "--id",
                     &id.to_string(),
                     "--members",
@@ -48,6 +53,8 @@ impl Cluster {
                 let data = dir.join(format!("node{id}"));
                 args(&[
                     "node",
+                    "--cluster-secret",
+                    SECRET,
                     "--id",
                     &id.to_string(),
                     "--meta",
@@ -57,7 +64,15 @@ impl Cluster {
                 ])
             })
             .collect();
-        let router_args = args(&["router", "--port", "0", "--meta", &meta_list.join(",")]);
+        let router_args = args(&[
+            "router",
+            "--cluster-secret",
+            SECRET,
+            "--port",
+            "0",
+            "--meta",
+            &meta_list.join(","),
+        ]);
         let log = dir.join("cluster.log");
         Self {
             meta: meta_args.iter().map(|a| Service::start(a, &log)).collect(),
@@ -174,4 +189,49 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
             "acknowledged {key} lost after SIGKILL of every process"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_ports_refuse_connections_without_the_cluster_secret() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let data = dir.path().join("meta");
+    let meta = Service::start(
+        &args(&[
+            "meta",
+            "--cluster-secret",
+            SECRET,
+            "--id",
+            "1",
+            "--members",
+            &format!("1=127.0.0.1:{port}"),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ]),
+        &dir.path().join("meta.log"),
+    );
+    // A well-formed request frame, but no hello: refused before anything is read.
+    let request = [&[0, 0, 0, 3][..], &[1, 2, 0]].concat();
+    let wrong_hello = [&[0, 0, 0, 15][..], b"TESSERA1", &[6], b"wrong!"].concat();
+    for attempt in [request, wrong_hello] {
+        let mut stream = std::net::TcpStream::connect(meta.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(&attempt).unwrap();
+        let mut buf = [0u8; 64];
+        let read = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(read, 0, "the server closes without answering");
+    }
+    let log = wait_for(
+        Duration::from_secs(10),
+        "the refusals to be logged",
+        || async {
+            let log = std::fs::read_to_string(dir.path().join("meta.log")).ok()?;
+            (log.matches("refused internal connection").count() >= 2).then_some(log)
+        },
+    )
+    .await;
+    assert!(log.contains("missing or wrong cluster secret"));
 }
