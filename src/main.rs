@@ -136,6 +136,9 @@ enum Command {
         /// Where its data lives.
         #[arg(long, env = "TESSERA_DATA_DIR")]
         data_dir: PathBuf,
+        /// Also serve Redis clients (a router) on this address; "off" to not.
+        #[arg(long, default_value = "127.0.0.1:6379", env = "TESSERA_RESP")]
+        resp: String,
         #[command(flatten)]
         secret: SecretFlags,
     },
@@ -181,10 +184,11 @@ fn main() -> anyhow::Result<()> {
                 listen,
                 meta,
                 data_dir,
+                resp,
                 secret,
             } => {
                 secret.apply()?;
-                run_node(id, listen, &meta, data_dir).await
+                run_node(id, listen, &meta, data_dir, &resp).await
             }
             Command::Router {
                 client,
@@ -277,12 +281,25 @@ async fn run_node(
     listen: SocketAddr,
     meta: &str,
     data_dir: PathBuf,
+    resp: &str,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("bind {listen}"))?;
     let addr = listener.local_addr()?;
-    println!("tessera node: listening on {addr} (node {id})");
+    let resp_listener = match resp {
+        "off" => None,
+        resp => Some(
+            TcpListener::bind(resp)
+                .await
+                .with_context(|| format!("bind {resp}"))?,
+        ),
+    };
+    let resp_note = match &resp_listener {
+        Some(l) => format!(", RESP on {}", l.local_addr()?),
+        None => String::new(),
+    };
+    println!("tessera node: listening on {addr} (node {id}{resp_note})");
     let config = NodeConfig {
         id,
         data_dir,
@@ -291,8 +308,24 @@ async fn run_node(
         raft: RaftTimings::default(),
         heartbeat: std::time::Duration::from_secs(1),
     };
-    until_signal("node", |shutdown| {
-        tessera_server::run(config, listener, shutdown)
+    let router_config = RouterConfig {
+        meta_addrs: list(meta),
+        ..Default::default()
+    };
+    until_signal("node", move |shutdown| async move {
+        // The node's own router serves Redis clients next to the node.
+        let router = resp_listener.map(|l| {
+            tokio::spawn(tessera_router::run(
+                router_config,
+                l,
+                shutdown.child_token(),
+            ))
+        });
+        let node = tessera_server::run(config, listener, shutdown).await;
+        if let Some(router) = router {
+            router.await.map_err(std::io::Error::other)??;
+        }
+        node
     })
     .await
 }

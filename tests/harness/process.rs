@@ -90,15 +90,21 @@ impl DevProcess {
 pub struct Service {
     child: Child,
     pub addr: SocketAddr,
+    /// The rest of its "listening on" line.
+    pub banner: String,
 }
 
 impl Service {
     /// Starts `tessera <args...>` and waits until it prints `tessera <role>: listening on`.
     pub fn start(args: &[String], log: &Path) -> Self {
         let role = args[0].clone();
-        let (child, addr) =
+        let (child, addr, banner) =
             spawn_and_read_addr(args, log, &format!("tessera {role}: listening on "));
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            banner,
+        }
     }
 
     /// SIGKILL, then reap.
@@ -115,7 +121,7 @@ impl Drop for Service {
 }
 
 /// Spawns the tessera binary and reads the address from the line starting with `prefix`.
-fn spawn_and_read_addr(args: &[String], log: &Path, prefix: &str) -> (Child, SocketAddr) {
+fn spawn_and_read_addr(args: &[String], log: &Path, prefix: &str) -> (Child, SocketAddr, String) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -133,19 +139,20 @@ fn spawn_and_read_addr(args: &[String], log: &Path, prefix: &str) -> (Child, Soc
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix(&prefix) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
+                let _ = tx.send(rest.to_string());
             }
         }
     });
-    let addr = rx
+    let line = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("tessera printed its address");
-    (child, addr.parse().expect("address"))
+    let addr = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .expect("address");
+    (child, addr, line)
 }
 
 /// A loopback port that was free a moment ago (for meta members, whose addresses must

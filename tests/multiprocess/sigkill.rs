@@ -55,6 +55,8 @@ impl Cluster {
                     "node",
                     "--cluster-secret",
                     SECRET,
+                    "--resp",
+                    "127.0.0.1:0",
                     "--id",
                     &id.to_string(),
                     "--meta",
@@ -174,6 +176,19 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
         killed.elapsed()
     );
     acked.push("after-kill".to_string());
+    // Every node also serves Redis clients: read through a surviving node.
+    let survivor = cluster.nodes.iter().find(|(id, _)| *id != leader).unwrap();
+    let resp = survivor
+        .1
+        .banner
+        .split("RESP on ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    let mut via_node = connect(&format!("redis://{resp}")).await;
+    assert_eq!(via_node.get::<_, i64>("before:7").await.unwrap(), 7);
+    assert_eq!(via_node.get::<_, String>("after-kill").await.unwrap(), "1");
     for i in 0..100 {
         let key = format!("after:{i}");
         let _: () = con.set(&key, i).await.unwrap();
