@@ -25,39 +25,19 @@ impl DevProcess {
 
     /// Same, with extra `tessera dev` flags.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(data_dir.with_extension("log"))
-            .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["dev", "--port", "0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn tessera dev");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("tessera dev: listening on ") {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("tessera dev printed its address");
+        let mut args = vec![
+            "dev".to_string(),
+            "--port".into(),
+            "0".into(),
+            "--data-dir".into(),
+        ];
+        args.push(data_dir.to_str().expect("utf-8 path").to_string());
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let log = data_dir.with_extension("log");
+        let (child, addr, _) = spawn_and_read_addr(&args, &log, "tessera dev: listening on ");
         Self {
             child,
-            addr: addr.parse().expect("address"),
+            addr,
             data_dir: data_dir.to_path_buf(),
         }
     }
