@@ -17,12 +17,21 @@ pub type NodeClient = RpcClient<NodeRequest, NodeResponse>;
 #[derive(Default)]
 pub struct NodeDirectory {
     clients: DashMap<NodeId, Arc<NodeClient>>,
+    /// The catalog version the directory last followed (addresses only change with it).
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl NodeDirectory {
     /// Points every node id at its address in `catalog`, replacing clients whose
     /// address changed.
     pub fn update(&self, catalog: &Catalog) {
+        use std::sync::atomic::Ordering;
+        // Called on every routed request: only a new catalog can change an address.
+        // The version is recorded after the clients are in place, so a caller that
+        // sees it up to date also sees the clients (concurrent updates are harmless).
+        if catalog.version != 0 && self.version.load(Ordering::Acquire) == catalog.version {
+            return;
+        }
         for node in catalog.nodes.values() {
             let stale = self
                 .clients
@@ -33,6 +42,7 @@ impl NodeDirectory {
                     .insert(node.id, Arc::new(NodeClient::new(node.addr.clone())));
             }
         }
+        self.version.store(catalog.version, Ordering::Release);
     }
 
     /// The client for `node`, if its address is known.
