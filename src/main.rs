@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
+use tessera::config::parse_duration;
 use tessera::dev::{DevCluster, DevOptions};
+use tessera::playground::PlaygroundOptions;
 use tessera_common::raftnet::RaftTimings;
 use tessera_meta::{ControllerConfig, MetaConfig};
 use tessera_router::RouterConfig;
@@ -95,6 +98,14 @@ impl SecretFlags {
     }
 }
 
+/// A configuration file.
+#[derive(Args)]
+struct ConfigFlag {
+    /// TOML file of settings named like the flags (flags and environment win over it).
+    #[arg(long, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a meta member, three storage nodes and a router in this process.
@@ -103,6 +114,24 @@ enum Command {
         client: ClientFlags,
         /// Where data lives (one directory per part inside it).
         #[arg(long, default_value = "./tessera-data", env = "TESSERA_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        config: ConfigFlag,
+    },
+    /// Run a local cluster of separate processes (meta members, nodes, a router) to
+    /// try failover by hand: `kill -9` any pid it lists.
+    Playground {
+        /// Meta members (1, 3 or 5).
+        #[arg(long, default_value_t = 3)]
+        meta: usize,
+        /// Storage nodes.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Router port for Redis clients (0 picks a free one).
+        #[arg(long, default_value_t = 6379)]
+        port: u16,
+        /// Where the processes keep their data and logs.
+        #[arg(long, default_value = "./tessera-playground")]
         data_dir: PathBuf,
     },
     /// Run one member of the metadata service.
@@ -119,8 +148,19 @@ enum Command {
         /// Replicas of the default table.
         #[arg(long, default_value_t = 3, env = "TESSERA_DEFAULT_REPLICAS")]
         default_replicas: u8,
+        /// A storage node silent this long is dead; its replicas are replaced.
+        #[arg(long, default_value = "10s", value_parser = parse_duration, env = "TESSERA_DEAD_AFTER")]
+        dead_after: Duration,
+        /// A follower this many log entries behind its leader is lagging...
+        #[arg(long, default_value_t = 10_000, env = "TESSERA_LAG_ENTRIES")]
+        lag_entries: u64,
+        /// ...and is replaced after lagging this long.
+        #[arg(long, default_value = "30s", value_parser = parse_duration, env = "TESSERA_LAG_WINDOW")]
+        lag_window: Duration,
         #[command(flatten)]
         secret: SecretFlags,
+        #[command(flatten)]
+        config: ConfigFlag,
     },
     /// Run one storage node.
     Node {
@@ -139,8 +179,13 @@ enum Command {
         /// Also serve Redis clients (a router) on this address; "off" to not.
         #[arg(long, default_value = "127.0.0.1:6379", env = "TESSERA_RESP")]
         resp: String,
+        /// How often it reports to the meta service.
+        #[arg(long, default_value = "1s", value_parser = parse_duration, env = "TESSERA_HEARTBEAT_INTERVAL")]
+        heartbeat_interval: Duration,
         #[command(flatten)]
         secret: SecretFlags,
+        #[command(flatten)]
+        config: ConfigFlag,
     },
     /// Run a router (the RESP front end) for a cluster.
     Router {
@@ -151,7 +196,17 @@ enum Command {
         meta: String,
         #[command(flatten)]
         secret: SecretFlags,
+        #[command(flatten)]
+        config: ConfigFlag,
     },
+}
+
+/// Settings of a meta member.
+struct MetaFlags {
+    id: u64,
+    members: String,
+    data_dir: PathBuf,
+    controller: ControllerConfig,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -162,22 +217,55 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    tessera::config::apply_config_file(&<Cli as clap::CommandFactory>::command(), &args)?;
+    let cli = Cli::parse_from(args);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Dev { client, data_dir } => run_dev(client, data_dir).await,
+            Command::Dev {
+                client, data_dir, ..
+            } => run_dev(client, data_dir).await,
+            Command::Playground {
+                meta,
+                nodes,
+                port,
+                data_dir,
+            } => {
+                tessera::playground::run(PlaygroundOptions {
+                    meta,
+                    nodes,
+                    port,
+                    data_dir,
+                })
+                .await
+            }
             Command::Meta {
                 id,
                 members,
                 data_dir,
                 default_replicas,
+                dead_after,
+                lag_entries,
+                lag_window,
                 secret,
+                ..
             } => {
                 secret.apply()?;
-                run_meta(id, &members, data_dir, default_replicas).await
+                run_meta(MetaFlags {
+                    id,
+                    members,
+                    data_dir,
+                    controller: ControllerConfig {
+                        default_replicas,
+                        dead_after,
+                        lag_entries,
+                        lag_window,
+                    },
+                })
+                .await
             }
             Command::Node {
                 id,
@@ -185,15 +273,26 @@ fn main() -> anyhow::Result<()> {
                 meta,
                 data_dir,
                 resp,
+                heartbeat_interval,
                 secret,
+                ..
             } => {
                 secret.apply()?;
-                run_node(id, listen, &meta, data_dir, &resp).await
+                let config = NodeConfig {
+                    id,
+                    data_dir,
+                    meta_addrs: list(&meta),
+                    advertise_addr: String::new(),
+                    raft: RaftTimings::default(),
+                    heartbeat: heartbeat_interval,
+                };
+                run_node(config, listen, &resp).await
             }
             Command::Router {
                 client,
                 meta,
                 secret,
+                ..
             } => {
                 secret.apply()?;
                 run_router(client, &meta).await
@@ -241,13 +340,14 @@ where
     Ok(())
 }
 
-async fn run_meta(
-    id: u64,
-    members: &str,
-    data_dir: PathBuf,
-    default_replicas: u8,
-) -> anyhow::Result<()> {
-    let members = parse_members(members)?;
+async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
+    let MetaFlags {
+        id,
+        members,
+        data_dir,
+        controller,
+    } = flags;
+    let members = parse_members(&members)?;
     let addr = members
         .get(&id)
         .context("--id must be one of --members")?
@@ -265,10 +365,7 @@ async fn run_meta(
         data_dir,
         members,
         raft: RaftTimings::default(),
-        controller: ControllerConfig {
-            default_replicas,
-            ..Default::default()
-        },
+        controller,
     };
     until_signal("meta", |shutdown| {
         tessera_meta::run(config, listener, shutdown)
@@ -276,13 +373,7 @@ async fn run_meta(
     .await
 }
 
-async fn run_node(
-    id: u64,
-    listen: SocketAddr,
-    meta: &str,
-    data_dir: PathBuf,
-    resp: &str,
-) -> anyhow::Result<()> {
+async fn run_node(mut config: NodeConfig, listen: SocketAddr, resp: &str) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("bind {listen}"))?;
@@ -299,17 +390,13 @@ async fn run_node(
         Some(l) => format!(", RESP on {}", l.local_addr()?),
         None => String::new(),
     };
-    println!("tessera node: listening on {addr} (node {id}{resp_note})");
-    let config = NodeConfig {
-        id,
-        data_dir,
-        meta_addrs: list(meta),
-        advertise_addr: addr.to_string(),
-        raft: RaftTimings::default(),
-        heartbeat: std::time::Duration::from_secs(1),
-    };
+    println!(
+        "tessera node: listening on {addr} (node {}{resp_note})",
+        config.id
+    );
+    config.advertise_addr = addr.to_string();
     let router_config = RouterConfig {
-        meta_addrs: list(meta),
+        meta_addrs: config.meta_addrs.clone(),
         ..Default::default()
     };
     until_signal("node", move |shutdown| async move {

@@ -3,6 +3,7 @@
 //! Raft log store used by both the metadata group and the data groups.
 
 pub mod frame;
+pub mod identity;
 pub mod raftlog;
 pub mod raftnet;
 pub mod rpc;
@@ -10,6 +11,7 @@ pub mod secret;
 pub mod snapshots;
 pub mod store;
 pub mod syncer;
+pub mod ticker;
 pub mod wire_bytes;
 
 pub use raftlog::{FjallLogStore, LogKeyspaces};

@@ -29,6 +29,34 @@ pub struct NodeDesc {
     pub id: NodeId,
     /// Its internal RPC address (Raft and data requests).
     pub addr: String,
+    /// The random identity its data directory was created with. A node presenting
+    /// its id with another identity has lost its data and must not take this id's
+    /// place in any group (it could vote twice in a term).
+    pub identity: u64,
+    /// Where it is in its life cycle.
+    pub state: NodeState,
+}
+
+/// A storage node's life cycle, as operators drive it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Serving, and eligible for new replicas.
+    Active,
+    /// `DECOMMISSION`ed: its replicas are being moved away; it gets no new ones.
+    Decommissioning,
+    /// Drained: it holds no replica and may be stopped; it may not register again.
+    Removed,
+}
+
+impl NodeState {
+    /// The name operators see.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeState::Active => "active",
+            NodeState::Decommissioning => "decommissioning",
+            NodeState::Removed => "removed",
+        }
+    }
 }
 
 /// A table.
@@ -73,6 +101,8 @@ pub struct GroupDesc {
     pub id: GroupId,
     /// The nodes holding a replica; the first one bootstraps the group.
     pub members: Vec<NodeId>,
+    /// Nodes that left the group. See [`Catalog::may_join`] for why it matters.
+    pub retired: Vec<NodeId>,
 }
 
 /// A change to the catalog, replicated through the meta group's Raft log.
@@ -84,6 +114,25 @@ pub enum MetaCommand {
         id: NodeId,
         /// Its internal RPC address.
         addr: String,
+        /// The identity stored in its data directory.
+        identity: u64,
+    },
+    /// Change one group's replica set: `remove` leaves it and/or `add` joins it. The
+    /// group's leader carries the change out in Raft (learner, catch up, promote).
+    MoveReplica {
+        /// The group.
+        group: GroupId,
+        /// The member to take out.
+        remove: Option<NodeId>,
+        /// The node to add.
+        add: Option<NodeId>,
+    },
+    /// Set a node's life-cycle state.
+    SetNodeState {
+        /// The node.
+        id: NodeId,
+        /// Its new state.
+        state: NodeState,
     },
     /// Remove a table, its ranges and their groups (replicas are then deleted by the
     /// nodes that hold them).
@@ -128,7 +177,15 @@ pub fn table_name_problem(name: &str) -> Option<String> {
 impl std::fmt::Display for MetaCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MetaCommand::RegisterNode { id, addr } => write!(f, "RegisterNode({id}, {addr})"),
+            MetaCommand::RegisterNode { id, addr, .. } => {
+                write!(f, "RegisterNode({id}, {addr})")
+            }
+            MetaCommand::MoveReplica { group, remove, add } => {
+                write!(f, "MoveReplica(group {group}, -{remove:?} +{add:?})")
+            }
+            MetaCommand::SetNodeState { id, state } => {
+                write!(f, "SetNodeState({id}, {})", state.name())
+            }
             MetaCommand::CreateTable { name, .. } => write!(f, "CreateTable({name})"),
             MetaCommand::DropTable { name } => write!(f, "DropTable({name})"),
         }
@@ -182,15 +239,47 @@ impl Catalog {
     /// A description of why the command is invalid against this catalog; nothing changes.
     pub fn apply(&mut self, cmd: &MetaCommand) -> Result<(), String> {
         match cmd {
-            MetaCommand::RegisterNode { id, addr } => {
+            MetaCommand::RegisterNode { id, addr, identity } => {
+                let state = match self.nodes.get(id) {
+                    Some(known) if known.identity != *identity => {
+                        return Err(format!(
+                            "node {id} is registered with another data directory; a node \
+                             whose data was lost must join under a new id"
+                        ))
+                    }
+                    Some(known) if known.state == NodeState::Removed => {
+                        return Err(format!(
+                            "node {id} was decommissioned; start it with a new id and \
+                             an empty data directory to join again"
+                        ))
+                    }
+                    Some(known) if known.addr == *addr => return Ok(()),
+                    Some(known) => known.state,
+                    None => NodeState::Active,
+                };
                 let node = NodeDesc {
                     id: *id,
                     addr: addr.clone(),
+                    identity: *identity,
+                    state,
                 };
-                if self.nodes.get(id) == Some(&node) {
+                self.nodes.insert(*id, node);
+            }
+            MetaCommand::MoveReplica { group, remove, add } => {
+                self.move_replica(*group, *remove, *add)?;
+            }
+            MetaCommand::SetNodeState { id, state } => {
+                let node = self
+                    .nodes
+                    .get_mut(id)
+                    .ok_or_else(|| format!("no such node {id}"))?;
+                if node.state == *state {
                     return Ok(());
                 }
-                self.nodes.insert(*id, node);
+                if node.state == NodeState::Removed {
+                    return Err(format!("node {id} was removed"));
+                }
+                node.state = *state;
             }
             MetaCommand::CreateTable {
                 name,
@@ -248,6 +337,7 @@ impl Catalog {
                 GroupDesc {
                     id: group,
                     members: members.clone(),
+                    retired: Vec::new(),
                 },
             );
             self.ranges.insert(
@@ -262,6 +352,51 @@ impl Catalog {
                 },
             );
         }
+        Ok(())
+    }
+
+    fn move_replica(
+        &mut self,
+        group: GroupId,
+        remove: Option<NodeId>,
+        add: Option<NodeId>,
+    ) -> Result<(), String> {
+        if let Some(add) = add {
+            match self.nodes.get(&add) {
+                Some(node) if node.state == NodeState::Active => {}
+                Some(node) => return Err(format!("node {add} is {}", node.state.name())),
+                None => return Err(format!("no such node {add}")),
+            }
+        }
+        if let Some(add) = add {
+            if !self.may_join(group, add) {
+                return Err(format!(
+                    "node {add} left group {group} and cannot rejoin it"
+                ));
+            }
+        }
+        let desc = self
+            .groups
+            .get_mut(&group)
+            .ok_or_else(|| format!("no such group {group}"))?;
+        if let Some(remove) = remove {
+            if !desc.members.contains(&remove) {
+                return Err(format!("node {remove} holds no replica of group {group}"));
+            }
+            if add.is_none() && desc.members.len() == 1 {
+                return Err(format!("group {group} would lose its last replica"));
+            }
+        }
+        if let Some(add) = add {
+            if desc.members.contains(&add) {
+                return Err(format!(
+                    "node {add} already holds a replica of group {group}"
+                ));
+            }
+        }
+        desc.members.retain(|m| Some(*m) != remove);
+        desc.members.extend(add);
+        desc.retired.extend(remove);
         Ok(())
     }
 
@@ -339,6 +474,30 @@ impl Catalog {
         self.tables.values().find(|t| t.name == name)
     }
 
+    /// Whether `node` may receive a replica of `group`: it holds none, and it is not
+    /// a former member of a single-replica group.
+    ///
+    /// A node that left a group deleted its replica; joining again, it replays the
+    /// group's log from the start and passes through every old membership on the way
+    /// (openraft: "node ids must not be reused"). In an old membership where it alone
+    /// was a quorum — only single-replica groups have one — it could elect itself
+    /// next to the real group. With three or more voters it would need the vote of a
+    /// member whose log is newer than its own, which Raft refuses, as long as only
+    /// one member joins at a time (the controller's rule).
+    pub fn may_join(&self, group: GroupId, node: NodeId) -> bool {
+        let Some(desc) = self.groups.get(&group) else {
+            return false;
+        };
+        if desc.members.contains(&node) {
+            return false;
+        }
+        let single = self
+            .range_of_group(group)
+            .and_then(|r| self.tables.get(&r.table))
+            .is_none_or(|t| t.replicas <= 1);
+        !(single && desc.retired.contains(&node))
+    }
+
     /// The groups that have a replica on `node`.
     pub fn groups_on(&self, node: NodeId) -> impl Iterator<Item = &GroupDesc> {
         self.groups
@@ -394,6 +553,7 @@ mod tests {
                 .apply(&MetaCommand::RegisterNode {
                     id,
                     addr: format!("n{id}"),
+                    identity: id * 7,
                 })
                 .unwrap();
         }
@@ -411,6 +571,100 @@ mod tests {
         assert_eq!(counts[1..].iter().sum::<usize>(), 15);
         assert!(counts[1..].iter().all(|c| *c == 3), "{counts:?}");
         assert!(catalog.place(&[1, 2], 3, 1).is_err());
+    }
+
+    #[test]
+    fn a_node_id_cannot_change_its_data_directory() {
+        let mut catalog = Catalog::default();
+        let register = |identity| MetaCommand::RegisterNode {
+            id: 4,
+            addr: "a".into(),
+            identity,
+        };
+        catalog.apply(&register(11)).unwrap();
+        catalog.apply(&register(11)).unwrap();
+        let refused = catalog.apply(&register(12)).unwrap_err();
+        assert!(refused.contains("another data directory"), "{refused}");
+        catalog
+            .apply(&MetaCommand::SetNodeState {
+                id: 4,
+                state: NodeState::Removed,
+            })
+            .unwrap();
+        assert!(
+            catalog.apply(&register(11)).is_err(),
+            "a removed node stays out"
+        );
+    }
+
+    #[test]
+    fn replicas_move_between_nodes() {
+        let mut catalog = Catalog::default();
+        for id in 1..=4 {
+            catalog
+                .apply(&MetaCommand::RegisterNode {
+                    id,
+                    addr: format!("n{id}"),
+                    identity: id,
+                })
+                .unwrap();
+        }
+        catalog
+            .apply(&MetaCommand::CreateTable {
+                name: "t".into(),
+                replicas: 3,
+                splits: vec![],
+                placements: vec![vec![1, 2, 3]],
+            })
+            .unwrap();
+        let group = *catalog.groups.keys().next().unwrap();
+        let mv = |remove, add| MetaCommand::MoveReplica { group, remove, add };
+        catalog.apply(&mv(Some(2), Some(4))).unwrap();
+        assert_eq!(catalog.groups[&group].members, vec![1, 3, 4]);
+        assert!(catalog.apply(&mv(Some(2), None)).is_err(), "not a member");
+        assert!(
+            catalog.apply(&mv(None, Some(3))).is_err(),
+            "already a member"
+        );
+        assert!(catalog.apply(&mv(None, Some(9))).is_err(), "unknown node");
+        assert!(
+            catalog.may_join(group, 2),
+            "former members may rejoin 3-replica groups"
+        );
+        catalog
+            .apply(&MetaCommand::CreateTable {
+                name: "solo".into(),
+                replicas: 1,
+                splits: vec![],
+                placements: vec![vec![1]],
+            })
+            .unwrap();
+        let solo = *catalog.groups.keys().find(|g| **g != group).unwrap();
+        catalog
+            .apply(&MetaCommand::MoveReplica {
+                group: solo,
+                remove: Some(1),
+                add: Some(3),
+            })
+            .unwrap();
+        assert!(
+            !catalog.may_join(solo, 1),
+            "a single-replica group's old member"
+        );
+        assert!(catalog
+            .apply(&MetaCommand::MoveReplica {
+                group: solo,
+                remove: Some(3),
+                add: Some(1),
+            })
+            .is_err());
+        catalog
+            .apply(&MetaCommand::SetNodeState {
+                id: 2,
+                state: NodeState::Decommissioning,
+            })
+            .unwrap();
+        assert!(catalog.apply(&mv(None, Some(2))).is_err(), "draining node");
     }
 
     #[test]

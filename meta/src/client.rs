@@ -102,9 +102,19 @@ impl MetaClient {
         &self,
         id: NodeId,
         addr: String,
+        identity: u64,
         deadline: Duration,
     ) -> Result<(), MetaError> {
-        self.expect_ok(MetaRequest::RegisterNode { id, addr }, deadline)
+        self.expect_ok(MetaRequest::RegisterNode { id, addr, identity }, deadline)
+            .await
+    }
+
+    /// Starts draining node `id` (`DECOMMISSION`).
+    ///
+    /// # Errors
+    /// [`MetaError::Refused`] with the reason (unknown node, too few nodes left).
+    pub async fn decommission(&self, id: NodeId) -> Result<(), MetaError> {
+        self.expect_ok(MetaRequest::Decommission { id }, RPC_TIMEOUT)
             .await
     }
 

@@ -15,6 +15,21 @@ pub struct ReplicaStats {
     pub is_leader: bool,
     /// Its last applied log index.
     pub applied: u64,
+    /// On the leader only: the group's Raft membership and its followers' progress.
+    pub membership: Option<GroupMembership>,
+}
+
+/// A group's Raft membership as its leader sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMembership {
+    /// Voters of the effective configuration (all sets of a joint one).
+    pub voters: Vec<NodeId>,
+    /// Learners.
+    pub learners: Vec<NodeId>,
+    /// A joint configuration is in effect (a change is half done).
+    pub joint: bool,
+    /// Log entries each other member is behind the leader's last log entry.
+    pub lag: Vec<(NodeId, u64)>,
 }
 
 /// A request to a meta member.
@@ -35,6 +50,13 @@ pub enum MetaRequest {
         id: NodeId,
         /// Its internal RPC address.
         addr: String,
+        /// The identity stored in its data directory.
+        identity: u64,
+    },
+    /// Drain a node's replicas onto others, then mark it removed.
+    Decommission {
+        /// The node.
+        id: NodeId,
     },
     /// Create a table (the meta leader places its replicas on live nodes).
     CreateTable {
@@ -90,6 +112,8 @@ pub struct NodeStatus {
     pub addr: String,
     /// `up` if it heartbeated recently, else `down`.
     pub state: String,
+    /// `active`, `decommissioning` or `removed`.
+    pub lifecycle: String,
     /// Replicas the catalog places on it.
     pub replicas: usize,
     /// Groups it reported leading in its last heartbeat.

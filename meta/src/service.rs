@@ -2,8 +2,8 @@
 //! registration and heartbeats. Writes go through the Raft leader; a follower answers
 //! `NotLeader` with the leader's address so clients can follow it.
 
-use crate::catalog::{Catalog, MetaCommand, NodeId};
-use crate::proto::{MetaRequest, MetaResponse};
+use crate::catalog::{Catalog, GroupId, MetaCommand, NodeId, NodeState};
+use crate::proto::{GroupMembership, MetaRequest, MetaResponse, ReplicaStats};
 use crate::MetaRaft;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,8 @@ use tessera_common::raftnet::dispatch;
 use tessera_common::RpcService;
 use tokio::sync::watch;
 
+/// How long a new leader waits for nodes it has not heard from before placing replicas.
+const NEW_LEADER_GRACE: Duration = Duration::from_secs(3);
 /// Longest a catalog watch is held open.
 const MAX_WATCH: Duration = Duration::from_secs(30);
 
@@ -22,13 +24,51 @@ struct Report {
     leaders: usize,
 }
 
-/// When each node last reported, as seen by this meta member while it leads.
+/// What a group's leader last reported about the group's Raft membership.
+#[derive(Clone, Debug)]
+pub struct GroupReport {
+    /// When.
+    pub at: Instant,
+    /// The reporting leader.
+    pub leader: NodeId,
+    /// The membership and progress it reported.
+    pub membership: GroupMembership,
+}
+
+/// When each node last reported, as seen by this meta member while it leads, and what
+/// group leaders reported about their groups.
 #[derive(Default)]
 pub struct Liveness {
     reports: Mutex<HashMap<NodeId, Report>>,
+    groups: Mutex<HashMap<GroupId, GroupReport>>,
 }
 
 impl Liveness {
+    fn record_replicas(&self, node: NodeId, replicas: &[ReplicaStats]) {
+        let leaders = replicas.iter().filter(|r| r.is_leader).count();
+        self.record(node, Some(leaders));
+        let now = Instant::now();
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        for r in replicas {
+            if let (true, Some(membership)) = (r.is_leader, &r.membership) {
+                groups.insert(
+                    r.group,
+                    GroupReport {
+                        at: now,
+                        leader: node,
+                        membership: membership.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// What `group`'s leader last reported, if anything.
+    pub fn group(&self, group: GroupId) -> Option<GroupReport> {
+        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        groups.get(&group).cloned()
+    }
+
     fn record(&self, node: NodeId, leaders: Option<usize>) {
         let mut reports = self.lock();
         let previous = reports.get(&node).map_or(0, |r| r.leaders);
@@ -52,6 +92,11 @@ impl Liveness {
             .collect();
         live.sort_unstable();
         live
+    }
+
+    /// Whether `node` reported to this member at all (a new leader knows nobody yet).
+    fn heard(&self, node: NodeId) -> bool {
+        self.lock().contains_key(&node)
     }
 
     fn leaders(&self, node: NodeId) -> usize {
@@ -107,22 +152,80 @@ impl MetaService {
         if ![1, 3, 5].contains(&replicas) {
             return MetaResponse::Error(format!("REPLICAS must be 1, 3 or 5, not {replicas}"));
         }
-        let catalog = self.catalog.borrow().clone();
-        let live: Vec<NodeId> = self
-            .liveness
-            .live(self.dead_after)
-            .into_iter()
-            .filter(|n| catalog.nodes.contains_key(n))
-            .collect();
-        let placements = match catalog.place(&live, usize::from(replicas), splits.len() + 1) {
-            Ok(p) => p,
-            Err(e) => return MetaResponse::Error(e),
+        // A member that just became leader has not heard from the nodes yet: give
+        // them a moment to report before concluding there are too few.
+        let until = Instant::now() + NEW_LEADER_GRACE;
+        let placements = loop {
+            let catalog = self.catalog.borrow().clone();
+            let live = self.live_active(&catalog);
+            match catalog.place(&live, usize::from(replicas), splits.len() + 1) {
+                Ok(p) => break p,
+                Err(e) => {
+                    let unheard = catalog
+                        .nodes
+                        .values()
+                        .any(|n| n.state == NodeState::Active && !self.liveness.heard(n.id));
+                    if !unheard || Instant::now() >= until {
+                        return MetaResponse::Error(e);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
         };
         self.propose(MetaCommand::CreateTable {
             name,
             replicas,
             splits,
             placements,
+        })
+        .await
+    }
+
+    /// Live nodes that may receive replicas.
+    pub(crate) fn live_active(&self, catalog: &Catalog) -> Vec<NodeId> {
+        self.liveness
+            .live(self.dead_after)
+            .into_iter()
+            .filter(|n| {
+                catalog
+                    .nodes
+                    .get(n)
+                    .is_some_and(|d| d.state == NodeState::Active)
+            })
+            .collect()
+    }
+
+    async fn decommission(&self, id: NodeId) -> MetaResponse {
+        if !self.raft.is_leader() {
+            return self.not_leader().await;
+        }
+        let catalog = self.catalog.borrow().clone();
+        match catalog.nodes.get(&id).map(|n| n.state) {
+            None => return MetaResponse::Error(format!("no such node {id}")),
+            Some(NodeState::Active) => {}
+            Some(_) => return MetaResponse::Ok, // Already draining or drained.
+        }
+        let others = catalog
+            .nodes
+            .values()
+            .filter(|n| n.id != id && n.state == NodeState::Active)
+            .count();
+        let needed = catalog
+            .groups_on(id)
+            .filter_map(|g| catalog.range_of_group(g.id))
+            .filter_map(|r| catalog.tables.get(&r.table))
+            .map(|t| usize::from(t.replicas))
+            .max()
+            .unwrap_or(0);
+        if needed > others {
+            return MetaResponse::Error(format!(
+                "cannot decommission node {id}: its ranges need {needed} replicas and only \
+                 {others} other active nodes would be left"
+            ));
+        }
+        self.propose(MetaCommand::SetNodeState {
+            id,
+            state: NodeState::Decommissioning,
         })
         .await
     }
@@ -141,6 +244,7 @@ impl MetaService {
                 id: n.id,
                 addr: n.addr.clone(),
                 state: if live.contains(&n.id) { "up" } else { "down" }.into(),
+                lifecycle: n.state.name().into(),
                 replicas: counts.get(&n.id).copied().unwrap_or(0),
                 leaders: self.liveness.leaders(n.id),
             })
@@ -171,8 +275,9 @@ impl RpcService for MetaService {
                 self.catalog_after(known_version, Duration::from_millis(wait_ms))
                     .await
             }
-            MetaRequest::RegisterNode { id, addr } => {
-                let response = self.propose(MetaCommand::RegisterNode { id, addr }).await;
+            MetaRequest::RegisterNode { id, addr, identity } => {
+                let cmd = MetaCommand::RegisterNode { id, addr, identity };
+                let response = self.propose(cmd).await;
                 if matches!(response, MetaResponse::Ok) {
                     self.liveness.record(id, None);
                 }
@@ -182,8 +287,7 @@ impl RpcService for MetaService {
                 if !self.raft.is_leader() {
                     return self.not_leader().await;
                 }
-                let leaders = replicas.iter().filter(|r| r.is_leader).count();
-                self.liveness.record(id, Some(leaders));
+                self.liveness.record_replicas(id, &replicas);
                 MetaResponse::Ok
             }
             MetaRequest::CreateTable {
@@ -193,6 +297,7 @@ impl RpcService for MetaService {
             } => self.create_table(name, replicas, splits).await,
             MetaRequest::DropTable { name } => self.propose(MetaCommand::DropTable { name }).await,
             MetaRequest::Nodes => self.nodes().await,
+            MetaRequest::Decommission { id } => self.decommission(id).await,
         }
     }
 }

@@ -140,6 +140,11 @@ pub enum NodeRequest {
         /// The group.
         group: GroupId,
     },
+    /// The group's committed membership, answered only by its leader.
+    Membership {
+        /// The group.
+        group: GroupId,
+    },
     /// What this node stores in `[start, end)` (storage keys), whatever the group:
     /// used to check that a dropped table left nothing behind.
     Footprint {
@@ -161,6 +166,8 @@ pub enum NodeResponse {
     Data(Result<DataResponse, DataError>),
     /// Answer to `Digest`.
     Digest(Result<ReplicaDigest, DataError>),
+    /// Answer to `Membership`: `None` unless this node leads the group.
+    Membership(Option<tessera_meta::proto::GroupMembership>),
     /// Answer to `Footprint`: (stored keys, group records).
     Footprint(Result<(u64, u64), DataError>),
 }

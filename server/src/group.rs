@@ -36,6 +36,8 @@ pub struct GroupReplica {
     epoch: u64,
     proposer: tokio::sync::Mutex<SeqGen>,
     applied_max_seq: Arc<Mutex<Seq>>,
+    /// A membership step (see [`crate::reconcile`]) is running for this replica.
+    pub(crate) reconciling: std::sync::atomic::AtomicBool,
 }
 
 fn not_leader<E>(e: &RaftError<crate::DataTypes, E>) -> Option<DataError>
@@ -68,6 +70,7 @@ impl GroupReplica {
             epoch,
             proposer,
             applied_max_seq,
+            reconciling: Default::default(),
         }
     }
 

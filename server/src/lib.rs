@@ -6,6 +6,7 @@ pub mod api;
 pub mod group;
 pub mod node;
 pub mod ops;
+mod reconcile;
 pub mod state_machine;
 pub mod transport;
 pub mod value;
@@ -37,6 +38,8 @@ pub type DataRaft = openraft::Raft<DataTypes, GroupStateMachine>;
 
 /// How often a leader looks for expired keys to delete.
 const EXPIRY_SWEEP_EVERY: Duration = Duration::from_millis(200);
+/// How often a node steps its groups' memberships towards the catalog.
+const RECONCILE_EVERY: Duration = Duration::from_millis(250);
 
 /// How a storage node runs.
 #[derive(Clone, Debug)]
@@ -65,6 +68,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+    let identity = tessera_common::identity::load_or_create(&config.data_dir, config.id)?;
     let store = Store::open(&config.data_dir)?;
     let meta = Arc::new(MetaClient::new(config.meta_addrs.clone()));
     let node = Arc::new(Node {
@@ -72,6 +76,7 @@ pub async fn run(
         data: DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())?,
         logs: store.logs.clone(),
         groups: Default::default(),
+        lifecycle: Default::default(),
         peers: Arc::new(NodeDirectory::default()),
         timings: config.raft.clone(),
         meta: meta.clone(),
@@ -84,32 +89,49 @@ pub async fn run(
     ));
     let registered = tokio::select! {
         _ = shutdown.cancelled() => Ok(()),
-        r = register(&meta, &config) => r,
+        r = register(&meta, &config, identity) => r,
     };
+    if let Err(e) = registered {
+        // Refused (another data directory under this id, or decommissioned): serve
+        // nothing rather than join groups under a borrowed identity.
+        shutdown.cancel();
+        let _ = server.await;
+        drop(node);
+        store.close().await?;
+        return Err(e);
+    }
     let (catalog, watcher) = meta.clone().follow_catalog(shutdown.clone());
-    let follower = tokio::spawn(node.clone().follow_catalog(catalog, shutdown.clone()));
+    let follower = tokio::spawn(
+        node.clone()
+            .follow_catalog(catalog.clone(), shutdown.clone()),
+    );
     let heartbeat = tokio::spawn(node.clone().heartbeat(config.heartbeat, shutdown.clone()));
+    let reconciler = tokio::spawn(node.clone().reconcile_memberships(
+        catalog.clone(),
+        RECONCILE_EVERY,
+        shutdown.clone(),
+    ));
     let sweeper = tokio::spawn(
         node.clone()
             .sweep_expired(EXPIRY_SWEEP_EVERY, shutdown.clone()),
     );
     shutdown.cancelled().await;
-    for task in [server, watcher, follower, heartbeat, sweeper] {
+    for task in [server, watcher, follower, heartbeat, sweeper, reconciler] {
         let _ = task.await;
     }
     node.stop_replicas().await;
     drop(node);
-    store.close().await?;
-    registered
+    store.close().await
 }
 
 /// Registers with the meta service, retrying until it answers (it may start later).
-async fn register(meta: &MetaClient, config: &NodeConfig) -> io::Result<()> {
+async fn register(meta: &MetaClient, config: &NodeConfig, identity: u64) -> io::Result<()> {
     loop {
         match meta
             .register_node(
                 config.id,
                 config.advertise_addr.clone(),
+                identity,
                 Duration::from_secs(5),
             )
             .await

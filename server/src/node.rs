@@ -27,6 +27,9 @@ pub struct Node {
     pub(crate) data: DataKeyspaces,
     pub(crate) logs: LogKeyspaces,
     pub(crate) groups: DashMap<GroupId, Arc<GroupReplica>>,
+    /// Held while replicas are started or deleted, so two loops never start the same
+    /// group twice or delete one that is being started.
+    pub(crate) lifecycle: tokio::sync::Mutex<()>,
     pub(crate) peers: Arc<NodeDirectory>,
     pub(crate) timings: RaftTimings,
     pub(crate) meta: Arc<MetaClient>,
@@ -53,6 +56,10 @@ impl RpcService for Node {
                 Some(replica) => NodeResponse::Digest(replica.digest()),
                 None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
             },
+            NodeRequest::Membership { group } => NodeResponse::Membership(
+                self.replica(group)
+                    .and_then(|r| r.leader_membership(self.id, true)),
+            ),
             NodeRequest::Footprint { start, end } => NodeResponse::Footprint(
                 self.data
                     .footprint(&start, &end)
@@ -69,16 +76,31 @@ impl Node {
 
     /// Creates the replicas `catalog` assigns to this node that do not exist yet, and
     /// deletes those of groups the catalog no longer has (dropped tables), including
-    /// leftovers on disk from while this node was down.
-    async fn adopt_groups(&self, catalog: &Catalog) {
+    /// leftovers on disk from while this node was down. A replica on disk whose group
+    /// still exists but no longer lists this node is started too: it may still be a
+    /// voter until the group's leader finishes removing it, and the reconciler deletes
+    /// it once that is done.
+    pub(crate) async fn adopt_groups(&self, catalog: &Catalog) {
         if catalog.version == 0 {
             return; // Not fetched yet: an empty catalog must not look like "drop all".
         }
+        let _lifecycle = self.lifecycle.lock().await;
         self.peers.update(catalog);
         if let Err(e) = self.drop_removed_groups(catalog).await {
             tracing::error!(node = self.id, error = %e, "cannot delete dropped replicas");
         }
-        for group in catalog.groups_on(self.id) {
+        let recorded = match self.data.recorded_groups() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(node = self.id, error = %e, "cannot list replicas on disk");
+                return;
+            }
+        };
+        let hosted = catalog
+            .groups
+            .values()
+            .filter(|g| g.members.contains(&self.id) || recorded.contains(&g.id));
+        for group in hosted {
             if self.groups.contains_key(&group.id) {
                 continue;
             }
@@ -95,16 +117,22 @@ impl Node {
             if catalog.groups.contains_key(&group) {
                 continue;
             }
-            if let Some((_, replica)) = self.groups.remove(&group) {
-                if let Err(e) = replica.raft.shutdown().await {
-                    tracing::warn!(group, error = %e, "raft shutdown");
-                }
-            }
-            self.data.destroy_group(group).await?;
-            self.logs.destroy_group(group).await?;
+            self.destroy_replica(group).await?;
             tracing::info!(node = self.id, group, "replica of a dropped group deleted");
         }
         Ok(())
+    }
+
+    /// Stops this node's replica of `group` and deletes its data, log and record.
+    /// The caller holds `lifecycle`.
+    pub(crate) async fn destroy_replica(&self, group: GroupId) -> std::io::Result<()> {
+        if let Some((_, replica)) = self.groups.remove(&group) {
+            if let Err(e) = replica.raft.shutdown().await {
+                tracing::warn!(group, error = %e, "raft shutdown");
+            }
+        }
+        self.data.destroy_group(group).await?;
+        self.logs.destroy_group(group).await
     }
 
     async fn start_replica(&self, catalog: &Catalog, group: &GroupDesc) -> std::io::Result<()> {
@@ -119,7 +147,9 @@ impl Node {
         let raft = DataRaft::new(self.id, config, network, log, sm)
             .await
             .map_err(std::io::Error::other)?;
-        if group.members.first() == Some(&self.id)
+        // Only the group's founding members form it; later members join through Raft.
+        if group.retired.is_empty()
+            && group.members.first() == Some(&self.id)
             && !raft.is_initialized().await.map_err(std::io::Error::other)?
         {
             let members: BTreeMap<NodeId, openraft::BasicNode> = group
@@ -164,22 +194,20 @@ impl Node {
 
     /// Reports liveness and replica stats to the meta service until `shutdown`.
     pub(crate) async fn heartbeat(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut tick = tessera_common::ticker::Ticker::new(every, shutdown);
+        while tick.tick().await {
             let stats: Vec<ReplicaStats> = self
                 .groups
                 .iter()
                 .map(|r| {
+                    let membership = r.leader_membership(self.id, false);
                     let metrics = r.raft.metrics();
                     let m = metrics.borrow_watched();
                     ReplicaStats {
                         group: r.id,
-                        is_leader: m.current_leader == Some(self.id),
+                        is_leader: membership.is_some(),
                         applied: m.last_applied.as_ref().map_or(0, |id| id.index),
+                        membership,
                     }
                 })
                 .collect();
@@ -196,12 +224,8 @@ impl Node {
         every: Duration,
         shutdown: CancellationToken,
     ) {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut tick = tessera_common::ticker::Ticker::new(every, shutdown);
+        while tick.tick().await {
             let replicas: Vec<_> = self.groups.iter().map(|r| r.clone()).collect();
             for replica in replicas {
                 if let Err(e) = replica.sweep_expired(1_000).await {

@@ -34,6 +34,17 @@ where
     }
 }
 
+/// A temp dir for a test; kept (and its path printed) when `TESSERA_KEEP_TEST_DIRS`
+/// is set, to read a failed test's logs and data.
+pub fn test_dir() -> TempDir {
+    let mut dir = TempDir::new().expect("temp dir");
+    if std::env::var_os("TESSERA_KEEP_TEST_DIRS").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("test dir kept: {}", dir.path().display());
+    }
+    dir
+}
+
 /// An in-process cluster (meta + nodes + router) in a temp dir.
 pub struct TestCluster {
     pub cluster: DevCluster,

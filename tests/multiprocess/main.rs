@@ -4,4 +4,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod cluster;
+mod healing;
+mod playground;
 mod sigkill;

@@ -1,126 +1,14 @@
 //! A cluster of separate processes — three meta members, three storage nodes and a
 //! router — where processes are killed with SIGKILL.
 
+use crate::cluster::{args, Cluster, Shape, SECRET};
 use crate::harness::process::{free_port, Service};
-use crate::harness::{connect, wait_for, wait_serving};
+use crate::harness::{connect, test_dir, wait_for, wait_serving};
 use redis::AsyncCommands;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The cluster secret every process of the test cluster is started with.
-const SECRET: &str = "a-shared-secret";
-
-struct Cluster {
-    meta: Vec<Service>,
-    nodes: Vec<(u64, Service)>,
-    router: Service,
-    meta_args: Vec<Vec<String>>,
-    node_args: Vec<Vec<String>>,
-    router_args: Vec<String>,
-}
-
-fn args(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
-
-impl Cluster {
-    fn start(dir: &Path) -> Self {
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let members: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
-            .collect();
-        let meta_list: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let meta_args: Vec<Vec<String>> = (1..=3)
-            .map(|id| {
-                let data = dir.join(format!("meta{id}"));
-                args(&[
-                    "meta",
-                    "--cluster-secret",
-                    SECRET,
-                    "--id",
-                    &id.to_string(),
-                    "--members",
-                    &members.join(","),
-                    "--data-dir",
-                    data.to_str().unwrap(),
-                ])
-            })
-            .collect();
-        let node_args: Vec<Vec<String>> = (1..=3)
-            .map(|id| {
-                let data = dir.join(format!("node{id}"));
-                args(&[
-                    "node",
-                    "--cluster-secret",
-                    SECRET,
-                    "--resp",
-                    "127.0.0.1:0",
-                    "--id",
-                    &id.to_string(),
-                    "--meta",
-                    &meta_list.join(","),
-                    "--data-dir",
-                    data.to_str().unwrap(),
-                ])
-            })
-            .collect();
-        let router_args = args(&[
-            "router",
-            "--cluster-secret",
-            SECRET,
-            "--port",
-            "0",
-            "--meta",
-            &meta_list.join(","),
-        ]);
-        let log = dir.join("cluster.log");
-        Self {
-            meta: meta_args.iter().map(|a| Service::start(a, &log)).collect(),
-            nodes: node_args
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (i as u64 + 1, Service::start(a, &log)))
-                .collect(),
-            router: Service::start(&router_args, &log),
-            meta_args,
-            node_args,
-            router_args,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://{}", self.router.addr)
-    }
-
-    /// SIGKILL every process, then start them all again on the same data.
-    fn kill_all_and_restart(&mut self, dir: &Path) {
-        self.router.kill();
-        for (_, node) in &mut self.nodes {
-            node.kill();
-        }
-        for meta in &mut self.meta {
-            meta.kill();
-        }
-        let log = dir.join("cluster.log");
-        self.meta = self
-            .meta_args
-            .iter()
-            .map(|a| Service::start(a, &log))
-            .collect();
-        self.nodes = self
-            .node_args
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (i as u64 + 1, Service::start(a, &log)))
-            .collect();
-        self.router = Service::start(&self.router_args, &log);
-    }
-}
-
 /// The node the router last saw leading the default table's range.
-async fn default_leader(con: &mut redis::aio::MultiplexedConnection) -> Option<u64> {
+pub(crate) async fn default_leader(con: &mut redis::aio::MultiplexedConnection) -> Option<u64> {
     let ranges: redis::Value = redis::cmd("RANGES")
         .arg("default")
         .query_async(con)
@@ -139,8 +27,8 @@ async fn default_leader(con: &mut redis::aio::MultiplexedConnection) -> Option<u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cluster = Cluster::start(dir.path());
+    let dir = test_dir();
+    let mut cluster = Cluster::start(dir.path(), Shape::default());
     let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
     let mut acked = Vec::new();
     for i in 0..200 {
@@ -153,13 +41,7 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
         async move { default_leader(&mut con).await }
     })
     .await;
-    cluster
-        .nodes
-        .iter_mut()
-        .find(|(id, _)| *id == leader)
-        .unwrap()
-        .1
-        .kill();
+    cluster.kill_node(leader);
     let killed = Instant::now();
     let mut con = connect(&cluster.url()).await;
     loop {
@@ -177,15 +59,13 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
     );
     acked.push("after-kill".to_string());
     // Every node also serves Redis clients: read through a surviving node.
-    let survivor = cluster.nodes.iter().find(|(id, _)| *id != leader).unwrap();
-    let resp = survivor
-        .1
-        .banner
-        .split("RESP on ")
-        .nth(1)
+    let survivor = cluster
+        .nodes
+        .iter()
+        .find(|(id, _)| *id != leader)
         .unwrap()
-        .trim_end_matches(')')
-        .to_string();
+        .0;
+    let resp = cluster.node_resp(survivor).unwrap();
     let mut via_node = connect(&format!("redis://{resp}")).await;
     assert_eq!(via_node.get::<_, i64>("before:7").await.unwrap(), 7);
     assert_eq!(via_node.get::<_, String>("after-kill").await.unwrap(), "1");
@@ -195,7 +75,7 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
         acked.push(key);
     }
 
-    cluster.kill_all_and_restart(dir.path());
+    cluster.kill_all_and_restart();
     let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
     for key in &acked {
         let exists: bool = con.exists(key).await.unwrap();
@@ -209,7 +89,7 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_ports_refuse_connections_without_the_cluster_secret() {
     use std::io::{Read, Write};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir();
     let port = free_port();
     let data = dir.path().join("meta");
     let meta = Service::start(

@@ -42,6 +42,8 @@ pub enum Admin {
     Ranges(Option<String>),
     /// `NODES`.
     Nodes,
+    /// `DECOMMISSION node`.
+    Decommission(i64),
 }
 
 fn text(arg: &Bytes) -> String {
@@ -92,6 +94,7 @@ pub fn parse(name: &str, args: &[Bytes]) -> Option<Result<Command, Reply>> {
             _ => Err(syntax_error()),
         },
         "nodes" => Ok(Admin::Nodes),
+        "decommission" => super::parse_int(&args[1]).map(Admin::Decommission),
         _ => return None,
     };
     Some(admin.map(Command::Admin))
@@ -110,6 +113,7 @@ pub async fn run(ctx: &Context, admin: Admin) -> Reply {
         Admin::Info(name) => table_info(ctx, &name).await,
         Admin::Ranges(table) => ranges(ctx, table.as_deref()),
         Admin::Nodes => nodes(ctx).await,
+        Admin::Decommission(id) => decommission(ctx, id).await,
     };
     result.unwrap_or_else(|reply| reply)
 }
@@ -328,6 +332,12 @@ async fn table_info(ctx: &Context, name: &str) -> Result<Reply, Reply> {
     ]))
 }
 
+async fn decommission(ctx: &Context, id: i64) -> Result<Reply, Reply> {
+    let id = u64::try_from(id).map_err(|_| Reply::err(format!("no such node {id}")))?;
+    ctx.meta.decommission(id).await.map_err(Reply::err)?;
+    Ok(Reply::Ok)
+}
+
 async fn nodes(ctx: &Context) -> Result<Reply, Reply> {
     let nodes = ctx.meta.nodes().await.map_err(Reply::err)?;
     Ok(Reply::Array(
@@ -338,6 +348,7 @@ async fn nodes(ctx: &Context) -> Result<Reply, Reply> {
                     (Reply::bulk("id"), Reply::Int(n.id as i64)),
                     (Reply::bulk("addr"), Reply::bulk(n.addr)),
                     (Reply::bulk("state"), Reply::bulk(n.state)),
+                    (Reply::bulk("lifecycle"), Reply::bulk(n.lifecycle)),
                     (Reply::bulk("replicas"), Reply::Int(n.replicas as i64)),
                     (Reply::bulk("leaders"), Reply::Int(n.leaders as i64)),
                 ])

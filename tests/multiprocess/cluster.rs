@@ -1,0 +1,288 @@
+//! A cluster of separate `tessera meta|node|router` processes in a temp dir, with
+//! helpers to kill, restart and inspect its parts.
+
+#![allow(dead_code)]
+
+use crate::harness::process::{free_port, Service};
+use crate::harness::wait_for;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tessera_common::RpcClient;
+use tessera_meta::catalog::{Catalog, GroupId, NodeId};
+use tessera_meta::proto::{MetaRequest, MetaResponse};
+use tessera_server::api::ReplicaDigest;
+use tessera_server::{NodeClient, NodeRequest, NodeResponse};
+
+/// The cluster secret every process of the test cluster is started with.
+pub const SECRET: &str = "a-shared-secret";
+
+/// Makes this test process present the cluster secret on its own internal calls.
+pub fn use_secret() {
+    let _ = tessera_common::secret::set(SECRET.as_bytes().to_vec());
+}
+
+/// How to start a cluster.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    /// Meta members.
+    pub meta: usize,
+    /// Storage nodes.
+    pub nodes: usize,
+    /// Extra flags for every meta member.
+    pub meta_flags: Vec<String>,
+    /// Extra flags for every node.
+    pub node_flags: Vec<String>,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            meta: 3,
+            nodes: 3,
+            meta_flags: Vec::new(),
+            node_flags: Vec::new(),
+        }
+    }
+}
+
+pub fn args(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// A running cluster.
+pub struct Cluster {
+    pub dir: PathBuf,
+    /// Meta members by id (1-based), `None` while killed.
+    pub meta: Vec<(u64, Option<Service>)>,
+    /// Nodes by id, `None` while killed.
+    pub nodes: Vec<(NodeId, Option<Service>)>,
+    pub router: Service,
+    pub meta_list: Vec<String>,
+    meta_args: Vec<Vec<String>>,
+    node_args: Vec<Vec<String>>,
+    router_args: Vec<String>,
+    shape: Shape,
+}
+
+impl Cluster {
+    pub fn start(dir: &Path, shape: Shape) -> Self {
+        use_secret();
+        let ports: Vec<u16> = (0..shape.meta).map(|_| free_port()).collect();
+        let (members, meta_list) = tessera::playground::meta_addresses(&ports);
+        let meta_args: Vec<Vec<String>> = (1..=shape.meta)
+            .map(|id| {
+                let data = dir.join(format!("meta{id}"));
+                let mut a = args(&[
+                    "meta",
+                    "--cluster-secret",
+                    SECRET,
+                    "--id",
+                    &id.to_string(),
+                    "--members",
+                    &members,
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                ]);
+                a.extend(shape.meta_flags.iter().cloned());
+                a
+            })
+            .collect();
+        let node_args: Vec<Vec<String>> = (1..=shape.nodes)
+            .map(|id| Self::node_args(dir, &meta_list, &shape, id as NodeId))
+            .collect();
+        let router_args = args(&[
+            "router",
+            "--cluster-secret",
+            SECRET,
+            "--port",
+            "0",
+            "--meta",
+            &meta_list.join(","),
+        ]);
+        let log = dir.join("cluster.log");
+        Self {
+            dir: dir.to_path_buf(),
+            meta: meta_args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i as u64 + 1, Some(Service::start(a, &log))))
+                .collect(),
+            nodes: node_args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i as NodeId + 1, Some(Service::start(a, &log))))
+                .collect(),
+            router: Service::start(&router_args, &log),
+            meta_list,
+            meta_args,
+            node_args,
+            router_args,
+            shape,
+        }
+    }
+
+    fn node_args(dir: &Path, meta_list: &[String], shape: &Shape, id: NodeId) -> Vec<String> {
+        let data = dir.join(format!("node{id}"));
+        let mut a = args(&[
+            "node",
+            "--cluster-secret",
+            SECRET,
+            "--resp",
+            "127.0.0.1:0",
+            "--id",
+            &id.to_string(),
+            "--meta",
+            &meta_list.join(","),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ]);
+        a.extend(shape.node_flags.iter().cloned());
+        a
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("cluster.log")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.router.addr)
+    }
+
+    /// Starts one more storage node with the next id.
+    pub fn add_node(&mut self) -> NodeId {
+        let id = self.nodes.len() as NodeId + 1;
+        let a = Self::node_args(&self.dir, &self.meta_list, &self.shape, id);
+        let service = Service::start(&a, &self.log());
+        self.node_args.push(a);
+        self.nodes.push((id, Some(service)));
+        id
+    }
+
+    /// SIGKILLs node `id` (and leaves it dead).
+    pub fn kill_node(&mut self, id: NodeId) {
+        let slot = self.nodes.iter_mut().find(|(n, _)| *n == id).expect("node");
+        if let Some(mut service) = slot.1.take() {
+            service.kill();
+        }
+    }
+
+    /// Starts node `id` again on its data.
+    pub fn restart_node(&mut self, id: NodeId) {
+        let a = self.node_args[id as usize - 1].clone();
+        let service = Service::start(&a, &self.log());
+        self.nodes[id as usize - 1].1 = Some(service);
+    }
+
+    /// SIGKILLs meta member `id`.
+    pub fn kill_meta(&mut self, id: u64) {
+        if let Some(mut service) = self.meta[id as usize - 1].1.take() {
+            service.kill();
+        }
+    }
+
+    /// SIGKILL every process, then start them all again on the same data.
+    pub fn kill_all_and_restart(&mut self) {
+        self.router.kill();
+        for (_, node) in &mut self.nodes {
+            if let Some(node) = node.as_mut() {
+                node.kill();
+            }
+        }
+        for (_, meta) in &mut self.meta {
+            if let Some(meta) = meta.as_mut() {
+                meta.kill();
+            }
+        }
+        let log = self.log();
+        for (i, a) in self.meta_args.iter().enumerate() {
+            self.meta[i].1 = Some(Service::start(a, &log));
+        }
+        for (i, a) in self.node_args.iter().enumerate() {
+            self.nodes[i].1 = Some(Service::start(a, &log));
+        }
+        self.router = Service::start(&self.router_args, &log);
+    }
+
+    /// The RESP address node `id` serves clients on.
+    pub fn node_resp(&self, id: NodeId) -> Option<String> {
+        let service = self.nodes.iter().find(|(n, _)| *n == id)?.1.as_ref()?;
+        let resp = service.banner.split("RESP on ").nth(1)?;
+        Some(resp.trim_end_matches(')').to_string())
+    }
+
+    /// The id of the meta member that currently leads, if one answers as leader.
+    pub async fn meta_leader(&self) -> Option<u64> {
+        for (i, addr) in self.meta_list.iter().enumerate() {
+            if self.meta[i].1.is_none() {
+                continue;
+            }
+            let client = RpcClient::<MetaRequest, MetaResponse>::new(addr.clone());
+            if let Ok(MetaResponse::Nodes(_)) = client
+                .call(&MetaRequest::Nodes, Duration::from_secs(2))
+                .await
+            {
+                return Some(i as u64 + 1);
+            }
+        }
+        None
+    }
+
+    /// The catalog as a live meta member has it.
+    pub async fn catalog(&self) -> Option<std::sync::Arc<Catalog>> {
+        let live: Vec<String> = self
+            .meta_list
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.meta[*i].1.is_some())
+            .map(|(_, a)| a.clone())
+            .collect();
+        let meta = tessera_meta::MetaClient::new(live);
+        meta.catalog(0, Duration::ZERO).await.ok()
+    }
+
+    /// The default table's group and its members, once the table exists.
+    pub async fn default_group(&self) -> (GroupId, Vec<NodeId>) {
+        wait_for(Duration::from_secs(30), "the default table", || async {
+            let catalog = self.catalog().await?;
+            let range = catalog.ranges.values().find(|r| r.table == 0)?;
+            let group = catalog.groups.get(&range.group)?;
+            Some((group.id, group.members.clone()))
+        })
+        .await
+    }
+
+    /// Node `id`'s digest of `group`, if it is up and hosts it.
+    pub async fn digest(&self, id: NodeId, group: GroupId) -> Option<ReplicaDigest> {
+        let catalog = self.catalog().await?;
+        let addr = catalog.nodes.get(&id)?.addr.clone();
+        let client = NodeClient::new(addr);
+        match client
+            .call(&NodeRequest::Digest { group }, Duration::from_secs(2))
+            .await
+        {
+            Ok(NodeResponse::Digest(Ok(digest))) => Some(digest),
+            _ => None,
+        }
+    }
+
+    /// Waits until `group`'s members in the catalog are `expected` (any order) and all
+    /// of them hold the same data at the same applied index.
+    pub async fn wait_replicas_agree(&self, group: GroupId, limit: Duration, what: &str) {
+        wait_for(limit, what, || async {
+            let catalog = self.catalog().await?;
+            let members = catalog.groups.get(&group)?.members.clone();
+            let mut digests = Vec::new();
+            for m in &members {
+                digests.push(self.digest(*m, group).await?);
+            }
+            let first = digests.first()?.clone();
+            digests
+                .iter()
+                .all(|d| {
+                    d.applied == first.applied && d.digest == first.digest && d.keys == first.keys
+                })
+                .then_some(())
+        })
+        .await
+    }
+}
