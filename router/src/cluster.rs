@@ -184,7 +184,14 @@ impl Cluster {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let outcome = client.call(&msg, left).await;
             match outcome {
-                Ok(NodeResponse::Data(Ok(resp))) => return Ok(resp),
+                Ok(NodeResponse::Data(Ok(resp))) => {
+                    // Only a leader serves data: remember it (it may have been found by
+                    // trying members after a partitioned leader stopped answering).
+                    if self.leader_of(group.id) != Some(target) {
+                        self.leaders.insert(group.id, target);
+                    }
+                    return Ok(resp);
+                }
                 Ok(NodeResponse::Data(Err(e))) => {
                     last = format!("node {target}: {e}");
                     self.on_data_error(group.id, target, &e, catalog.version, until)

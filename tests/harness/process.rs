@@ -87,6 +87,19 @@ impl Service {
         }
     }
 
+    /// Same, run under `wrapper` (e.g. `ip netns exec NS`, which execs the binary in
+    /// place, so the pid is the binary's).
+    pub fn start_wrapped(wrapper: &[String], args: &[String], log: &Path) -> Self {
+        let role = args[0].clone();
+        let prefix = format!("tessera {role}: listening on ");
+        let (child, addr, banner) = spawn_wrapped(wrapper, args, log, &prefix);
+        Self {
+            child,
+            addr,
+            banner,
+        }
+    }
+
     /// SIGKILL, then reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -102,13 +115,27 @@ impl Drop for Service {
 
 /// Spawns the tessera binary and reads the address from the line starting with `prefix`.
 fn spawn_and_read_addr(args: &[String], log: &Path, prefix: &str) -> (Child, SocketAddr, String) {
+    spawn_wrapped(&[], args, log, prefix)
+}
+
+/// Same, running the binary under `wrapper` (e.g. `ip netns exec NS`).
+fn spawn_wrapped(
+    wrapper: &[String],
+    args: &[String],
+    log: &Path,
+    prefix: &str,
+) -> (Child, SocketAddr, String) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
+    let binary = env!("CARGO_BIN_EXE_tessera").to_string();
+    let mut command_line: Vec<String> = wrapper.to_vec();
+    command_line.push(binary);
+    command_line.extend(args.iter().cloned());
+    let mut child = Command::new(&command_line[0])
+        .args(&command_line[1..])
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()

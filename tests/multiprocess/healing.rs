@@ -2,13 +2,11 @@
 //! replaced, a decommissioned node is drained, a new node receives replicas, and the
 //! catalog stays available when the meta leader dies.
 
-use crate::cluster::{Cluster, Shape};
+use crate::cluster::{assert_all_readable, wait_keys, Cluster, Load, Shape};
 use crate::harness::{connect, test_dir, wait_for, wait_serving};
 use crate::sigkill::default_leader;
 use redis::AsyncCommands;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_meta::catalog::NodeId;
 
@@ -18,70 +16,6 @@ fn quick() -> Shape {
         meta_flags: vec!["--dead-after".into(), "3s".into()],
         node_flags: vec!["--heartbeat-interval".into(), "250ms".into()],
         ..Shape::default()
-    }
-}
-
-/// Writers that keep setting keys until stopped; every acknowledged key is recorded.
-struct Load {
-    stop: Arc<AtomicBool>,
-    errors: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<Vec<(String, u64)>>>,
-}
-
-impl Load {
-    fn start(url: &str, clients: usize, prefix: &str) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let errors = Arc::new(AtomicU64::new(0));
-        let tasks = (0..clients)
-            .map(|c| {
-                let (url, stop, errors) = (url.to_string(), stop.clone(), errors.clone());
-                let prefix = format!("{prefix}{c}:");
-                tokio::spawn(async move {
-                    let mut con = connect(&url).await;
-                    let mut acked = Vec::new();
-                    // Bounded: at most 100,000 writes per client.
-                    for i in 0..100_000u64 {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let key = format!("{prefix}{i}");
-                        match con.set::<_, _, ()>(&key, i).await {
-                            Ok(()) => acked.push((key, i)),
-                            Err(e) => {
-                                eprintln!("write {key} failed: {e}");
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    acked
-                })
-            })
-            .collect();
-        Self {
-            stop,
-            errors,
-            tasks,
-        }
-    }
-
-    /// Stops the writers; returns the acknowledged writes and the failed count.
-    async fn finish(self) -> (Vec<(String, u64)>, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut acked = Vec::new();
-        for task in self.tasks {
-            acked.extend(task.await.unwrap());
-        }
-        (acked, self.errors.load(Ordering::Relaxed))
-    }
-}
-
-async fn assert_all_readable(con: &mut redis::aio::MultiplexedConnection, acked: &[(String, u64)]) {
-    for chunk in acked.chunks(500) {
-        let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-        let values: Vec<Option<u64>> = con.mget(&keys).await.unwrap();
-        for ((key, want), got) in chunk.iter().zip(values) {
-            assert_eq!(got, Some(*want), "acknowledged write of {key} lost");
-        }
     }
 }
 
@@ -113,18 +47,6 @@ async fn range_replicas(con: &mut redis::aio::MultiplexedConnection) -> Vec<Node
         }
     }
     panic!("no replicas field in {fields:?}")
-}
-
-/// Waits until the database holds at least `n` keys (the writers got going).
-async fn wait_keys(con: &redis::aio::MultiplexedConnection, n: usize) {
-    wait_for(Duration::from_secs(20), "some writes", || {
-        let mut con = con.clone();
-        async move {
-            let size: usize = redis::cmd("DBSIZE").query_async(&mut con).await.ok()?;
-            (size >= n).then_some(())
-        }
-    })
-    .await;
 }
 
 /// Replica counts per node in the catalog.

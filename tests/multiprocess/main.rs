@@ -6,5 +6,6 @@ mod harness;
 
 mod cluster;
 mod healing;
+mod partition;
 mod playground;
 mod sigkill;

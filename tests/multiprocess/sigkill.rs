@@ -1,8 +1,8 @@
 //! A cluster of separate processes — three meta members, three storage nodes and a
 //! router — where processes are killed with SIGKILL.
 
-use crate::cluster::{args, Cluster, Shape, SECRET};
-use crate::harness::process::{free_port, Service};
+use crate::cluster::{assert_all_readable, single_meta, wait_keys, Cluster, Load, Shape};
+use crate::harness::process::free_port;
 use crate::harness::{connect, test_dir, wait_for, wait_serving};
 use redis::AsyncCommands;
 use std::time::{Duration, Instant};
@@ -41,6 +41,9 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
         async move { default_leader(&mut con).await }
     })
     .await;
+    // A steady load from several clients across the kill.
+    let load = Load::start(&cluster.url(), 4, "load");
+    wait_keys(&con, 400).await;
     cluster.kill_node(leader);
     let killed = Instant::now();
     let mut con = connect(&cluster.url()).await;
@@ -58,6 +61,13 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
         killed.elapsed()
     );
     acked.push("after-kill".to_string());
+    wait_keys(&con, 1_000).await;
+    let (loaded, failed) = load.finish().await;
+    eprintln!(
+        "load across the kill: {} writes acknowledged, {failed} indeterminate",
+        loaded.len()
+    );
+    assert_all_readable(&mut con, &loaded).await;
     // Every node also serves Redis clients: read through a surviving node.
     let survivor = cluster
         .nodes
@@ -77,6 +87,7 @@ async fn separate_processes_survive_sigkill_of_the_leader_and_of_everything() {
 
     cluster.kill_all_and_restart();
     let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
+    assert_all_readable(&mut con, &loaded).await;
     for key in &acked {
         let exists: bool = con.exists(key).await.unwrap();
         assert!(
@@ -92,18 +103,9 @@ async fn internal_ports_refuse_connections_without_the_cluster_secret() {
     let dir = test_dir();
     let port = free_port();
     let data = dir.path().join("meta");
-    let meta = Service::start(
-        &args(&[
-            "meta",
-            "--cluster-secret",
-            SECRET,
-            "--id",
-            "1",
-            "--members",
-            &format!("1=127.0.0.1:{port}"),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ]),
+    let meta = single_meta(
+        &format!("127.0.0.1:{port}"),
+        &data,
         &dir.path().join("meta.log"),
     );
     // A well-formed request frame, but no hello: refused before anything is read.
