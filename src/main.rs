@@ -331,8 +331,15 @@ where
     F: Future<Output = std::io::Result<()>> + Send + 'static,
 {
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(service(shutdown.clone()));
-    wait_for_signal().await?;
+    let mut task = tokio::spawn(service(shutdown.clone()));
+    tokio::select! {
+        signal = wait_for_signal() => signal?,
+        // The service stopped by itself: it failed (e.g. its registration was refused).
+        ended = &mut task => {
+            ended??;
+            anyhow::bail!("tessera {role} stopped unexpectedly");
+        }
+    }
     eprintln!("tessera {role}: shutting down");
     shutdown.cancel();
     task.await??;

@@ -161,6 +161,11 @@ impl Cluster {
         a
     }
 
+    /// The command-line arguments node `id` was started with.
+    pub fn node_args_of(&self, id: NodeId) -> Vec<String> {
+        self.node_args[id as usize - 1].clone()
+    }
+
     pub fn log(&self) -> PathBuf {
         self.dir.join("cluster.log")
     }

@@ -281,3 +281,35 @@ async fn the_catalog_survives_sigkill_of_the_meta_leader() {
     );
     assert_all_readable(&mut con, &acked).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_a_wiped_data_directory_cannot_take_its_old_id() {
+    let dir = test_dir();
+    let mut cluster = Cluster::start(dir.path(), Shape::default());
+    let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
+    let _: () = con.set("kept", "1").await.unwrap();
+    cluster.kill_node(3);
+    std::fs::remove_dir_all(dir.path().join("node3")).unwrap();
+    // Started again under id 3 with an empty directory: refused, exits non-zero.
+    let args = cluster.node_args_of(3);
+    let log = dir.path().join("impostor.log");
+    let mut impostor = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let status = wait_for(Duration::from_secs(30), "the impostor to exit", || {
+        let status = impostor.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert!(!status.success(), "the impostor was accepted");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("node 3 is registered with another data directory"),
+        "{stderr}"
+    );
+    let value: String = con.get("kept").await.unwrap();
+    assert_eq!(value, "1");
+}
