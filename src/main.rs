@@ -182,6 +182,13 @@ enum Command {
         /// How often it reports to the meta service.
         #[arg(long, default_value = "1s", value_parser = parse_duration, env = "TESSERA_HEARTBEAT_INTERVAL")]
         heartbeat_interval: Duration,
+        /// Build a snapshot of a group after this many applied log entries (the log
+        /// before it may then be purged).
+        #[arg(long, default_value_t = RaftTimings::default().snapshot_every, env = "TESSERA_SNAPSHOT_EVERY")]
+        snapshot_every: u64,
+        /// Log entries kept behind a snapshot for followers that lag a little.
+        #[arg(long, default_value_t = RaftTimings::default().keep_logs, env = "TESSERA_KEEP_LOGS")]
+        keep_logs: u64,
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]
@@ -274,6 +281,8 @@ fn main() -> anyhow::Result<()> {
                 data_dir,
                 resp,
                 heartbeat_interval,
+                snapshot_every,
+                keep_logs,
                 secret,
                 ..
             } => {
@@ -283,7 +292,11 @@ fn main() -> anyhow::Result<()> {
                     data_dir,
                     meta_addrs: list(&meta),
                     advertise_addr: String::new(),
-                    raft: RaftTimings::default(),
+                    raft: RaftTimings {
+                        snapshot_every,
+                        keep_logs,
+                        ..RaftTimings::default()
+                    },
                     heartbeat: heartbeat_interval,
                 };
                 run_node(config, listen, &resp).await

@@ -113,21 +113,39 @@ impl NetLab {
         self.blackholes("del", a, b);
     }
 
+    /// Cuts namespace `i` off from the host (the meta service and the routers).
+    pub fn cut_host(&self, i: usize) {
+        self.host_route("add", i);
+    }
+
+    /// Undoes [`NetLab::cut_host`].
+    pub fn heal_host(&self, i: usize) {
+        self.host_route("del", i);
+    }
+
+    fn host_route(&self, action: &str, i: usize) {
+        self.blackhole(action, i, &self.host_ip());
+    }
+
     /// Adds or deletes the blackhole routes from `a` to `b` and from `b` to `a`.
     fn blackholes(&self, action: &str, a: usize, b: usize) {
-        for (from, to) in [(a, b), (b, a)] {
-            let (ns, dest) = (self.ns(from), self.ip_of(to));
-            ip(&[
-                "netns",
-                "exec",
-                &ns,
-                "ip",
-                "route",
-                action,
-                "blackhole",
-                &dest,
-            ]);
-        }
+        self.blackhole(action, a, &self.ip_of(b));
+        self.blackhole(action, b, &self.ip_of(a));
+    }
+
+    /// Adds or deletes a blackhole route to `dest` in namespace `i`.
+    fn blackhole(&self, action: &str, i: usize, dest: &str) {
+        let ns = self.ns(i);
+        ip(&[
+            "netns",
+            "exec",
+            &ns,
+            "ip",
+            "route",
+            action,
+            "blackhole",
+            dest,
+        ]);
     }
 }
 

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+use crate::harness::netns::NetLab;
 use crate::harness::process::{free_port, Service};
 use crate::harness::{connect, wait_for};
 use redis::AsyncCommands;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub struct Shape {
     pub meta_flags: Vec<String>,
     /// Extra flags for every node.
     pub node_flags: Vec<String>,
+    /// Run each node in its own network namespace (needs root) so tests can cut links.
+    pub namespaces: bool,
 }
 
 impl Default for Shape {
@@ -62,6 +66,7 @@ impl Default for Shape {
             nodes: 3,
             meta_flags: Vec::new(),
             node_flags: Vec::new(),
+            namespaces: false,
         }
     }
 }
@@ -83,13 +88,24 @@ pub struct Cluster {
     node_args: Vec<Vec<String>>,
     router_args: Vec<String>,
     shape: Shape,
+    /// The nodes' namespaces; last, so the processes are killed before it is removed.
+    pub lab: Option<NetLab>,
 }
 
 impl Cluster {
     pub fn start(dir: &Path, shape: Shape) -> Self {
         use_secret();
+        let lab = shape.namespaces.then(|| NetLab::new(shape.nodes));
         let ports: Vec<u16> = (0..shape.meta).map(|_| free_port()).collect();
-        let (members, meta_list) = tessera::playground::meta_addresses(&ports);
+        let (mut members, mut meta_list) = tessera::playground::meta_addresses(&ports);
+        if let Some(lab) = &lab {
+            // Nodes reach the meta members at the host's address on the bridge.
+            members = members.replace("127.0.0.1", &lab.host_ip());
+            meta_list = meta_list
+                .iter()
+                .map(|a| a.replace("127.0.0.1", &lab.host_ip()))
+                .collect();
+        }
         let meta_args: Vec<Vec<String>> = (1..=shape.meta)
             .map(|id| {
                 let data = dir.join(format!("meta{id}"));
@@ -109,7 +125,7 @@ impl Cluster {
             })
             .collect();
         let node_args: Vec<Vec<String>> = (1..=shape.nodes)
-            .map(|id| Self::node_args(dir, &meta_list, &shape, id as NodeId))
+            .map(|id| Self::node_args(dir, &meta_list, &shape, lab.as_ref(), id as NodeId))
             .collect();
         let router_args = args(&[
             "router",
@@ -131,7 +147,12 @@ impl Cluster {
             nodes: node_args
                 .iter()
                 .enumerate()
-                .map(|(i, a)| (i as NodeId + 1, Some(Service::start(a, &log))))
+                .map(|(i, a)| {
+                    (
+                        i as NodeId + 1,
+                        Some(Self::spawn_node(lab.as_ref(), i, a, &log)),
+                    )
+                })
                 .collect(),
             router: Service::start(&router_args, &log),
             meta_list,
@@ -139,17 +160,33 @@ impl Cluster {
             node_args,
             router_args,
             shape,
+            lab,
         }
     }
 
-    fn node_args(dir: &Path, meta_list: &[String], shape: &Shape, id: NodeId) -> Vec<String> {
+    fn node_args(
+        dir: &Path,
+        meta_list: &[String],
+        shape: &Shape,
+        lab: Option<&NetLab>,
+        id: NodeId,
+    ) -> Vec<String> {
         let data = dir.join(format!("node{id}"));
+        let (listen, resp) = match lab {
+            Some(lab) => (
+                format!("{}:0", lab.ip_of(id as usize - 1)),
+                "off".to_string(),
+            ),
+            None => ("127.0.0.1:0".to_string(), "127.0.0.1:0".to_string()),
+        };
         let mut a = args(&[
             "node",
             "--cluster-secret",
             SECRET,
+            "--listen",
+            &listen,
             "--resp",
-            "127.0.0.1:0",
+            &resp,
             "--id",
             &id.to_string(),
             "--meta",
@@ -159,6 +196,14 @@ impl Cluster {
         ]);
         a.extend(shape.node_flags.iter().cloned());
         a
+    }
+
+    /// Starts node `index + 1` (in its namespace if there are namespaces).
+    fn spawn_node(lab: Option<&NetLab>, index: usize, args: &[String], log: &Path) -> Service {
+        match lab {
+            Some(lab) => Service::start_wrapped(&lab.wrapper(index), args, log),
+            None => Service::start(args, log),
+        }
     }
 
     /// The command-line arguments node `id` was started with.
@@ -176,8 +221,12 @@ impl Cluster {
 
     /// Starts one more storage node with the next id.
     pub fn add_node(&mut self) -> NodeId {
+        assert!(
+            self.lab.is_none(),
+            "namespaces are made for the initial nodes only"
+        );
         let id = self.nodes.len() as NodeId + 1;
-        let a = Self::node_args(&self.dir, &self.meta_list, &self.shape, id);
+        let a = Self::node_args(&self.dir, &self.meta_list, &self.shape, None, id);
         let service = Service::start(&a, &self.log());
         self.node_args.push(a);
         self.nodes.push((id, Some(service)));
@@ -195,7 +244,7 @@ impl Cluster {
     /// Starts node `id` again on its data.
     pub fn restart_node(&mut self, id: NodeId) {
         let a = self.node_args[id as usize - 1].clone();
-        let service = Service::start(&a, &self.log());
+        let service = Self::spawn_node(self.lab.as_ref(), id as usize - 1, &a, &self.log());
         self.nodes[id as usize - 1].1 = Some(service);
     }
 
@@ -206,9 +255,14 @@ impl Cluster {
         }
     }
 
-    /// SIGKILL every process, then start them all again on the same data.
+    /// SIGKILL every process, then start them all again on the same data (the router
+    /// on the same port, so clients can reconnect).
     pub fn kill_all_and_restart(&mut self) {
         self.router.kill();
+        let port = self.router.addr.port().to_string();
+        if let Some(i) = self.router_args.iter().position(|a| a == "--port") {
+            self.router_args[i + 1] = port;
+        }
         for (_, node) in &mut self.nodes {
             if let Some(node) = node.as_mut() {
                 node.kill();
@@ -224,7 +278,7 @@ impl Cluster {
             self.meta[i].1 = Some(Service::start(a, &log));
         }
         for (i, a) in self.node_args.iter().enumerate() {
-            self.nodes[i].1 = Some(Service::start(a, &log));
+            self.nodes[i].1 = Some(Self::spawn_node(self.lab.as_ref(), i, a, &log));
         }
         self.router = Service::start(&self.router_args, &log);
     }
@@ -275,6 +329,23 @@ impl Cluster {
             Some((group.id, group.members.clone()))
         })
         .await
+    }
+
+    /// The leader of `group` that a majority of the replicas that answer agree on.
+    pub async fn leader_of(&self, group: GroupId) -> Option<NodeId> {
+        let mut votes: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for (id, service) in &self.nodes {
+            if service.is_none() {
+                continue;
+            }
+            if let Some(leader) = self.digest(*id, group).await.and_then(|d| d.leader) {
+                *votes.entry(leader).or_default() += 1;
+            }
+        }
+        votes
+            .into_iter()
+            .find(|(_, n)| *n >= 2)
+            .map(|(leader, _)| leader)
     }
 
     /// Node `id`'s digest of `group`, if it is up and hosts it.
