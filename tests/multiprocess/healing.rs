@@ -313,3 +313,57 @@ async fn a_node_with_a_wiped_data_directory_cannot_take_its_old_id() {
     let value: String = con.get("kept").await.unwrap();
     assert_eq!(value, "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_follower_is_replaced() {
+    let dir = test_dir();
+    let shape = Shape {
+        nodes: 4,
+        namespaces: true,
+        meta_flags: ["--lag-entries", "50", "--lag-window", "2s"]
+            .map(String::from)
+            .to_vec(),
+        node_flags: ["--heartbeat-interval", "250ms"].map(String::from).to_vec(),
+        ..Shape::default()
+    };
+    let cluster = Cluster::start(dir.path(), shape);
+    let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
+    let (group, members) = cluster.default_group().await;
+    let leader = wait_for(Duration::from_secs(10), "a leader", || {
+        cluster.leader_of(group)
+    })
+    .await;
+    let laggard = *members.iter().find(|m| **m != leader).unwrap();
+    let spare = (1..=4).find(|n| !members.contains(n)).unwrap();
+    // The follower keeps reaching the meta service (it is alive) but not the other
+    // members: it falls behind as writes go on.
+    let lab = cluster.lab.as_ref().unwrap();
+    let idx = |n: NodeId| n as usize - 1;
+    for other in members.iter().filter(|m| **m != laggard) {
+        lab.cut(idx(laggard), idx(*other));
+    }
+    let load = Load::start(&cluster.url(), 2, "lag");
+    wait_for(
+        Duration::from_secs(60),
+        "the lagging follower to be replaced",
+        || async {
+            let catalog = cluster.catalog().await?;
+            let now = &catalog.groups.get(&group)?.members;
+            (now.contains(&spare) && !now.contains(&laggard)).then_some(())
+        },
+    )
+    .await;
+    let (acked, errors) = load.finish().await;
+    assert_eq!(errors, 0, "writes failed while a follower lagged");
+    for other in members.iter().filter(|m| **m != laggard) {
+        lab.heal(idx(laggard), idx(*other));
+    }
+    cluster
+        .wait_replicas_agree(
+            group,
+            Duration::from_secs(60),
+            "the new replica set to agree",
+        )
+        .await;
+    assert_all_readable(&mut con, &acked).await;
+}
