@@ -29,7 +29,8 @@ fn ip_quiet(args: &[&str]) {
 
 /// Namespaces, bridge and routes of one test.
 pub struct NetLab {
-    tag: u32,
+    /// `<pid>x<n>`: unique among the labs of this process and of live processes.
+    tag: String,
     namespaces: usize,
     subnet: String,
 }
@@ -37,11 +38,14 @@ pub struct NetLab {
 impl NetLab {
     /// A bridge with the host on `.1` and `count` namespaces on `.11`, `.12`, ...
     pub fn new(count: usize) -> Self {
+        static LABS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         remove_leftovers();
-        let tag = std::process::id();
-        let subnet = format!("10.{}.{}", 128 + (tag >> 8) % 100, tag & 0xff);
+        let pid = std::process::id();
+        let n = LABS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100;
+        let tag = format!("{pid}x{n}");
+        let subnet = format!("10.{}.{}", 120 + n, pid & 0xff);
         let lab = Self {
-            tag,
+            tag: tag.clone(),
             namespaces: 0,
             subnet,
         };
@@ -58,7 +62,7 @@ impl NetLab {
         let mut lab = lab;
         for i in 0..count {
             let ns = lab.ns(i);
-            let (veth, peer) = (format!("tsv{tag}{i}"), format!("tsp{tag}{i}"));
+            let (veth, peer) = (format!("tsv{}{i}", lab.tag), format!("tsp{}{i}", lab.tag));
             ip(&["netns", "add", &ns]);
             lab.namespaces = i + 1;
             ip(&["link", "add", &veth, "type", "veth", "peer", "name", &peer]);
@@ -168,7 +172,7 @@ fn remove_leftovers() {
     if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let name = line.split_whitespace().next().unwrap_or_default();
-            if let Some(tag) = name.strip_prefix("tsn").and_then(|r| r.split('-').next()) {
+            if let Some(tag) = name.strip_prefix("tsn").and_then(|r| r.split('x').next()) {
                 if !alive(tag) {
                     ip_quiet(&["netns", "del", name]);
                 }
@@ -181,7 +185,7 @@ fn remove_leftovers() {
     {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let name = line.split(':').nth(1).unwrap_or_default().trim();
-            if let Some(tag) = name.strip_prefix("tsb") {
+            if let Some(tag) = name.strip_prefix("tsb").and_then(|r| r.split('x').next()) {
                 if !alive(tag) {
                     ip_quiet(&["link", "del", name]);
                 }
