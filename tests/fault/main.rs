@@ -45,8 +45,18 @@ async fn scenario_06_island_leader_alone_with_meta() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_07_replacement_and_decommission_churn() {
+    run(Scenario::Churn).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_08_follower_down_past_log_purge() {
     run(Scenario::FollowerPurge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_09_meta_leader_killed_and_paused_during_table_changes() {
+    run(Scenario::MetaChurn).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

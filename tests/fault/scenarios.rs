@@ -31,8 +31,14 @@ pub enum Scenario {
     KillAll,
     /// 6: the leader isolated from the other nodes, and the only node reaching meta.
     Island,
+    /// 7: nodes killed past `--dead-after` (replicas replaced) and restarted (replicas
+    /// rebalanced back), and one node decommissioned, all while writing.
+    Churn,
     /// 8: a follower down while the leader snapshots and purges its log, then back.
     FollowerPurge,
+    /// 9: the meta leader killed or paused, repeatedly, while tables are created and
+    /// dropped.
+    MetaChurn,
     /// 11: scenario 1 plus clients sending malformed and oversized requests.
     Garbage,
 }
@@ -74,6 +80,8 @@ pub async fn run(scenario: Scenario) {
     wait_serving(&url, Duration::from_secs(60)).await;
     let (group, _) = cluster.default_group().await;
     let workload = Workload::start(&url, 6, seed);
+    let tables = (scenario == Scenario::MetaChurn)
+        .then(|| tokio::spawn(table_churn(url.clone(), fault_time())));
     let garbage = (scenario == Scenario::Garbage).then(|| {
         let addr = cluster.router.addr;
         std::thread::spawn(move || send_garbage(addr, fault_time()))
@@ -82,6 +90,10 @@ pub async fn run(scenario: Scenario) {
     let until = Instant::now() + fault_time();
     inject(&mut cluster, scenario, group, &mut rng, until).await;
     heal_everything(&mut cluster);
+    if let Some(tables) = tables {
+        let (created, dropped, unknown) = tables.await.expect("table churn");
+        check_tables(&url, &created, &dropped, &unknown).await;
+    }
     if let Some(garbage) = garbage {
         let answered = garbage.join().expect("garbage sender");
         eprintln!("malformed requests answered with protocol errors: {answered}");
@@ -214,6 +226,56 @@ async fn inject(
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
+            Scenario::Churn => {
+                let catalog = cluster.catalog().await.expect("catalog");
+                let active: Vec<NodeId> = catalog
+                    .nodes
+                    .values()
+                    .filter(|d| d.state == tessera_meta::catalog::NodeState::Active)
+                    .map(|d| d.id)
+                    .collect();
+                let group_members = &catalog.groups[&group].members;
+                if active.len() == n {
+                    // Once: drain a member of the group.
+                    let leaving = group_members[rng.below(group_members.len() as u64) as usize];
+                    let mut con = crate::harness::connect(&cluster.url()).await;
+                    let _: () = redis::cmd("DECOMMISSION")
+                        .arg(leaving)
+                        .query_async(&mut con)
+                        .await
+                        .expect("DECOMMISSION");
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    continue;
+                }
+                // Kill an active member past --dead-after, then bring it back.
+                let candidates: Vec<NodeId> = group_members
+                    .iter()
+                    .copied()
+                    .filter(|m| active.contains(m))
+                    .collect();
+                let victim = candidates[rng.below(candidates.len() as u64) as usize];
+                cluster.kill_node(victim);
+                tokio::time::sleep(Duration::from_secs(7)).await;
+                cluster.restart_node(victim);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            Scenario::MetaChurn => {
+                let Some(leader) = cluster.meta_leader().await else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                if rng.below(2) == 0 {
+                    cluster.kill_meta(leader);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    cluster.restart_meta(leader);
+                } else {
+                    let member = cluster.meta[leader as usize - 1].1.as_ref().unwrap();
+                    member.signal(libc::SIGSTOP);
+                    tokio::time::sleep(PAUSE).await;
+                    member.signal(libc::SIGCONT);
+                }
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
             Scenario::FollowerPurge => {
                 let a = leader(cluster, group).await as usize - 1;
                 let follower = members(cluster, group)
@@ -229,6 +291,77 @@ async fn inject(
                 tokio::time::sleep(Duration::from_secs(4)).await;
             }
         }
+    }
+}
+
+/// Creates and drops tables `churnN` for `duration`; returns the names whose creation
+/// was acknowledged, whose drop was acknowledged, and those with an unknown outcome.
+async fn table_churn(url: String, duration: Duration) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut created, mut dropped, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+    let until = Instant::now() + duration;
+    let mut con = crate::harness::connect(&url).await;
+    // Bounded: at most 500 tables.
+    for i in 0..500 {
+        if Instant::now() >= until {
+            break;
+        }
+        let name = format!("churn{i}");
+        let r: redis::RedisResult<()> = redis::cmd("CREATETABLE")
+            .arg(&name)
+            .query_async(&mut con)
+            .await;
+        if r.is_err() {
+            unknown.push(name);
+            continue;
+        }
+        created.push(name.clone());
+        if i % 2 == 0 {
+            let r: redis::RedisResult<()> = redis::cmd("DROPTABLE")
+                .arg(&name)
+                .query_async(&mut con)
+                .await;
+            match r {
+                Ok(()) => dropped.push(name),
+                Err(_) => unknown.push(name),
+            }
+        }
+    }
+    (created, dropped, unknown)
+}
+
+/// Every acknowledged creation not dropped exists, every acknowledged drop is gone,
+/// and nothing exists that was never created.
+async fn check_tables(url: &str, created: &[String], dropped: &[String], unknown: &[String]) {
+    let mut con = crate::harness::connect(url).await;
+    let tables: Vec<String> = redis::cmd("TABLES")
+        .query_async(&mut con)
+        .await
+        .expect("TABLES");
+    eprintln!(
+        "tables: {} created, {} dropped, {} with unknown outcome, {} exist",
+        created.len(),
+        dropped.len(),
+        unknown.len(),
+        tables.len()
+    );
+    assert!(!created.is_empty(), "no table creation succeeded");
+    for name in created
+        .iter()
+        .filter(|n| !dropped.contains(n) && !unknown.contains(n))
+    {
+        assert!(
+            tables.contains(name),
+            "acknowledged table {name} is missing"
+        );
+    }
+    for name in dropped {
+        assert!(!tables.contains(name), "dropped table {name} is back");
+    }
+    for name in tables.iter().filter(|t| t.starts_with("churn")) {
+        assert!(
+            created.contains(name) || unknown.contains(name),
+            "table {name} was never created"
+        );
     }
 }
 

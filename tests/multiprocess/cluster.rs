@@ -255,6 +255,12 @@ impl Cluster {
         }
     }
 
+    /// Starts meta member `id` again on its data.
+    pub fn restart_meta(&mut self, id: u64) {
+        let a = self.meta_args[id as usize - 1].clone();
+        self.meta[id as usize - 1].1 = Some(Service::start(&a, &self.log()));
+    }
+
     /// SIGKILL every process, then start them all again on the same data (the router
     /// on the same port, so clients can reconnect).
     pub fn kill_all_and_restart(&mut self) {
