@@ -140,6 +140,8 @@ pub enum NodeRequest {
         /// The group.
         group: GroupId,
     },
+    /// Flush and fully compact this node's storage (operators' `COMPACT`).
+    Compact,
     /// The group's committed membership, answered only by its leader.
     Membership {
         /// The group.
@@ -166,6 +168,8 @@ pub enum NodeResponse {
     Data(Result<DataResponse, DataError>),
     /// Answer to `Digest`.
     Digest(Result<ReplicaDigest, DataError>),
+    /// Answer to `Compact`.
+    Compacted(Result<(), DataError>),
     /// Answer to `Membership`: `None` unless this node leads the group.
     Membership(Option<tessera_meta::proto::GroupMembership>),
     /// Answer to `Footprint`: (stored keys, group records).

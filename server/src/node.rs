@@ -56,6 +56,7 @@ impl RpcService for Node {
                 Some(replica) => NodeResponse::Digest(replica.digest()),
                 None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
             },
+            NodeRequest::Compact => NodeResponse::Compacted(self.compact().await),
             NodeRequest::Membership { group } => NodeResponse::Membership(
                 self.replica(group)
                     .and_then(|r| r.leader_membership(self.id, true)),
@@ -121,6 +122,23 @@ impl Node {
             tracing::info!(node = self.id, group, "replica of a dropped group deleted");
         }
         Ok(())
+    }
+
+    /// Flushes and fully compacts every keyspace, then syncs.
+    async fn compact(&self) -> Result<(), DataError> {
+        let (data, logs) = (self.data.clone(), self.logs.clone());
+        tokio::task::spawn_blocking(move || {
+            data.compact()?;
+            logs.compact()
+        })
+        .await
+        .map_err(|e| DataError::Internal(e.to_string()))?
+        .map_err(|e| DataError::Internal(e.to_string()))?;
+        self.data
+            .syncer
+            .sync()
+            .await
+            .map_err(|e| DataError::Internal(e.to_string()))
     }
 
     /// Stops this node's replica of `group` and deletes its data, log and record.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tessera_meta::catalog::{
     storage_key, table_end, Catalog, RangeDesc, TableDesc, DEFAULT_TABLE, DEFAULT_TABLE_ID,
 };
-use tessera_server::{DataRequest, DataResponse, Op, OpResult};
+use tessera_server::{DataRequest, DataResponse, NodeRequest, NodeResponse, Op, OpResult};
 
 /// How long CREATETABLE waits for every new range to be served.
 const SERVE_DEADLINE: Duration = Duration::from_secs(30);
@@ -44,6 +44,8 @@ pub enum Admin {
     Nodes,
     /// `DECOMMISSION node`.
     Decommission(i64),
+    /// `COMPACT`.
+    Compact,
 }
 
 fn text(arg: &Bytes) -> String {
@@ -95,6 +97,7 @@ pub fn parse(name: &str, args: &[Bytes]) -> Option<Result<Command, Reply>> {
         },
         "nodes" => Ok(Admin::Nodes),
         "decommission" => super::parse_int(&args[1]).map(Admin::Decommission),
+        "compact" => Ok(Admin::Compact),
         _ => return None,
     };
     Some(admin.map(Command::Admin))
@@ -114,6 +117,7 @@ pub async fn run(ctx: &Context, admin: Admin) -> Reply {
         Admin::Ranges(table) => ranges(ctx, table.as_deref()),
         Admin::Nodes => nodes(ctx).await,
         Admin::Decommission(id) => decommission(ctx, id).await,
+        Admin::Compact => compact(ctx).await,
     };
     result.unwrap_or_else(|reply| reply)
 }
@@ -330,6 +334,36 @@ async fn table_info(ctx: &Context, name: &str) -> Result<Reply, Reply> {
             ),
         ),
     ]))
+}
+
+/// Asks every registered node to flush and fully compact its storage.
+async fn compact(ctx: &Context) -> Result<Reply, Reply> {
+    let catalog = ctx.cluster.catalog();
+    let calls = catalog.nodes.values().map(|node| async move {
+        let client = tessera_server::NodeClient::new(node.addr.clone());
+        let outcome = client
+            .call(&NodeRequest::Compact, Duration::from_secs(600))
+            .await;
+        match outcome {
+            Ok(NodeResponse::Compacted(Ok(()))) => Ok(()),
+            Ok(NodeResponse::Compacted(Err(e))) => Err(format!("node {}: {e}", node.id)),
+            Ok(_) => Err(format!("node {}: unexpected reply", node.id)),
+            Err(e) => Err(format!("node {}: {e}", node.id)),
+        }
+    });
+    let failures: Vec<String> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if failures.is_empty() {
+        Ok(Reply::Ok)
+    } else {
+        Err(Reply::err(format!(
+            "COMPACT failed on {}",
+            failures.join("; ")
+        )))
+    }
 }
 
 async fn decommission(ctx: &Context, id: i64) -> Result<Reply, Reply> {
