@@ -170,6 +170,10 @@ enum Command {
         /// Internal address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:0", env = "TESSERA_LISTEN")]
         listen: SocketAddr,
+        /// Address other nodes and routers should use to reach this node, when it is
+        /// not the listening address (NAT, a proxy); default: the listening address.
+        #[arg(long, env = "TESSERA_ADVERTISE")]
+        advertise: Option<String>,
         /// Meta members' addresses, comma-separated.
         #[arg(long, env = "TESSERA_META")]
         meta: String,
@@ -277,6 +281,7 @@ fn main() -> anyhow::Result<()> {
             Command::Node {
                 id,
                 listen,
+                advertise,
                 meta,
                 data_dir,
                 resp,
@@ -291,7 +296,7 @@ fn main() -> anyhow::Result<()> {
                     id,
                     data_dir,
                     meta_addrs: list(&meta),
-                    advertise_addr: String::new(),
+                    advertise_addr: advertise.unwrap_or_default(),
                     raft: RaftTimings {
                         snapshot_every,
                         keep_logs,
@@ -414,7 +419,9 @@ async fn run_node(mut config: NodeConfig, listen: SocketAddr, resp: &str) -> any
         "tessera node: listening on {addr} (node {}{resp_note})",
         config.id
     );
-    config.advertise_addr = addr.to_string();
+    if config.advertise_addr.is_empty() {
+        config.advertise_addr = addr.to_string();
+    }
     let router_config = RouterConfig {
         meta_addrs: config.meta_addrs.clone(),
         ..Default::default()

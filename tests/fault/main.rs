@@ -60,6 +60,11 @@ async fn scenario_09_meta_leader_killed_and_paused_during_table_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_10_delay_and_loss_on_every_link_to_the_nodes() {
+    run(Scenario::Slow).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_11_malformed_requests_during_partitions() {
     run(Scenario::Garbage).await;
 }

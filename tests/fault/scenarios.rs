@@ -39,6 +39,8 @@ pub enum Scenario {
     /// 9: the meta leader killed or paused, repeatedly, while tables are created and
     /// dropped.
     MetaChurn,
+    /// 10: every link to the nodes delayed 50±50 ms, one chunk in ten by 200 ms more.
+    Slow,
     /// 11: scenario 1 plus clients sending malformed and oversized requests.
     Garbage,
 }
@@ -74,6 +76,7 @@ pub async fn run(scenario: Scenario) {
         meta_flags: vec!["--dead-after".into(), "4s".into()],
         node_flags,
         namespaces: true,
+        proxied: scenario == Scenario::Slow,
     };
     let mut cluster = Cluster::start(dir.path(), shape);
     let url = cluster.url();
@@ -276,6 +279,12 @@ async fn inject(
                 }
                 tokio::time::sleep(Duration::from_secs(3)).await;
             }
+            Scenario::Slow => {
+                cluster
+                    .slow
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep_until(until.into()).await;
+            }
             Scenario::FollowerPurge => {
                 let a = leader(cluster, group).await as usize - 1;
                 let follower = members(cluster, group)
@@ -367,6 +376,9 @@ async fn check_tables(url: &str, created: &[String], dropped: &[String], unknown
 
 /// Undoes every fault: all nodes running and resumed, no cut links.
 fn heal_everything(cluster: &mut Cluster) {
+    cluster
+        .slow
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     let ids: Vec<NodeId> = cluster.nodes.iter().map(|(id, _)| *id).collect();
     for id in ids {
         match &cluster.nodes[id as usize - 1].1 {

@@ -6,6 +6,7 @@
 
 pub mod netns;
 pub mod process;
+pub mod proxy;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

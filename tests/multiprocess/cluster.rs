@@ -5,6 +5,7 @@
 
 use crate::harness::netns::NetLab;
 use crate::harness::process::{free_port, Service};
+use crate::harness::proxy::DelayProxy;
 use crate::harness::{connect, wait_for};
 use redis::AsyncCommands;
 use std::collections::BTreeMap;
@@ -57,6 +58,9 @@ pub struct Shape {
     pub node_flags: Vec<String>,
     /// Run each node in its own network namespace (needs root) so tests can cut links.
     pub namespaces: bool,
+    /// Reach each node through a [`DelayProxy`] (needs `namespaces`), so tests can
+    /// slow every link to the nodes down with [`Cluster::slow`].
+    pub proxied: bool,
 }
 
 impl Default for Shape {
@@ -67,6 +71,7 @@ impl Default for Shape {
             meta_flags: Vec::new(),
             node_flags: Vec::new(),
             namespaces: false,
+            proxied: false,
         }
     }
 }
@@ -88,6 +93,9 @@ pub struct Cluster {
     node_args: Vec<Vec<String>>,
     router_args: Vec<String>,
     shape: Shape,
+    /// While set, the proxies delay every chunk (see [`DelayProxy`]).
+    pub slow: Arc<AtomicBool>,
+    proxies: Vec<DelayProxy>,
     /// The nodes' namespaces; last, so the processes are killed before it is removed.
     pub lab: Option<NetLab>,
 }
@@ -124,9 +132,28 @@ impl Cluster {
                 a
             })
             .collect();
-        let node_args: Vec<Vec<String>> = (1..=shape.nodes)
+        let slow = Arc::new(AtomicBool::new(false));
+        let mut proxies = Vec::new();
+        let mut node_args: Vec<Vec<String>> = (1..=shape.nodes)
             .map(|id| Self::node_args(dir, &meta_list, &shape, lab.as_ref(), id as NodeId))
             .collect();
+        if let (true, Some(lab)) = (shape.proxied, &lab) {
+            // Each node listens on a fixed port in its namespace and advertises a proxy
+            // on the host, which every peer and router then goes through.
+            for (i, a) in node_args.iter_mut().enumerate() {
+                let port = free_port();
+                let listen = format!("{}:{port}", lab.ip_of(i));
+                let proxy = DelayProxy::start(
+                    &format!("{}:0", lab.host_ip()),
+                    listen.clone(),
+                    slow.clone(),
+                );
+                let at = a.iter().position(|x| x == "--listen").unwrap();
+                a[at + 1] = listen;
+                a.extend(["--advertise".to_string(), proxy.addr.to_string()]);
+                proxies.push(proxy);
+            }
+        }
         let router_args = args(&[
             "router",
             "--cluster-secret",
@@ -160,6 +187,8 @@ impl Cluster {
             node_args,
             router_args,
             shape,
+            slow,
+            proxies,
             lab,
         }
     }
