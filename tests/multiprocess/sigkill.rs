@@ -132,3 +132,27 @@ async fn internal_ports_refuse_connections_without_the_cluster_secret() {
     .await;
     assert!(log.contains("missing or wrong cluster secret"));
 }
+
+/// Regression, found by the split-brain test: a router that found the new leader by
+/// trying members (no `NotLeader` hint, e.g. the old leader's node is gone) did not
+/// remember it, so `RANGES` showed no leader and every request probed members again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_router_forgot_a_leader_found_without_a_hint() {
+    let dir = test_dir();
+    let mut cluster = Cluster::start(dir.path(), Shape::default());
+    let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
+    let _: () = con.set("k", "1").await.unwrap();
+    let old = wait_for(Duration::from_secs(10), "a known leader", || {
+        let mut con = con.clone();
+        async move { default_leader(&mut con).await }
+    })
+    .await;
+    cluster.kill_node(old);
+    // One write: the router forgets the dead node and tries members until one serves.
+    let _: () = con.set("k", "2").await.unwrap();
+    let now = default_leader(&mut con).await;
+    assert!(
+        now.is_some_and(|l| l != old),
+        "after a write served by the new leader, RANGES shows leader {now:?} (old {old})"
+    );
+}
