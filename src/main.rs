@@ -142,6 +142,10 @@ enum Command {
         /// Every member as id=host:port, comma-separated, this one included.
         #[arg(long, env = "TESSERA_META_MEMBERS")]
         members: String,
+        /// Address to listen on, when not this member's address in --members (NAT, a
+        /// proxy).
+        #[arg(long, env = "TESSERA_LISTEN")]
+        listen: Option<String>,
         /// Where its data lives.
         #[arg(long, env = "TESSERA_DATA_DIR")]
         data_dir: PathBuf,
@@ -216,6 +220,7 @@ enum Command {
 struct MetaFlags {
     id: u64,
     members: String,
+    listen: Option<String>,
     data_dir: PathBuf,
     controller: ControllerConfig,
 }
@@ -256,6 +261,7 @@ fn main() -> anyhow::Result<()> {
             Command::Meta {
                 id,
                 members,
+                listen,
                 data_dir,
                 default_replicas,
                 dead_after,
@@ -268,6 +274,7 @@ fn main() -> anyhow::Result<()> {
                 run_meta(MetaFlags {
                     id,
                     members,
+                    listen,
                     data_dir,
                     controller: ControllerConfig {
                         default_replicas,
@@ -369,14 +376,16 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
     let MetaFlags {
         id,
         members,
+        listen,
         data_dir,
         controller,
     } = flags;
     let members = parse_members(&members)?;
-    let addr = members
+    let advertised = members
         .get(&id)
         .context("--id must be one of --members")?
         .clone();
+    let addr = listen.unwrap_or(advertised);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("bind {addr}"))?;

@@ -31,13 +31,13 @@ pub enum Scenario {
     KillAll,
     /// 6: the leader isolated from the other nodes, and the only node reaching meta.
     Island,
-    /// 7: nodes killed past `--dead-after` (replicas replaced) and restarted (replicas
-    /// rebalanced back), and one node decommissioned, all while writing.
+    /// 7: a group member decommissioned, a new node joining, members killed past
+    /// `--dead-after` (replicas replaced) and restarted, all while writing.
     Churn,
     /// 8: a follower down while the leader snapshots and purges its log, then back.
     FollowerPurge,
-    /// 9: the meta leader killed or paused, repeatedly, while tables are created and
-    /// dropped.
+    /// 9: the meta leader killed, paused or partitioned from the other members,
+    /// repeatedly, while tables are created and dropped.
     MetaChurn,
     /// 10: every link to the nodes delayed 50±50 ms, one chunk in ten by 200 ms more.
     Slow,
@@ -77,6 +77,8 @@ pub async fn run(scenario: Scenario) {
         node_flags,
         namespaces: true,
         proxied: scenario == Scenario::Slow,
+        // Churn: node 5 joins during the faults.
+        held_back: usize::from(scenario == Scenario::Churn),
     };
     let mut cluster = Cluster::start(dir.path(), shape);
     let url = cluster.url();
@@ -218,14 +220,19 @@ async fn inject(
                 let a = leader(cluster, group).await as usize - 1;
                 let lab = cluster.lab.as_ref().unwrap();
                 let others: Vec<usize> = (0..n).filter(|i| *i != a).collect();
+                let metas: Vec<usize> = (1..=cluster.meta.len() as u64)
+                    .map(|m| cluster.meta_ns(m))
+                    .collect();
                 for b in &others {
                     lab.cut(a, *b);
                     lab.cut_host(*b);
+                    metas.iter().for_each(|m| lab.cut(*b, *m));
                 }
                 tokio::time::sleep(Duration::from_secs(4)).await;
                 for b in &others {
                     lab.heal(a, *b);
                     lab.heal_host(*b);
+                    metas.iter().for_each(|m| lab.heal(*b, *m));
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -238,7 +245,14 @@ async fn inject(
                     .map(|d| d.id)
                     .collect();
                 let group_members = &catalog.groups[&group].members;
-                if active.len() == n {
+                let registered = catalog.nodes.len();
+                if cluster.nodes[n - 1].1.is_none() && active.len() < n - 1 {
+                    // Once the first node is drained: a new node joins.
+                    cluster.restart_node(n as NodeId);
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    continue;
+                }
+                if active.len() == registered && registered == n - 1 {
                     // Once: drain a member of the group.
                     let leaving = group_members[rng.below(group_members.len() as u64) as usize];
                     let mut con = crate::harness::connect(&cluster.url()).await;
@@ -267,15 +281,31 @@ async fn inject(
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 };
-                if rng.below(2) == 0 {
-                    cluster.kill_meta(leader);
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    cluster.restart_meta(leader);
-                } else {
-                    let member = cluster.meta[leader as usize - 1].1.as_ref().unwrap();
-                    member.signal(libc::SIGSTOP);
-                    tokio::time::sleep(PAUSE).await;
-                    member.signal(libc::SIGCONT);
+                match rng.below(3) {
+                    0 => {
+                        cluster.kill_meta(leader);
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        cluster.restart_meta(leader);
+                    }
+                    1 => {
+                        let member = cluster.meta[leader as usize - 1].1.as_ref().unwrap();
+                        member.signal(libc::SIGSTOP);
+                        tokio::time::sleep(PAUSE).await;
+                        member.signal(libc::SIGCONT);
+                    }
+                    _ => {
+                        // Partitioned from the other meta members (nodes and routers
+                        // still reach it).
+                        let lab = cluster.lab.as_ref().unwrap();
+                        let me = cluster.meta_ns(leader);
+                        let peers: Vec<usize> = (1..=cluster.meta.len() as u64)
+                            .filter(|m| *m != leader)
+                            .map(|m| cluster.meta_ns(m))
+                            .collect();
+                        peers.iter().for_each(|p| lab.cut(me, *p));
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        peers.iter().for_each(|p| lab.heal(me, *p));
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(3)).await;
             }

@@ -56,8 +56,13 @@ pub struct Shape {
     pub meta_flags: Vec<String>,
     /// Extra flags for every node.
     pub node_flags: Vec<String>,
-    /// Run each node in its own network namespace (needs root) so tests can cut links.
+    /// Run each node and each meta member in its own network namespace (needs root) so
+    /// tests can cut links: node `i` in namespace `i - 1`, meta member `j` in namespace
+    /// `nodes + j - 1`; the router stays in the host namespace.
     pub namespaces: bool,
+    /// The last this many nodes are not started with the others: they join later
+    /// ([`Cluster::restart_node`] starts one).
+    pub held_back: usize,
     /// Reach each node through a [`DelayProxy`] (needs `namespaces`), so tests can
     /// slow every link to the nodes down with [`Cluster::slow`].
     pub proxied: bool,
@@ -72,6 +77,7 @@ impl Default for Shape {
             node_flags: Vec::new(),
             namespaces: false,
             proxied: false,
+            held_back: 0,
         }
     }
 }
@@ -103,16 +109,39 @@ pub struct Cluster {
 impl Cluster {
     pub fn start(dir: &Path, shape: Shape) -> Self {
         use_secret();
-        let lab = shape.namespaces.then(|| NetLab::new(shape.nodes));
+        let lab = shape
+            .namespaces
+            .then(|| NetLab::new(shape.nodes + shape.meta));
         let ports: Vec<u16> = (0..shape.meta).map(|_| free_port()).collect();
         let (mut members, mut meta_list) = tessera::playground::meta_addresses(&ports);
+        let slow = Arc::new(AtomicBool::new(false));
+        let mut proxies = Vec::new();
+        // Where each meta member listens, when that is not its --members address.
+        let mut meta_listen: Vec<Option<String>> = vec![None; shape.meta];
         if let Some(lab) = &lab {
-            // Nodes reach the meta members at the host's address on the bridge.
-            members = members.replace("127.0.0.1", &lab.host_ip());
-            meta_list = meta_list
+            // Each meta member listens in its own namespace.
+            meta_list = ports
                 .iter()
-                .map(|a| a.replace("127.0.0.1", &lab.host_ip()))
+                .enumerate()
+                .map(|(j, p)| format!("{}:{p}", lab.ip_of(shape.nodes + j)))
                 .collect();
+            let mut advertised = meta_list.clone();
+            if shape.proxied {
+                // Members reach each other through proxies on the host too.
+                for (j, addr) in meta_list.iter().enumerate() {
+                    let bind = format!("{}:0", lab.host_ip());
+                    let proxy = DelayProxy::start(&bind, addr.clone(), slow.clone());
+                    advertised[j] = proxy.addr.to_string();
+                    meta_listen[j] = Some(addr.clone());
+                    proxies.push(proxy);
+                }
+            }
+            members = advertised
+                .iter()
+                .enumerate()
+                .map(|(j, a)| format!("{}={a}", j + 1))
+                .collect::<Vec<_>>()
+                .join(",");
         }
         let meta_args: Vec<Vec<String>> = (1..=shape.meta)
             .map(|id| {
@@ -128,14 +157,21 @@ impl Cluster {
                     "--data-dir",
                     data.to_str().unwrap(),
                 ]);
+                if let Some(listen) = &meta_listen[id - 1] {
+                    a.extend(["--listen".to_string(), listen.clone()]);
+                }
                 a.extend(shape.meta_flags.iter().cloned());
                 a
             })
             .collect();
-        let slow = Arc::new(AtomicBool::new(false));
-        let mut proxies = Vec::new();
+        // What nodes and the router dial for the meta service: the members' advertised
+        // addresses (through the proxies when links are to be slowed).
+        let meta_for_clients: Vec<String> = members
+            .split(',')
+            .filter_map(|m| m.split_once('=').map(|(_, a)| a.to_string()))
+            .collect();
         let mut node_args: Vec<Vec<String>> = (1..=shape.nodes)
-            .map(|id| Self::node_args(dir, &meta_list, &shape, lab.as_ref(), id as NodeId))
+            .map(|id| Self::node_args(dir, &meta_for_clients, &shape, lab.as_ref(), id as NodeId))
             .collect();
         if let (true, Some(lab)) = (shape.proxied, &lab) {
             // Each node listens on a fixed port in its namespace and advertises a proxy
@@ -161,7 +197,7 @@ impl Cluster {
             "--port",
             "0",
             "--meta",
-            &meta_list.join(","),
+            &meta_for_clients.join(","),
         ]);
         let log = dir.join("cluster.log");
         Self {
@@ -169,16 +205,18 @@ impl Cluster {
             meta: meta_args
                 .iter()
                 .enumerate()
-                .map(|(i, a)| (i as u64 + 1, Some(Service::start(a, &log))))
+                .map(|(i, a)| {
+                    let member = Self::spawn_meta(lab.as_ref(), shape.nodes, i, a, &log);
+                    (i as u64 + 1, Some(member))
+                })
                 .collect(),
             nodes: node_args
                 .iter()
                 .enumerate()
                 .map(|(i, a)| {
-                    (
-                        i as NodeId + 1,
-                        Some(Self::spawn_node(lab.as_ref(), i, a, &log)),
-                    )
+                    let started = (i < shape.nodes - shape.held_back)
+                        .then(|| Self::spawn_node(lab.as_ref(), i, a, &log));
+                    (i as NodeId + 1, started)
                 })
                 .collect(),
             router: Service::start(&router_args, &log),
@@ -225,6 +263,25 @@ impl Cluster {
         ]);
         a.extend(shape.node_flags.iter().cloned());
         a
+    }
+
+    /// Starts meta member `index + 1` (in its namespace if there are namespaces).
+    fn spawn_meta(
+        lab: Option<&NetLab>,
+        nodes: usize,
+        index: usize,
+        args: &[String],
+        log: &Path,
+    ) -> Service {
+        match lab {
+            Some(lab) => Service::start_wrapped(&lab.wrapper(nodes + index), args, log),
+            None => Service::start(args, log),
+        }
+    }
+
+    /// The namespace index of meta member `id`.
+    pub fn meta_ns(&self, id: u64) -> usize {
+        self.shape.nodes + id as usize - 1
     }
 
     /// Starts node `index + 1` (in its namespace if there are namespaces).
@@ -286,8 +343,9 @@ impl Cluster {
 
     /// Starts meta member `id` again on its data.
     pub fn restart_meta(&mut self, id: u64) {
-        let a = self.meta_args[id as usize - 1].clone();
-        self.meta[id as usize - 1].1 = Some(Service::start(&a, &self.log()));
+        let (i, a) = (id as usize - 1, self.meta_args[id as usize - 1].clone());
+        let member = Self::spawn_meta(self.lab.as_ref(), self.shape.nodes, i, &a, &self.log());
+        self.meta[i].1 = Some(member);
     }
 
     /// SIGKILL every process, then start them all again on the same data (the router
@@ -310,7 +368,8 @@ impl Cluster {
         }
         let log = self.log();
         for (i, a) in self.meta_args.iter().enumerate() {
-            self.meta[i].1 = Some(Service::start(a, &log));
+            let member = Self::spawn_meta(self.lab.as_ref(), self.shape.nodes, i, a, &log);
+            self.meta[i].1 = Some(member);
         }
         for (i, a) in self.node_args.iter().enumerate() {
             self.nodes[i].1 = Some(Self::spawn_node(self.lab.as_ref(), i, a, &log));
