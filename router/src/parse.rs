@@ -21,6 +21,26 @@ const UNAUTHENTICATED_BULK: i64 = 16 * 1024;
 #[error("Protocol error: {0}")]
 pub struct ProtocolError(pub String);
 
+impl ProtocolError {
+    /// Whether the text is one of Redis's protocol error texts (networking.c), or the
+    /// query-buffer limit's: what property tests and the fuzz target check.
+    pub fn is_redis_text(&self) -> bool {
+        const TEXTS: [&str; 9] = [
+            "invalid multibulk length",
+            "unauthenticated multibulk length",
+            "invalid bulk length",
+            "unauthenticated bulk length",
+            "request larger than the query buffer limit",
+            "too big mbulk count string",
+            "too big bulk count string",
+            "too big inline request",
+            "unbalanced quotes in request",
+        ];
+        TEXTS.contains(&self.0.as_str())
+            || (self.0.starts_with("expected '$', got '") && self.0.ends_with('\''))
+    }
+}
+
 fn protocol(msg: impl Into<String>) -> ProtocolError {
     ProtocolError(msg.into())
 }

@@ -22,22 +22,6 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// Redis's protocol error texts (networking.c), plus the query-buffer limit.
-fn is_redis_text(e: &ProtocolError) -> bool {
-    let known = [
-        "invalid multibulk length",
-        "unauthenticated multibulk length",
-        "invalid bulk length",
-        "unauthenticated bulk length",
-        "request larger than the query buffer limit",
-        "too big mbulk count string",
-        "too big bulk count string",
-        "too big inline request",
-        "unbalanced quotes in request",
-    ];
-    known.contains(&e.0.as_str()) || (e.0.starts_with("expected '$', got '") && e.0.ends_with('\''))
-}
-
 /// Feeds `input` in pieces at `cuts` and collects requests until an error.
 fn feed(
     input: &[u8],
@@ -117,7 +101,7 @@ proptest! {
             prop_assert!(total <= MAX_REQUEST.max(MAX_INLINE));
         }
         if let Some(e) = error {
-            prop_assert!(is_redis_text(&e), "not a Redis protocol error text: {}", e.0);
+            prop_assert!(e.is_redis_text(), "not a Redis protocol error text: {}", e.0);
         }
     }
 
@@ -151,7 +135,7 @@ proptest! {
         let (requests, error) = feed(input.as_bytes(), &[], authenticated);
         prop_assert!(requests.is_empty());
         if let Some(e) = error {
-            prop_assert!(is_redis_text(&e), "{}", e.0);
+            prop_assert!(e.is_redis_text(), "{}", e.0);
         }
     }
 }
