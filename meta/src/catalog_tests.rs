@@ -1,0 +1,163 @@
+//! Tests of the catalog: table creation, placement, identities, replica moves.
+
+use super::*;
+
+#[test]
+fn create_table_covers_the_table_without_gaps() {
+    let mut catalog = Catalog::default();
+    let cmd = MetaCommand::CreateTable {
+        name: "stocks".into(),
+        replicas: 3,
+        splits: vec![b"H".to_vec(), b"P".to_vec()],
+        placements: vec![vec![1, 2, 3]; 3],
+    };
+    catalog.apply(&cmd).unwrap();
+    let table = catalog.table_by_name("stocks").unwrap().id;
+    let mut ranges: Vec<_> = catalog.ranges.values().collect();
+    ranges.sort_by(|a, b| a.start.cmp(&b.start));
+    assert_eq!(ranges[0].start, table_start(table));
+    assert_eq!(ranges.last().unwrap().end, table_end(table));
+    assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+    assert!(ranges[1].contains(&storage_key(table, b"K")));
+    assert_eq!(catalog.version, 1);
+    assert!(catalog.apply(&cmd).is_err(), "duplicate table");
+    assert_eq!(catalog.version, 1, "a refused command changes nothing");
+
+    catalog
+        .apply(&MetaCommand::DropTable {
+            name: "stocks".into(),
+        })
+        .unwrap();
+    assert!(catalog.table_by_name("stocks").is_none());
+    assert!(catalog.ranges.is_empty() && catalog.groups.is_empty());
+}
+
+#[test]
+fn placement_spreads_replicas_over_distinct_nodes() {
+    let mut catalog = Catalog::default();
+    for id in 1..=5 {
+        catalog
+            .apply(&MetaCommand::RegisterNode {
+                id,
+                addr: format!("n{id}"),
+                identity: id * 7,
+            })
+            .unwrap();
+    }
+    let placements = catalog.place(&[1, 2, 3, 4, 5], 3, 5).unwrap();
+    assert!(placements.iter().all(|p| {
+        let mut sorted = p.clone();
+        sorted.dedup();
+        sorted.len() == 3
+    }));
+    let mut counts = [0; 6];
+    placements
+        .iter()
+        .flatten()
+        .for_each(|n| counts[*n as usize] += 1);
+    assert_eq!(counts[1..].iter().sum::<usize>(), 15);
+    assert!(counts[1..].iter().all(|c| *c == 3), "{counts:?}");
+    assert!(catalog.place(&[1, 2], 3, 1).is_err());
+}
+
+#[test]
+fn a_node_id_cannot_change_its_data_directory() {
+    let mut catalog = Catalog::default();
+    let register = |identity| MetaCommand::RegisterNode {
+        id: 4,
+        addr: "a".into(),
+        identity,
+    };
+    catalog.apply(&register(11)).unwrap();
+    catalog.apply(&register(11)).unwrap();
+    let refused = catalog.apply(&register(12)).unwrap_err();
+    assert!(refused.contains("another data directory"), "{refused}");
+    catalog
+        .apply(&MetaCommand::SetNodeState {
+            id: 4,
+            state: NodeState::Removed,
+        })
+        .unwrap();
+    assert!(
+        catalog.apply(&register(11)).is_err(),
+        "a removed node stays out"
+    );
+}
+
+#[test]
+fn replicas_move_between_nodes() {
+    let mut catalog = Catalog::default();
+    for id in 1..=4 {
+        catalog
+            .apply(&MetaCommand::RegisterNode {
+                id,
+                addr: format!("n{id}"),
+                identity: id,
+            })
+            .unwrap();
+    }
+    catalog
+        .apply(&MetaCommand::CreateTable {
+            name: "t".into(),
+            replicas: 3,
+            splits: vec![],
+            placements: vec![vec![1, 2, 3]],
+        })
+        .unwrap();
+    let group = *catalog.groups.keys().next().unwrap();
+    let mv = |remove, add| MetaCommand::MoveReplica { group, remove, add };
+    catalog.apply(&mv(Some(2), Some(4))).unwrap();
+    assert_eq!(catalog.groups[&group].members, vec![1, 3, 4]);
+    assert!(catalog.apply(&mv(Some(2), None)).is_err(), "not a member");
+    assert!(
+        catalog.apply(&mv(None, Some(3))).is_err(),
+        "already a member"
+    );
+    assert!(catalog.apply(&mv(None, Some(9))).is_err(), "unknown node");
+    assert!(
+        catalog.may_join(group, 2),
+        "former members may rejoin 3-replica groups"
+    );
+    catalog
+        .apply(&MetaCommand::CreateTable {
+            name: "solo".into(),
+            replicas: 1,
+            splits: vec![],
+            placements: vec![vec![1]],
+        })
+        .unwrap();
+    let solo = *catalog.groups.keys().find(|g| **g != group).unwrap();
+    catalog
+        .apply(&MetaCommand::MoveReplica {
+            group: solo,
+            remove: Some(1),
+            add: Some(3),
+        })
+        .unwrap();
+    assert!(
+        !catalog.may_join(solo, 1),
+        "a single-replica group's old member"
+    );
+    assert!(catalog
+        .apply(&MetaCommand::MoveReplica {
+            group: solo,
+            remove: Some(3),
+            add: Some(1),
+        })
+        .is_err());
+    catalog
+        .apply(&MetaCommand::SetNodeState {
+            id: 2,
+            state: NodeState::Decommissioning,
+        })
+        .unwrap();
+    assert!(catalog.apply(&mv(None, Some(2))).is_err(), "draining node");
+}
+
+#[test]
+fn table_names() {
+    assert!(table_name_problem("stocks_2024-q1").is_none());
+    assert!(table_name_problem("").is_some());
+    assert!(table_name_problem("a:b").is_some());
+    assert!(table_name_problem(&"x".repeat(65)).is_some());
+}
