@@ -36,17 +36,9 @@ pub struct LogKeyspaces {
 }
 
 impl LogKeyspaces {
-    /// Flushes and fully compacts the log keyspaces, dropping purged entries' space.
-    /// Blocking: call from a blocking thread.
-    ///
-    /// # Errors
-    /// fjall errors.
-    pub fn compact(&self) -> io::Result<()> {
-        for ks in [&self.logs, &self.state] {
-            ks.rotate_memtable_and_wait().map_err(io_err)?;
-            ks.major_compact().map_err(io_err)?;
-        }
-        Ok(())
+    /// The log keyspaces, for [`crate::store::compact_keyspaces`].
+    pub fn keyspaces(&self) -> [&Keyspace; 2] {
+        [&self.logs, &self.state]
     }
 
     /// Opens (or creates) the log keyspaces in `db`.

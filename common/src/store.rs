@@ -55,3 +55,23 @@ impl Store {
         result
     }
 }
+
+/// Flushes every keyspace of one database, then fully compacts each, dropping the space
+/// of deleted and overwritten entries. Blocking: call from a blocking thread.
+///
+/// All are flushed before any is compacted: fjall deletes an old journal only once every
+/// keyspace written in it has a table at least as new, and a keyspace compacted down to
+/// nothing (a fully purged Raft log) has no table at all, which would keep the journal
+/// on disk until that keyspace is written and flushed again.
+///
+/// # Errors
+/// fjall errors.
+pub fn compact_keyspaces(keyspaces: &[&fjall::Keyspace]) -> io::Result<()> {
+    for ks in keyspaces {
+        ks.rotate_memtable_and_wait().map_err(io_err)?;
+    }
+    for ks in keyspaces {
+        ks.major_compact().map_err(io_err)?;
+    }
+    Ok(())
+}

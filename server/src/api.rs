@@ -106,6 +106,8 @@ pub struct ReplicaDigest {
     pub leader: Option<NodeId>,
     /// The last applied log index.
     pub applied: u64,
+    /// The last log index purged from this replica's Raft log (0: none).
+    pub purged: u64,
     /// Live keys in the range.
     pub keys: u64,
     /// Keys physically stored in the range, expired or not.

@@ -290,9 +290,11 @@ impl GroupReplica {
 
     /// This replica's local digest (see [`ReplicaDigest`]).
     pub fn digest(&self) -> Result<ReplicaDigest, DataError> {
-        let leader = {
+        let (leader, purged) = {
             use openraft::async_runtime::WatchReceiver;
-            self.raft.metrics().borrow_watched().current_leader
+            let metrics = self.raft.metrics().borrow_watched().clone();
+            let purged = metrics.purged.map_or(0, |p| p.index());
+            (metrics.current_leader, purged)
         };
         let tally = self.walk(true)?;
         let mut expiry_index = 0;
@@ -303,6 +305,7 @@ impl GroupReplica {
         Ok(ReplicaDigest {
             leader,
             applied: tally.applied,
+            purged,
             keys: tally.keys,
             stored: tally.stored,
             expiry_index,

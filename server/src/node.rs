@@ -124,12 +124,24 @@ impl Node {
         Ok(())
     }
 
-    /// Flushes and fully compacts every keyspace, then syncs.
+    /// Snapshots every replica and purges its Raft log up to the snapshot, then
+    /// flushes and fully compacts every keyspace and syncs.
+    ///
+    /// A snapshot here is cheap (the state machine is the data keyspace; the snapshot
+    /// is a marker of the applied position), so the log entries it covers are only
+    /// needed by a follower that lags behind them, and that follower gets the snapshot.
     async fn compact(&self) -> Result<(), DataError> {
+        let replicas: Vec<_> = self.groups.iter().map(|r| r.value().clone()).collect();
+        for replica in replicas {
+            snapshot_and_purge(&replica.raft)
+                .await
+                .map_err(|e| DataError::Internal(format!("group {}: {e}", replica.id)))?;
+        }
         let (data, logs) = (self.data.clone(), self.logs.clone());
         tokio::task::spawn_blocking(move || {
-            data.compact()?;
-            logs.compact()
+            let mut keyspaces = data.keyspaces().to_vec();
+            keyspaces.extend(logs.keyspaces());
+            tessera_common::store::compact_keyspaces(&keyspaces)
         })
         .await
         .map_err(|e| DataError::Internal(e.to_string()))?
@@ -263,4 +275,38 @@ impl Node {
             }
         }
     }
+}
+
+/// Builds a snapshot of everything `raft` has applied and purges the log up to it,
+/// waiting (bounded) for both.
+async fn snapshot_and_purge(raft: &DataRaft) -> Result<(), String> {
+    const WAIT: Duration = Duration::from_secs(30);
+    let applied = raft
+        .metrics()
+        .borrow_watched()
+        .last_applied
+        .map(|l| l.index());
+    let Some(applied) = applied else {
+        return Ok(()); // Nothing applied, nothing to purge.
+    };
+    raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+    raft.wait(Some(WAIT))
+        .metrics(
+            |m| m.snapshot.is_some_and(|s| s.index() >= applied),
+            "snapshot built",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    raft.trigger()
+        .purge_log(applied)
+        .await
+        .map_err(|e| e.to_string())?;
+    raft.wait(Some(WAIT))
+        .metrics(
+            |m| m.purged.is_some_and(|p| p.index() >= applied),
+            "log purged",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -138,17 +138,9 @@ impl DataKeyspaces {
         Ok(groups)
     }
 
-    /// Flushes and fully compacts the data keyspaces. Blocking: call from a blocking
-    /// thread.
-    ///
-    /// # Errors
-    /// fjall errors.
-    pub fn compact(&self) -> io::Result<()> {
-        for ks in [&self.data, &self.groups, &self.expiry] {
-            ks.rotate_memtable_and_wait().map_err(io_err)?;
-            ks.major_compact().map_err(io_err)?;
-        }
-        Ok(())
+    /// The data keyspaces, for [`tessera_common::store::compact_keyspaces`].
+    pub fn keyspaces(&self) -> [&fjall::Keyspace; 3] {
+        [&self.data, &self.groups, &self.expiry]
     }
 
     /// Keys stored in `[start, end)` and group records whose range lies inside it: what

@@ -17,13 +17,7 @@ async fn follower_down_during_5000_writes_catches_up_with_identical_data() {
     };
     let mut cluster = TestCluster::start_with(timings).await;
     let group = cluster.default_group().await;
-    let leader = cluster.leader(group).await;
-    let follower = cluster
-        .cluster
-        .node_ids()
-        .into_iter()
-        .find(|id| *id != leader)
-        .unwrap();
+    let follower = cluster.follower(group).await;
     cluster.cluster.stop_node(follower).await.unwrap();
 
     // Unpipelined writers: batches stay small, so the writes take hundreds of entries.
@@ -65,5 +59,68 @@ async fn follower_down_during_5000_writes_catches_up_with_identical_data() {
         "hundreds of entries, several snapshots: {digests:?}"
     );
     eprintln!("replicas converged: {digests:?}");
+    cluster.cluster.shutdown().await.unwrap();
+}
+
+/// `COMPACT` snapshots every replica and purges its whole Raft log (the default
+/// thresholds would keep it: far fewer entries than `snapshot_every`), loses nothing,
+/// and a follower that was down during later writes still catches up — from the
+/// snapshot, since the log it would need is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_purges_every_raft_log_and_keeps_every_key() {
+    let mut cluster = TestCluster::start().await;
+    let group = cluster.default_group().await;
+    let mut con = cluster.client().await;
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i:04}"))
+            .arg(i)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    }
+    let before = cluster.digests(group).await;
+    assert!(
+        before.iter().all(|(_, d)| d.purged == 0),
+        "nothing purged below the snapshot threshold: {before:?}"
+    );
+    let reply: String = redis::cmd("COMPACT").query_async(&mut con).await.unwrap();
+    assert_eq!(reply, "OK");
+    let after = cluster.digests(group).await;
+    assert_eq!(after.len(), 3);
+    for (node, d) in &after {
+        assert!(
+            d.purged >= 300 && d.purged == d.applied,
+            "node {node}: log not purged up to what it applied: {d:?}"
+        );
+        assert_eq!(d.keys, 300, "node {node}: {d:?}");
+    }
+
+    let follower = cluster.follower(group).await;
+    cluster.cluster.stop_node(follower).await.unwrap();
+    for i in 300..310 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i:04}"))
+            .arg(i)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    }
+    cluster.cluster.start_node(follower).await.unwrap();
+    wait_for(
+        Duration::from_secs(60),
+        "three identical replicas with 310 keys",
+        || async {
+            let digests = cluster.digests(group).await;
+            let first = digests.first()?.1.clone();
+            (digests.len() == 3
+                && first.keys == 310
+                && digests
+                    .iter()
+                    .all(|(_, d)| (d.applied, d.digest) == (first.applied, first.digest)))
+            .then_some(())
+        },
+    )
+    .await;
     cluster.cluster.shutdown().await.unwrap();
 }

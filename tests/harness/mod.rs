@@ -124,6 +124,16 @@ impl TestCluster {
         })
         .await
     }
+
+    /// A running node that is not `group`'s leader.
+    pub async fn follower(&self, group: GroupId) -> NodeId {
+        let leader = self.leader(group).await;
+        self.cluster
+            .node_ids()
+            .into_iter()
+            .find(|id| *id != leader)
+            .expect("a node besides the leader")
+    }
 }
 
 impl TestCluster {
