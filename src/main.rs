@@ -197,6 +197,10 @@ enum Command {
         /// Log entries kept behind a snapshot for followers that lag a little.
         #[arg(long, default_value_t = RaftTimings::default().keep_logs, env = "TESSERA_KEEP_LOGS")]
         keep_logs: u64,
+        /// A group with no requests for this long stops its Raft timers until it is
+        /// needed again ("0s": never). Saves CPU on nodes with many idle ranges.
+        #[arg(long, default_value = "5s", value_parser = parse_duration, env = "TESSERA_HIBERNATE_AFTER")]
+        hibernate_after: Duration,
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]
@@ -295,6 +299,7 @@ fn main() -> anyhow::Result<()> {
                 heartbeat_interval,
                 snapshot_every,
                 keep_logs,
+                hibernate_after,
                 secret,
                 ..
             } => {
@@ -307,6 +312,7 @@ fn main() -> anyhow::Result<()> {
                     raft: RaftTimings {
                         snapshot_every,
                         keep_logs,
+                        hibernate_after_ms: hibernate_after.as_millis() as u64,
                         ..RaftTimings::default()
                     },
                     heartbeat: heartbeat_interval,

@@ -297,6 +297,9 @@ pub struct RaftTimings {
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot, for followers that lag a little.
     pub keep_logs: u64,
+    /// A data group idle this long stops its Raft timers (0: never; see the server's
+    /// `hibernate` module). Meta groups never sleep.
+    pub hibernate_after_ms: u64,
 }
 
 impl Default for RaftTimings {
@@ -311,6 +314,7 @@ impl Default for RaftTimings {
             election_max_ms: 800,
             snapshot_every: 10_000,
             keep_logs: 1_000,
+            hibernate_after_ms: 5_000,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct ReplicaStats {
     pub applied: u64,
     /// On the leader only: the group's Raft membership and its followers' progress.
     pub membership: Option<GroupMembership>,
+    /// Whether the replica's Raft timers are stopped (an idle group asleep).
+    pub asleep: bool,
 }
 
 /// A group's Raft membership as its leader sees it.
@@ -30,6 +32,18 @@ pub struct GroupMembership {
     pub joint: bool,
     /// Log entries each other member is behind the leader's last log entry.
     pub lag: Vec<(NodeId, u64)>,
+}
+
+impl GroupMembership {
+    /// Whether its leader has a step to take for `members` to become exactly the voter
+    /// set: not while a joint change is finishing (openraft completes it by itself),
+    /// nor once the voters are `members` and no learner is left.
+    pub fn needs_step_towards(&self, members: &[NodeId]) -> bool {
+        let same =
+            |a: &[NodeId], b: &[NodeId]| a.len() == b.len() && a.iter().all(|n| b.contains(n));
+        let settled = self.learners.is_empty() && same(&self.voters, members);
+        !self.joint && !settled
+    }
 }
 
 /// A request to a meta member.
@@ -118,4 +132,6 @@ pub struct NodeStatus {
     pub replicas: usize,
     /// Groups it reported leading in its last heartbeat.
     pub leaders: usize,
+    /// Replicas it reported asleep (idle groups) in its last heartbeat.
+    pub asleep: usize,
 }

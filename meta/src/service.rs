@@ -21,7 +21,14 @@ const MAX_WATCH: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy)]
 struct Report {
     at: Instant,
+    counts: ReplicaCounts,
+}
+
+/// How many of a node's replicas lead their group, and how many are asleep.
+#[derive(Clone, Copy, Default)]
+struct ReplicaCounts {
     leaders: usize,
+    asleep: usize,
 }
 
 /// What a group's leader last reported about the group's Raft membership.
@@ -45,8 +52,11 @@ pub struct Liveness {
 
 impl Liveness {
     fn record_replicas(&self, node: NodeId, replicas: &[ReplicaStats]) {
-        let leaders = replicas.iter().filter(|r| r.is_leader).count();
-        self.record(node, Some(leaders));
+        let counts = ReplicaCounts {
+            leaders: replicas.iter().filter(|r| r.is_leader).count(),
+            asleep: replicas.iter().filter(|r| r.asleep).count(),
+        };
+        self.record(node, Some(counts));
         let now = Instant::now();
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         for r in replicas {
@@ -69,15 +79,15 @@ impl Liveness {
         groups.get(&group).cloned()
     }
 
-    fn record(&self, node: NodeId, leaders: Option<usize>) {
+    fn record(&self, node: NodeId, counts: Option<ReplicaCounts>) {
         let mut reports = self.lock();
-        let previous = reports.get(&node).map_or(0, |r| r.leaders);
-        let leaders = leaders.unwrap_or(previous);
+        let previous = reports.get(&node).map(|r| r.counts).unwrap_or_default();
+        let counts = counts.unwrap_or(previous);
         reports.insert(
             node,
             Report {
                 at: Instant::now(),
-                leaders,
+                counts,
             },
         );
     }
@@ -99,8 +109,8 @@ impl Liveness {
         self.lock().contains_key(&node)
     }
 
-    fn leaders(&self, node: NodeId) -> usize {
-        self.lock().get(&node).map_or(0, |r| r.leaders)
+    fn counts(&self, node: NodeId) -> ReplicaCounts {
+        self.lock().get(&node).map(|r| r.counts).unwrap_or_default()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Report>> {
@@ -240,13 +250,17 @@ impl MetaService {
         let nodes = catalog
             .nodes
             .values()
-            .map(|n| crate::proto::NodeStatus {
-                id: n.id,
-                addr: n.addr.clone(),
-                state: if live.contains(&n.id) { "up" } else { "down" }.into(),
-                lifecycle: n.state.name().into(),
-                replicas: counts.get(&n.id).copied().unwrap_or(0),
-                leaders: self.liveness.leaders(n.id),
+            .map(|n| {
+                let reported = self.liveness.counts(n.id);
+                crate::proto::NodeStatus {
+                    id: n.id,
+                    addr: n.addr.clone(),
+                    state: if live.contains(&n.id) { "up" } else { "down" }.into(),
+                    lifecycle: n.state.name().into(),
+                    replicas: counts.get(&n.id).copied().unwrap_or(0),
+                    leaders: reported.leaders,
+                    asleep: reported.asleep,
+                }
             })
             .collect();
         MetaResponse::Nodes(nodes)

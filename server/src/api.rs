@@ -108,6 +108,8 @@ pub struct ReplicaDigest {
     pub applied: u64,
     /// The last log index purged from this replica's Raft log (0: none).
     pub purged: u64,
+    /// Whether its Raft timers are stopped (an idle group, see `hibernate`).
+    pub asleep: bool,
     /// Live keys in the range.
     pub keys: u64,
     /// Keys physically stored in the range, expired or not.
@@ -144,6 +146,11 @@ pub enum NodeRequest {
     },
     /// Flush and fully compact this node's storage (operators' `COMPACT`).
     Compact,
+    /// A group leader asks this follower to stop its Raft timers (see
+    /// [`crate::hibernate`]).
+    Hibernate(crate::hibernate::SleepRequest),
+    /// Liveness probe from a node whose sleeping replicas follow one here.
+    Ping,
     /// The group's committed membership, answered only by its leader.
     Membership {
         /// The group.
@@ -172,6 +179,10 @@ pub enum NodeResponse {
     Digest(Result<ReplicaDigest, DataError>),
     /// Answer to `Compact`.
     Compacted(Result<(), DataError>),
+    /// Answer to `Hibernate`: whether the follower stopped its timers.
+    Hibernated(bool),
+    /// Answer to `Ping`.
+    Pong,
     /// Answer to `Membership`: `None` unless this node leads the group.
     Membership(Option<tessera_meta::proto::GroupMembership>),
     /// Answer to `Footprint`: (stored keys, group records).

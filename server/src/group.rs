@@ -38,6 +38,8 @@ pub struct GroupReplica {
     applied_max_seq: Arc<Mutex<Seq>>,
     /// A membership step (see [`crate::reconcile`]) is running for this replica.
     pub(crate) reconciling: std::sync::atomic::AtomicBool,
+    /// Whether its Raft timers are stopped (see [`crate::hibernate`]).
+    pub(crate) hibernation: crate::hibernate::Hibernation,
 }
 
 fn not_leader<E>(e: &RaftError<crate::DataTypes, E>) -> Option<DataError>
@@ -87,6 +89,7 @@ impl GroupReplica {
             proposer,
             applied_max_seq,
             reconciling: Default::default(),
+            hibernation: Default::default(),
         }
     }
 
@@ -96,6 +99,8 @@ impl GroupReplica {
 
     /// Serves one data request routed with range epoch `epoch`.
     pub async fn serve(&self, epoch: u64, req: DataRequest) -> Result<DataResponse, DataError> {
+        // Also on a follower: the router tries followers when the leader is gone.
+        self.hibernation.wake(&self.raft);
         if epoch != self.epoch {
             return Err(DataError::EpochMismatch {
                 current: self.epoch,
@@ -160,6 +165,7 @@ impl GroupReplica {
 
     /// Proposes `ops` as one Raft entry and waits until it is applied.
     async fn write(&self, ops: Vec<Op>) -> Result<Vec<OpResult>, DataError> {
+        self.hibernation.wake(&self.raft);
         let (responder, applied) = ProgressResponder::complete_only();
         {
             // Sequence numbers must follow log order: assign and enqueue under one lock.
@@ -199,30 +205,25 @@ impl GroupReplica {
         }
     }
 
-    /// On the leader, proposes the deletion of up to `max` keys of this range whose
-    /// expiry has passed; returns how many were proposed. Followers do nothing: the
-    /// deletion reaches them through the log, so every replica stays identical.
-    pub async fn sweep_expired(&self, max: usize) -> Result<usize, DataError> {
-        if !self.raft.is_leader() {
-            return Ok(0);
+    /// On the leader, proposes the deletion of `keys` of this range, whose expiry has
+    /// passed. Followers do nothing: the deletion reaches them through the log, so
+    /// every replica stays identical.
+    pub async fn sweep_expired(&self, keys: Vec<Vec<u8>>) -> Result<(), DataError> {
+        if keys.is_empty() || !self.raft.is_leader() {
+            return Ok(());
         }
-        let due = (now_ms() + 1).to_be_bytes();
-        let mut keys = Vec::new();
-        for kv in self.ks.expiry.range(..due.as_slice()) {
-            let index_key = kv.key().map_err(|e| DataError::Internal(e.to_string()))?;
-            let key = &index_key[8.min(index_key.len())..];
-            if self.in_range(key) {
-                keys.push(key.to_vec());
-                if keys.len() >= max {
-                    break;
-                }
-            }
-        }
-        let proposed = keys.len();
-        if proposed > 0 {
-            self.write(vec![Op::SweepExpired { keys }]).await?;
-        }
-        Ok(proposed)
+        self.check_keys(keys.iter().map(Vec::as_slice))?;
+        self.write(vec![Op::SweepExpired { keys }]).await.map(drop)
+    }
+
+    /// The first key of its range.
+    pub fn start(&self) -> &[u8] {
+        &self.start
+    }
+
+    /// Whether `key` falls in its range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.in_range(key)
     }
 
     fn scan(&self, start: Vec<u8>, end: Vec<u8>, limit: u32) -> Result<DataResponse, DataError> {
@@ -306,6 +307,7 @@ impl GroupReplica {
             leader,
             applied: tally.applied,
             purged,
+            asleep: self.hibernation.is_asleep(),
             keys: tally.keys,
             stored: tally.stored,
             expiry_index,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod group;
+pub mod hibernate;
 pub mod node;
 pub mod ops;
 mod reconcile;
@@ -115,8 +116,12 @@ pub async fn run(
         node.clone()
             .sweep_expired(EXPIRY_SWEEP_EVERY, shutdown.clone()),
     );
+    let hibernator = tokio::spawn(node.clone().hibernate_idle(shutdown.clone()));
+    let watchman = tokio::spawn(node.clone().watch_sleeping_leaders(shutdown.clone()));
     shutdown.cancelled().await;
-    for task in [server, watcher, follower, heartbeat, sweeper, reconciler] {
+    for task in [
+        server, watcher, follower, heartbeat, sweeper, reconciler, hibernator, watchman,
+    ] {
         let _ = task.await;
     }
     node.stop_replicas().await;

@@ -21,6 +21,14 @@ use tessera_meta::MetaClient;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// Most expired keys one replica deletes per sweep (one Raft entry).
+const SWEEP_PER_GROUP: usize = 1_000;
+/// Most expiry-index entries one sweep reads.
+const SWEEP_SCAN: usize = 100_000;
+
+/// Expired keys of one replica's range.
+type DueKeys = (Arc<GroupReplica>, Vec<Vec<u8>>);
+
 /// The state shared by a node's service and background loops.
 pub struct Node {
     pub(crate) id: NodeId,
@@ -42,7 +50,12 @@ impl RpcService for Node {
     async fn handle(self: Arc<Self>, req: NodeRequest) -> NodeResponse {
         match req {
             NodeRequest::Raft { group, msg } => match self.replica(group) {
-                Some(replica) => NodeResponse::Raft(dispatch(&replica.raft, msg).await),
+                Some(replica) => {
+                    if crate::hibernate::wakes(&msg) {
+                        replica.hibernation.wake(&replica.raft);
+                    }
+                    NodeResponse::Raft(dispatch(&replica.raft, msg).await)
+                }
                 None => NodeResponse::Raft(RaftReply::Failed(format!(
                     "group {group} not on node {}",
                     self.id
@@ -57,6 +70,11 @@ impl RpcService for Node {
                 None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
             },
             NodeRequest::Compact => NodeResponse::Compacted(self.compact().await),
+            NodeRequest::Hibernate(req) => NodeResponse::Hibernated(
+                self.replica(req.group)
+                    .is_some_and(|r| r.sleep_if_asked_by_leader(&req)),
+            ),
+            NodeRequest::Ping => NodeResponse::Pong,
             NodeRequest::Membership { group } => NodeResponse::Membership(
                 self.replica(group)
                     .and_then(|r| r.leader_membership(self.id, true)),
@@ -238,6 +256,7 @@ impl Node {
                         is_leader: membership.is_some(),
                         applied: m.last_applied.as_ref().map_or(0, |id| id.index),
                         membership,
+                        asleep: r.hibernation.is_asleep(),
                     }
                 })
                 .collect();
@@ -256,13 +275,45 @@ impl Node {
     ) {
         let mut tick = tessera_common::ticker::Ticker::new(every, shutdown);
         while tick.tick().await {
-            let replicas: Vec<_> = self.groups.iter().map(|r| r.clone()).collect();
-            for replica in replicas {
-                if let Err(e) = replica.sweep_expired(1_000).await {
+            let due = match self.due_keys() {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the expiry index failed");
+                    continue;
+                }
+            };
+            for (replica, keys) in due {
+                if let Err(e) = replica.sweep_expired(keys).await {
                     tracing::debug!(group = replica.id, error = %e, "expiry sweep failed");
                 }
             }
         }
+    }
+
+    /// Keys whose expiry has passed, by the replica whose range holds them: at most
+    /// [`SWEEP_PER_GROUP`] per replica, from one scan of the node's expiry index (a
+    /// node with thousands of idle ranges does not scan it once per range).
+    fn due_keys(&self) -> std::io::Result<Vec<DueKeys>> {
+        let mut replicas: Vec<Arc<GroupReplica>> = self.groups.iter().map(|r| r.clone()).collect();
+        replicas.sort_by(|a, b| a.start().cmp(b.start()));
+        let mut due: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+        let now = (crate::value::now_ms() + 1).to_be_bytes();
+        for kv in self.data.expiry.range(..now.as_slice()).take(SWEEP_SCAN) {
+            let index_key = kv.key().map_err(tessera_common::raftlog::io_err)?;
+            let key = &index_key[8.min(index_key.len())..];
+            let at = replicas.partition_point(|r| r.start() <= key);
+            let Some(i) = at.checked_sub(1).filter(|i| replicas[*i].contains(key)) else {
+                continue; // Left by a replica deleted meanwhile.
+            };
+            let keys = due.entry(i).or_default();
+            if keys.len() < SWEEP_PER_GROUP {
+                keys.push(key.to_vec());
+            }
+        }
+        Ok(due
+            .into_iter()
+            .map(|(i, keys)| (replicas[i].clone(), keys))
+            .collect())
     }
 
     /// Stops every replica's Raft instance.

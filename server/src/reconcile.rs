@@ -29,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 const CATCH_UP_SLACK: u64 = 64;
 /// Longest a membership change may take before the next tick tries again.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every this many passes, sleeping groups are checked even if the catalog is unchanged.
+const SLEEPERS_EVERY: u64 = 20;
 /// How long to wait for a peer's answer about a group's membership.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -78,15 +80,13 @@ impl GroupReplica {
         let Some(current) = self.leader_membership(me, false) else {
             return Ok(());
         };
-        if current.joint {
-            return Ok(()); // openraft finishes a joint change by itself.
+        if !current.needs_step_towards(members) {
+            return Ok(());
         }
         let desired: BTreeSet<NodeId> = members.iter().copied().collect();
         let voters: BTreeSet<NodeId> = current.voters.iter().copied().collect();
         let learners: BTreeSet<NodeId> = current.learners.iter().copied().collect();
-        if voters == desired && learners.is_empty() {
-            return Ok(());
-        }
+        self.hibernation.wake(&self.raft);
         let lag = |n: &NodeId| {
             current
                 .lag
@@ -156,18 +156,40 @@ impl Node {
         shutdown: CancellationToken,
     ) {
         let mut tick = tessera_common::ticker::Ticker::new(every, shutdown);
+        let (mut seen_version, mut pass) = (0, 0u64);
         while tick.tick().await {
             let current = catalog.borrow().clone();
             if current.version == 0 {
                 continue;
             }
-            // Also (re)start replicas the catalog assigns here that are not running,
-            // e.g. one re-assigned while it was being deleted.
-            self.adopt_groups(&current).await;
+            // Sleeping groups are settled; look at them when the catalog changes, and
+            // now and then in case a step failed just before they fell asleep.
+            pass += 1;
+            let everything = current.version != seen_version || pass % SLEEPERS_EVERY == 0;
+            seen_version = current.version;
+            if everything {
+                // Also (re)start replicas the catalog assigns here that are not
+                // running, e.g. one re-assigned while it was being deleted.
+                self.adopt_groups(&current).await;
+            }
             let replicas: Vec<Arc<GroupReplica>> = self.groups.iter().map(|r| r.clone()).collect();
             for replica in replicas {
                 let Some(group) = current.groups.get(&replica.id) else {
                     continue; // Dropped: the catalog follower deletes it.
+                };
+                let member = group.members.contains(&self.id);
+                if member && !everything && replica.hibernation.is_asleep() {
+                    continue;
+                }
+                let leading = match replica.leader_membership(self.id, false) {
+                    Some(current) => {
+                        if !current.needs_step_towards(&group.members) {
+                            continue;
+                        }
+                        true
+                    }
+                    None if member => continue, // A follower: its leader does the work.
+                    None => false,
                 };
                 if replica.reconciling.swap(true, Ordering::AcqRel) {
                     continue; // The previous step is still running.
@@ -175,13 +197,10 @@ impl Node {
                 let (node, members) = (self.clone(), group.members.clone());
                 let (snapshot, latest) = (current.clone(), catalog.clone());
                 tokio::spawn(async move {
-                    let leading = replica.leader_membership(node.id, false).is_some();
                     let outcome = if leading {
                         replica.reconcile(node.id, &members, &snapshot).await
-                    } else if !members.contains(&node.id) {
-                        node.retire_if_removed(&replica, &members, &latest).await
                     } else {
-                        Ok(())
+                        node.retire_if_removed(&replica, &members, &latest).await
                     };
                     if let Err(e) = outcome {
                         tracing::warn!(group = replica.id, error = %e, "membership step failed");

@@ -8,5 +8,6 @@ mod basic;
 mod batching;
 mod catch_up;
 mod expiry;
+mod hibernation;
 mod tables;
 mod transactions;

@@ -11,7 +11,7 @@ use tessera_common::raftnet::RaftTimings;
 use tessera_meta::catalog::{storage_key, table_end, table_start};
 
 /// A field of a map reply, in RESP2 (flat array) or RESP3 (map) form.
-fn field<'a>(reply: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn field<'a>(reply: &'a Value, name: &str) -> &'a Value {
     let pairs: Vec<(&Value, &Value)> = match reply {
         Value::Map(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
         Value::Array(items) => items.chunks(2).map(|c| (&c[0], &c[1])).collect(),
@@ -25,7 +25,7 @@ fn field<'a>(reply: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no field {name} in {reply:?}"))
 }
 
-fn int(v: &Value) -> i64 {
+pub(crate) fn int(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
         other => panic!("not an integer: {other:?}"),

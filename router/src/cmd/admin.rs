@@ -385,6 +385,7 @@ async fn nodes(ctx: &Context) -> Result<Reply, Reply> {
                     (Reply::bulk("lifecycle"), Reply::bulk(n.lifecycle)),
                     (Reply::bulk("replicas"), Reply::Int(n.replicas as i64)),
                     (Reply::bulk("leaders"), Reply::Int(n.leaders as i64)),
+                    (Reply::bulk("asleep"), Reply::Int(n.asleep as i64)),
                 ])
             })
             .collect(),
