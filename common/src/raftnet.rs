@@ -307,11 +307,12 @@ impl Default for RaftTimings {
         // openraft's followers honour the leader's lease for `election_max_ms` after the
         // last heartbeat and only then start an election, so a dead leader is replaced
         // after between `election_max_ms` and `election_min_ms + election_max_ms`:
-        // 0.8-1.6 s here, which keeps failover near one second (docs/operations.md).
+        // 0.6-1.2 s here (docs/operations.md). Six missed heartbeats before anyone may
+        // stand keeps spurious elections rare on a loaded machine.
         Self {
             heartbeat_ms: 100,
-            election_min_ms: 400,
-            election_max_ms: 800,
+            election_min_ms: 300,
+            election_max_ms: 600,
             snapshot_every: 10_000,
             keep_logs: 1_000,
             hibernate_after_ms: 5_000,

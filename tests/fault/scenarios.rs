@@ -14,7 +14,7 @@ use tessera_meta::catalog::NodeId;
 /// Scenarios run one at a time: each starts nine processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Twice the election timeout's upper bound.
+/// Longer than a follower waits before electing (lease + longest timeout, 1.2 s).
 const PAUSE: Duration = Duration::from_millis(1600);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Scenario {
     LeaderPartition,
     /// 2: the nodes split 2/3, then a ring where each node sees only its neighbours.
     Bisect,
-    /// 3: the leader SIGSTOPped for twice the election timeout, then SIGCONT.
+    /// 3: the leader SIGSTOPped past the point where followers elect, then SIGCONT.
     Pause,
     /// 4: SIGKILL of a random node and of the current leader in turn, each restarted.
     KillLoop,

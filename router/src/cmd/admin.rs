@@ -11,10 +11,11 @@
 //! router's write gets `-TRYAGAIN` and its retry reaches the table); DROPTABLE lifts it.
 
 use super::{parse_int, run_in_range, syntax_error, Command};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, RouteError};
 use crate::reply::Reply;
 use crate::Context;
 use bytes::Bytes;
+use futures::StreamExt;
 use std::time::Duration;
 use tessera_meta::catalog::{
     storage_key, table_end, Catalog, RangeDesc, TableDesc, DEFAULT_TABLE, DEFAULT_TABLE_ID,
@@ -23,6 +24,8 @@ use tessera_server::{DataRequest, DataResponse, NodeRequest, NodeResponse, Op, O
 
 /// How long CREATETABLE waits for every new range to be served.
 const SERVE_DEADLINE: Duration = Duration::from_secs(30);
+/// Ranges of a new table probed at a time.
+const SERVE_PROBES: usize = 32;
 
 /// A parsed operator command.
 pub enum Admin {
@@ -200,14 +203,34 @@ async fn wait_served(ctx: &Context, name: &str) -> Result<(), Reply> {
         }
         ctx.cluster.wait_for_newer_catalog(until).await;
     };
-    for range in Cluster::table_ranges(&ctx.cluster.catalog(), table) {
-        let probe = DataRequest::Read(vec![Op::Exists {
-            keys: vec![range.start.clone()],
-        }]);
-        ctx.cluster
-            .call(&range.start, probe)
-            .await
-            .map_err(|e| Reply::Error(e.to_string()))?;
+    // Thousands of new groups elect their leaders at once; probe many ranges at a
+    // time and give each until the common deadline.
+    let ranges = Cluster::table_ranges(&ctx.cluster.catalog(), table);
+    let total = ranges.len();
+    let probes = ranges.into_iter().map(|range| async move {
+        loop {
+            let probe = DataRequest::Read(vec![Op::Exists {
+                keys: vec![range.start.clone()],
+            }]);
+            match ctx.cluster.call(&range.start, probe).await {
+                Ok(_) => return Ok(true),
+                Err(RouteError::Unavailable(_)) if tokio::time::Instant::now() < until => {}
+                Err(RouteError::Unavailable(_)) => return Ok(false),
+                Err(e) => return Err(Reply::Error(e.to_string())),
+            }
+        }
+    });
+    let served: Vec<bool> = futures::stream::iter(probes)
+        .buffer_unordered(SERVE_PROBES)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let waiting = served.iter().filter(|s| !**s).count();
+    if waiting > 0 {
+        return Err(Reply::Error(format!(
+            "CLUSTERDOWN table '{name}' was created but {waiting} of its {total} ranges are not served yet"
+        )));
     }
     Ok(())
 }
