@@ -19,7 +19,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
 use std::io;
-use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
 const TAG_VOTE: u8 = 1;
@@ -85,31 +84,135 @@ impl LogKeyspaces {
     }
 }
 
-/// The Raft log store of one group. Clones share the same storage.
-pub struct FjallLogStore<C> {
-    group: u64,
-    ks: LogKeyspaces,
-    _types: PhantomData<fn() -> C>,
+/// Most entries the in-memory cache of a group's log tail holds.
+const CACHE_ENTRIES: usize = 256;
+/// Most encoded bytes it holds.
+const CACHE_BYTES: usize = 4 << 20;
+
+/// The newest entries of a group's log, consecutive, in memory: the leader reads each
+/// entry again to send it to every follower and to apply it, and followers to apply
+/// it; without the cache each read is a seek in a large memtable plus a decode.
+struct EntryCache<E> {
+    entries: std::collections::VecDeque<(E, usize)>,
+    bytes: usize,
 }
 
-impl<C> Clone for FjallLogStore<C> {
+/// What the cache needs of an entry.
+trait Indexed {
+    fn log_index(&self) -> u64;
+}
+
+impl<E: RaftEntry> Indexed for E {
+    fn log_index(&self) -> u64 {
+        self.index()
+    }
+}
+
+impl<E: Indexed + Clone> EntryCache<E> {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|(e, _)| e.log_index())
+    }
+
+    fn push(&mut self, entry: E, size: usize) {
+        let follows = self
+            .entries
+            .back()
+            .is_none_or(|(last, _)| last.log_index() + 1 == entry.log_index());
+        if !follows {
+            self.clear();
+        }
+        self.bytes += size;
+        self.entries.push_back((entry, size));
+        while self.entries.len() > CACHE_ENTRIES || self.bytes > CACHE_BYTES {
+            let Some((_, size)) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= size;
+        }
+    }
+
+    /// Entries `start..=end`, if the cache holds all of them.
+    fn get(&self, start: u64, end: u64) -> Option<Vec<E>> {
+        let first = self.first_index()?;
+        let last = first + self.entries.len() as u64 - 1;
+        if start < first || end > last {
+            return None;
+        }
+        let from = (start - first) as usize;
+        let to = (end - first) as usize;
+        Some(
+            self.entries
+                .range(from..=to)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
+    }
+
+    /// Drops entries with an index at or above `from`.
+    fn truncate_from(&mut self, from: u64) {
+        while self
+            .entries
+            .back()
+            .is_some_and(|(e, _)| e.log_index() >= from)
+        {
+            if let Some((_, size)) = self.entries.pop_back() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// Drops entries with an index at or below `upto`.
+    fn purge_upto(&mut self, upto: u64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|(e, _)| e.log_index() <= upto)
+        {
+            if let Some((_, size)) = self.entries.pop_front() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+}
+
+/// The Raft log store of one group. Clones share the same storage and cache.
+pub struct FjallLogStore<C: RaftTypeConfig> {
+    group: u64,
+    ks: LogKeyspaces,
+    cache: std::sync::Arc<std::sync::Mutex<EntryCache<C::Entry>>>,
+}
+
+impl<C: RaftTypeConfig> Clone for FjallLogStore<C> {
     fn clone(&self) -> Self {
         Self {
             group: self.group,
             ks: self.ks.clone(),
-            _types: PhantomData,
+            cache: self.cache.clone(),
         }
     }
 }
 
-impl<C> FjallLogStore<C> {
+impl<C: RaftTypeConfig> FjallLogStore<C> {
     /// The log store of `group` inside the shared keyspaces.
     pub fn new(ks: LogKeyspaces, group: u64) -> Self {
+        let cache = EntryCache {
+            entries: Default::default(),
+            bytes: 0,
+        };
         Self {
             group,
             ks,
-            _types: PhantomData,
+            cache: std::sync::Arc::new(std::sync::Mutex::new(cache)),
         }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, EntryCache<C::Entry>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -118,6 +221,12 @@ fn log_key(group: u64, index: u64) -> [u8; 16] {
     key[..8].copy_from_slice(&group.to_be_bytes());
     key[8..].copy_from_slice(&index.to_be_bytes());
     key
+}
+
+fn key_index(key: &[u8; 16]) -> u64 {
+    let mut index = [0u8; 8];
+    index.copy_from_slice(&key[8..]);
+    u64::from_be_bytes(index)
 }
 
 fn state_key(group: u64, tag: u8) -> [u8; 9] {
@@ -180,7 +289,10 @@ impl<C: RaftTypeConfig> FjallLogStore<C> {
     }
 }
 
-impl<C: RaftTypeConfig> RaftLogReader<C> for FjallLogStore<C> {
+impl<C: RaftTypeConfig> RaftLogReader<C> for FjallLogStore<C>
+where
+    C::Entry: Clone,
+{
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -188,6 +300,10 @@ impl<C: RaftTypeConfig> RaftLogReader<C> for FjallLogStore<C> {
         let Some((start, end)) = self.index_range(&range) else {
             return Ok(Vec::new());
         };
+        let (first, last) = (key_index(&start), key_index(&end));
+        if let Some(entries) = self.cache().get(first, last) {
+            return Ok(entries);
+        }
         let mut entries = Vec::new();
         for kv in self.ks.logs.range(start..=end) {
             let value = kv.value().map_err(io_err)?;
@@ -201,7 +317,10 @@ impl<C: RaftTypeConfig> RaftLogReader<C> for FjallLogStore<C> {
     }
 }
 
-impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C> {
+impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C>
+where
+    C::Entry: Clone,
+{
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
@@ -248,14 +367,20 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C> {
         I::IntoIter: OptionalSend,
     {
         let mut batch = self.ks.db.batch();
+        let mut cached = Vec::new();
         for entry in entries {
-            batch.insert(
-                &self.ks.logs,
-                log_key(self.group, entry.index()),
-                encode(&entry)?,
-            );
+            let bytes = encode(&entry)?;
+            let size = bytes.len();
+            batch.insert(&self.ks.logs, log_key(self.group, entry.index()), bytes);
+            cached.push((entry, size));
         }
         batch.commit().map_err(io_err)?;
+        {
+            let mut cache = self.cache();
+            for (entry, size) in cached {
+                cache.push(entry, size);
+            }
+        }
         self.ks
             .syncer
             .sync_then(move |res| callback.io_completed(res));
@@ -267,6 +392,7 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C> {
             Some(id) => id.index() + 1,
             None => 0,
         };
+        self.cache().truncate_from(from);
         let mut batch = self.ks.db.batch();
         for kv in self
             .ks
@@ -280,6 +406,12 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C> {
 
     async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
         self.ks.syncer.sync().await?;
+        self.cache().purge_upto(log_id.index());
+        // Entries up to the previous purge are gone already; scanning from 0 would
+        // step over every tombstone of every earlier purge still in the memtable.
+        let from = self
+            .get_state::<LogIdOf<C>>(TAG_PURGED)?
+            .map_or(0, |prev| prev.index() + 1);
         let mut batch = self.ks.db.batch();
         batch.insert(
             &self.ks.state,
@@ -289,10 +421,69 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for FjallLogStore<C> {
         for kv in self
             .ks
             .logs
-            .range(log_key(self.group, 0)..=log_key(self.group, log_id.index()))
+            .range(log_key(self.group, from)..=log_key(self.group, log_id.index()))
         {
             batch.remove(&self.ks.logs, kv.key().map_err(io_err)?);
         }
         batch.commit().map_err(io_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct E(u64);
+
+    impl Indexed for E {
+        fn log_index(&self) -> u64 {
+            self.0
+        }
+    }
+
+    fn cache() -> EntryCache<E> {
+        EntryCache {
+            entries: Default::default(),
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn the_cache_answers_only_ranges_it_holds_whole() {
+        let mut c = cache();
+        for i in 5..=9 {
+            c.push(E(i), 10);
+        }
+        assert_eq!(c.get(6, 8), Some(vec![E(6), E(7), E(8)]));
+        assert_eq!(c.get(4, 6), None, "starts before the cache");
+        assert_eq!(c.get(8, 10), None, "ends after it");
+        c.truncate_from(8);
+        assert_eq!(c.get(7, 8), None, "truncated entries are gone");
+        c.push(E(8), 10);
+        assert_eq!(c.get(5, 8), Some(vec![E(5), E(6), E(7), E(8)]));
+        c.purge_upto(6);
+        assert_eq!(c.get(6, 7), None, "purged entries are gone");
+        assert_eq!(c.get(7, 8), Some(vec![E(7), E(8)]));
+        assert_eq!(c.bytes, 20);
+    }
+
+    #[test]
+    fn a_gap_restarts_the_cache_and_limits_hold() {
+        let mut c = cache();
+        c.push(E(1), 10);
+        c.push(E(3), 10); // Not consecutive: only the new entry is kept.
+        assert_eq!(c.get(1, 1), None);
+        assert_eq!(c.get(3, 3), Some(vec![E(3)]));
+        for i in 4..4 + CACHE_ENTRIES as u64 + 10 {
+            c.push(E(i), 1);
+        }
+        assert_eq!(c.entries.len(), CACHE_ENTRIES);
+        let mut big = cache();
+        for i in 0..4 {
+            big.push(E(i), CACHE_BYTES / 3);
+        }
+        assert_eq!(big.entries.len(), 3);
+        assert_eq!(big.first_index(), Some(1));
     }
 }
