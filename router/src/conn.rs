@@ -115,7 +115,7 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    in_flight.push_ready(Reply::err(e), session.proto);
+                    in_flight.push_ready(Reply::RawError(e.wire_text().into()), session.proto);
                     close = true;
                     break;
                 }

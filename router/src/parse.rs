@@ -41,6 +41,18 @@ impl ProtocolError {
     }
 }
 
+impl ProtocolError {
+    /// The error line's text as Redis sends it: `ERR Protocol error: ...`, with the
+    /// offending byte of `expected '$', got '%c'` as that raw byte (the text holds it as
+    /// the char of the same number; every other char is ASCII).
+    pub fn wire_text(&self) -> Vec<u8> {
+        let text = format!("ERR {self}");
+        text.chars()
+            .map(|c| u8::try_from(c).unwrap_or(b'?'))
+            .collect()
+    }
+}
+
 fn protocol(msg: impl Into<String>) -> ProtocolError {
     ProtocolError(msg.into())
 }
@@ -337,6 +349,13 @@ mod tests {
         assert_eq!(
             err(b"*2\r\n+x\r\n"),
             "Protocol error: expected '$', got '+'"
+        );
+        // Found by the fuzz target: Redis sends the offending byte raw (`%c`), not
+        // UTF-8 encoded.
+        let e = parse_all(b"*1\r\n\xe9\r\n").unwrap_err();
+        assert_eq!(
+            e.wire_text(),
+            b"ERR Protocol error: expected '$', got '\xe9'"
         );
         assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(

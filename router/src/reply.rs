@@ -13,6 +13,8 @@ pub enum Reply {
     Status(String),
     /// An error line; the text starts with its code (`ERR`, `WRONGTYPE`, ...).
     Error(String),
+    /// An error line given as raw bytes (Redis echoes a client's byte in one).
+    RawError(Bytes),
     /// An integer.
     Int(i64),
     /// A binary-safe string.
@@ -53,6 +55,13 @@ impl Reply {
             Reply::Ok => out.put_slice(b"+OK\r\n"),
             Reply::Status(s) => line(out, b'+', s.as_bytes()),
             Reply::Error(e) => line(out, b'-', sanitize(e).as_bytes()),
+            Reply::RawError(e) => {
+                let clean: Vec<u8> = e
+                    .iter()
+                    .map(|b| if matches!(b, b'\r' | b'\n') { b' ' } else { *b })
+                    .collect();
+                line(out, b'-', &clean);
+            }
             Reply::Int(i) => line(out, b':', i.to_string().as_bytes()),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Nil if resp3 => out.put_slice(b"_\r\n"),
