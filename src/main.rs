@@ -98,6 +98,15 @@ impl SecretFlags {
     }
 }
 
+/// How group leaders confirm a read.
+#[derive(Args)]
+struct ReadFlags {
+    /// Serve reads under the leader's lease (no quorum round per read; safe while
+    /// clocks on the nodes run at about the same rate) instead of ReadIndex.
+    #[arg(long, env = "TESSERA_LEASE_READS")]
+    lease_reads: bool,
+}
+
 /// A configuration file.
 #[derive(Args)]
 struct ConfigFlag {
@@ -115,6 +124,8 @@ enum Command {
         /// Where data lives (one directory per part inside it).
         #[arg(long, default_value = "./tessera-data", env = "TESSERA_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        reads: ReadFlags,
         #[command(flatten)]
         config: ConfigFlag,
     },
@@ -197,6 +208,8 @@ enum Command {
         /// Log entries kept behind a snapshot for followers that lag a little.
         #[arg(long, default_value_t = RaftTimings::default().keep_logs, env = "TESSERA_KEEP_LOGS")]
         keep_logs: u64,
+        #[command(flatten)]
+        reads: ReadFlags,
         /// A group with no requests for this long stops its Raft timers until it is
         /// needed again ("0s": never). Saves CPU on nodes with many idle ranges.
         #[arg(long, default_value = "5s", value_parser = parse_duration, env = "TESSERA_HIBERNATE_AFTER")]
@@ -246,8 +259,11 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Dev {
-                client, data_dir, ..
-            } => run_dev(client, data_dir).await,
+                client,
+                data_dir,
+                reads,
+                ..
+            } => run_dev(client, data_dir, reads).await,
             Command::Playground {
                 meta,
                 nodes,
@@ -300,6 +316,7 @@ fn main() -> anyhow::Result<()> {
                 snapshot_every,
                 keep_logs,
                 hibernate_after,
+                reads,
                 secret,
                 ..
             } => {
@@ -313,6 +330,7 @@ fn main() -> anyhow::Result<()> {
                         snapshot_every,
                         keep_logs,
                         hibernate_after_ms: hibernate_after.as_millis() as u64,
+                        lease_reads: reads.lease_reads,
                         ..RaftTimings::default()
                     },
                     heartbeat: heartbeat_interval,
@@ -469,11 +487,15 @@ async fn run_router(client: ClientFlags, meta: &str) -> anyhow::Result<()> {
     .await
 }
 
-async fn run_dev(client: ClientFlags, data_dir: PathBuf) -> anyhow::Result<()> {
+async fn run_dev(client: ClientFlags, data_dir: PathBuf, reads: ReadFlags) -> anyhow::Result<()> {
     let options = DevOptions {
         listen: SocketAddr::new(client.bind, client.port),
         data_dir: data_dir.clone(),
         router: client.router_config(Vec::new()),
+        raft: RaftTimings {
+            lease_reads: reads.lease_reads,
+            ..RaftTimings::default()
+        },
         ..Default::default()
     };
     let cluster = DevCluster::start(options).await?;

@@ -300,6 +300,9 @@ pub struct RaftTimings {
     /// A data group idle this long stops its Raft timers (0: never; see the server's
     /// `hibernate` module). Meta groups never sleep.
     pub hibernate_after_ms: u64,
+    /// Data group leaders serve reads under their lease instead of confirming their
+    /// leadership with a quorum for each batch (docs/consistency.md).
+    pub lease_reads: bool,
 }
 
 impl Default for RaftTimings {
@@ -316,6 +319,7 @@ impl Default for RaftTimings {
             snapshot_every: 10_000,
             keep_logs: 1_000,
             hibernate_after_ms: 5_000,
+            lease_reads: false,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct GroupReplica {
     pub(crate) reconciling: std::sync::atomic::AtomicBool,
     /// Whether its Raft timers are stopped (see [`crate::hibernate`]).
     pub(crate) hibernation: crate::hibernate::Hibernation,
+    /// How a read confirms this replica still leads the group.
+    read_policy: ReadPolicy,
 }
 
 fn not_leader<E>(e: &RaftError<crate::DataTypes, E>) -> Option<DataError>
@@ -76,6 +78,7 @@ impl GroupReplica {
         ks: DataKeyspaces,
         range: (Vec<u8>, Vec<u8>, u64),
         applied_max_seq: Arc<Mutex<Seq>>,
+        lease_reads: bool,
     ) -> Self {
         let (start, end, epoch) = range;
         let proposer = tokio::sync::Mutex::new(SeqGen::new(node as u32));
@@ -90,6 +93,11 @@ impl GroupReplica {
             applied_max_seq,
             reconciling: Default::default(),
             hibernation: Default::default(),
+            read_policy: if lease_reads {
+                ReadPolicy::LeaseRead
+            } else {
+                ReadPolicy::ReadIndex
+            },
         }
     }
 
@@ -197,9 +205,15 @@ impl GroupReplica {
         }
     }
 
-    /// Waits until this replica may serve a linearizable read (ReadIndex).
+    /// Waits until this replica may serve a linearizable read: a quorum confirmed its
+    /// leadership after the read arrived (ReadIndex), or, with lease reads, within
+    /// the lease (followers refuse to elect anyone else until it runs out).
     async fn read_barrier(&self) -> Result<(), DataError> {
-        match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+        match self
+            .raft
+            .ensure_linearizable(self.read_policy.clone())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(read_barrier_error(&e)),
         }

@@ -217,8 +217,15 @@ impl Node {
                 .map_err(std::io::Error::other)?;
         }
         let bounds = (range.start.clone(), range.end.clone(), range.epoch);
-        let replica =
-            GroupReplica::new(group.id, self.id, raft, self.data.clone(), bounds, max_seq);
+        let replica = GroupReplica::new(
+            group.id,
+            self.id,
+            raft,
+            self.data.clone(),
+            bounds,
+            max_seq,
+            self.timings.lease_reads,
+        );
         tracing::info!(node = self.id, group = group.id, "replica started");
         self.groups.insert(group.id, Arc::new(replica));
         Ok(())

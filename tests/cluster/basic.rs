@@ -111,3 +111,28 @@ async fn scan_returns_every_key_once_in_byte_order() {
     assert_eq!(matched.len(), 10);
     cluster.cluster.shutdown().await.unwrap();
 }
+
+/// With `--lease-reads`, a leader serves reads under its lease; after the leader's
+/// node stops, reads on the new leader still see every acknowledged write, including
+/// one acknowledged by the new leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_reads_see_every_acknowledged_write_across_a_leader_change() {
+    let timings = tessera_common::raftnet::RaftTimings {
+        lease_reads: true,
+        ..Default::default()
+    };
+    let mut cluster = TestCluster::start_with(timings).await;
+    let group = cluster.default_group().await;
+    let mut con = cluster.client().await;
+    for i in 0..50 {
+        let _: () = con.set("k", i).await.unwrap();
+        let got: i64 = con.get("k").await.unwrap();
+        assert_eq!(got, i);
+    }
+    let leader = cluster.leader(group).await;
+    cluster.cluster.stop_node(leader).await.unwrap();
+    let _: () = con.set("k", 50).await.unwrap();
+    let got: i64 = con.get("k").await.unwrap();
+    assert_eq!(got, 50);
+    cluster.cluster.shutdown().await.unwrap();
+}
