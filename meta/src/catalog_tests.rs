@@ -61,6 +61,31 @@ fn placement_spreads_replicas_over_distinct_nodes() {
 }
 
 #[test]
+fn new_groups_are_founded_and_so_first_led_by_different_nodes() {
+    // With as many nodes as replicas every group lives on every node; only the order
+    // of the member list (its first member founds the group) spreads the leaders.
+    let mut catalog = Catalog::default();
+    for id in 1..=3 {
+        catalog
+            .apply(&MetaCommand::RegisterNode {
+                id,
+                addr: format!("n{id}"),
+                identity: id,
+            })
+            .unwrap();
+    }
+    let placements = catalog.place(&[1, 2, 3], 3, 30).unwrap();
+    let mut founders = [0; 4];
+    for p in &placements {
+        founders[p[0] as usize] += 1;
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![1, 2, 3]);
+    }
+    assert_eq!(founders[1..], [10, 10, 10], "{placements:?}");
+}
+
+#[test]
 fn a_node_id_cannot_change_its_data_directory() {
     let mut catalog = Catalog::default();
     let register = |identity| MetaCommand::RegisterNode {
