@@ -208,6 +208,10 @@ enum Command {
         /// Log entries kept behind a snapshot for followers that lag a little.
         #[arg(long, default_value_t = RaftTimings::default().keep_logs, env = "TESSERA_KEEP_LOGS")]
         keep_logs: u64,
+        /// Also snapshot a group once this many bytes were appended to its log since the
+        /// last snapshot (0: by entry count only).
+        #[arg(long, default_value_t = RaftTimings::default().snapshot_bytes, env = "TESSERA_SNAPSHOT_BYTES")]
+        snapshot_bytes: u64,
         #[command(flatten)]
         reads: ReadFlags,
         /// A group with no requests for this long stops its Raft timers until it is
@@ -315,6 +319,7 @@ fn main() -> anyhow::Result<()> {
                 heartbeat_interval,
                 snapshot_every,
                 keep_logs,
+                snapshot_bytes,
                 hibernate_after,
                 reads,
                 secret,
@@ -329,6 +334,7 @@ fn main() -> anyhow::Result<()> {
                     raft: RaftTimings {
                         snapshot_every,
                         keep_logs,
+                        snapshot_bytes,
                         hibernate_after_ms: hibernate_after.as_millis() as u64,
                         lease_reads: reads.lease_reads,
                         ..RaftTimings::default()

@@ -185,6 +185,7 @@ pub struct FjallLogStore<C: RaftTypeConfig> {
     group: u64,
     ks: LogKeyspaces,
     cache: std::sync::Arc<std::sync::Mutex<EntryCache<C::Entry>>>,
+    appended: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl<C: RaftTypeConfig> Clone for FjallLogStore<C> {
@@ -193,6 +194,7 @@ impl<C: RaftTypeConfig> Clone for FjallLogStore<C> {
             group: self.group,
             ks: self.ks.clone(),
             cache: self.cache.clone(),
+            appended: self.appended.clone(),
         }
     }
 }
@@ -208,7 +210,14 @@ impl<C: RaftTypeConfig> FjallLogStore<C> {
             group,
             ks,
             cache: std::sync::Arc::new(std::sync::Mutex::new(cache)),
+            appended: Default::default(),
         }
+    }
+
+    /// Encoded bytes appended to this log so far (shared by clones): lets the owner
+    /// snapshot by log size as well as by entry count.
+    pub fn appended_bytes(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.appended.clone()
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, EntryCache<C::Entry>> {
@@ -375,6 +384,9 @@ where
             cached.push((entry, size));
         }
         batch.commit().map_err(io_err)?;
+        let total: usize = cached.iter().map(|(_, size)| size).sum();
+        self.appended
+            .fetch_add(total as u64, std::sync::atomic::Ordering::Relaxed);
         {
             let mut cache = self.cache();
             for (entry, size) in cached {

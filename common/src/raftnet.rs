@@ -297,6 +297,10 @@ pub struct RaftTimings {
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot, for followers that lag a little.
     pub keep_logs: u64,
+    /// Also build a snapshot once this many bytes were appended to a data group's log
+    /// since the last one (0: by entry count only), so large batched entries do not
+    /// keep the log as big as the data until `snapshot_every` entries accumulate.
+    pub snapshot_bytes: u64,
     /// A data group idle this long stops its Raft timers (0: never; see the server's
     /// `hibernate` module). Meta groups never sleep.
     pub hibernate_after_ms: u64,
@@ -318,6 +322,7 @@ impl Default for RaftTimings {
             election_max_ms: 600,
             snapshot_every: 10_000,
             keep_logs: 1_000,
+            snapshot_bytes: 64 << 20,
             hibernate_after_ms: 5_000,
             lease_reads: false,
         }

@@ -9,6 +9,13 @@ use crate::syncer::{LogSyncer, SyncThread};
 use std::io;
 use std::path::Path;
 
+/// Most disk space the journals may take before fjall flushes the keyspaces that keep
+/// the oldest one alive. Small keyspaces (Raft votes and commit marks, group records)
+/// rarely fill a memtable, so without this limit they would keep up to fjall's default
+/// of 512 MiB of journals on disk (and to replay at start-up) long after the data in
+/// them was flushed elsewhere.
+const MAX_JOURNALS: u64 = 128 << 20;
+
 /// The on-disk state of one process.
 pub struct Store {
     /// The database.
@@ -29,7 +36,10 @@ impl Store {
     /// The directory or database cannot be opened.
     pub fn open(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let db = fjall::Database::builder(dir).open().map_err(io_err)?;
+        let db = fjall::Database::builder(dir)
+            .max_journaling_size(MAX_JOURNALS)
+            .open()
+            .map_err(io_err)?;
         let (syncer, sync_thread) = LogSyncer::start(db.clone())?;
         let logs = LogKeyspaces::open(&db, syncer.clone())?;
         let snapshots = SnapshotDir::open(dir.join("snapshots"))?;

@@ -42,7 +42,23 @@ pub struct GroupReplica {
     pub(crate) hibernation: crate::hibernate::Hibernation,
     /// How a read confirms this replica still leads the group.
     read_policy: ReadPolicy,
+    /// Bytes appended to its Raft log so far, and that count at the last snapshot
+    /// this node asked for.
+    log_bytes: Arc<std::sync::atomic::AtomicU64>,
+    log_bytes_at_snapshot: std::sync::atomic::AtomicU64,
+    index_at_snapshot: std::sync::atomic::AtomicU64,
 }
+
+/// How a replica serves reads, and its log's size counter.
+pub struct ReplicaOptions {
+    /// Serve reads under the leader lease instead of ReadIndex.
+    pub lease_reads: bool,
+    /// Bytes appended to its Raft log so far (from its log store).
+    pub log_bytes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Most bytes of log entries kept behind a snapshot taken because the log grew large.
+const KEEP_LOG_BYTES: u64 = 8 << 20;
 
 fn not_leader<E>(e: &RaftError<crate::DataTypes, E>) -> Option<DataError>
 where
@@ -78,8 +94,12 @@ impl GroupReplica {
         ks: DataKeyspaces,
         range: (Vec<u8>, Vec<u8>, u64),
         applied_max_seq: Arc<Mutex<Seq>>,
-        lease_reads: bool,
+        options: ReplicaOptions,
     ) -> Self {
+        let ReplicaOptions {
+            lease_reads,
+            log_bytes,
+        } = options;
         let (start, end, epoch) = range;
         let proposer = tokio::sync::Mutex::new(SeqGen::new(node as u32));
         Self {
@@ -98,6 +118,9 @@ impl GroupReplica {
             } else {
                 ReadPolicy::ReadIndex
             },
+            log_bytes,
+            log_bytes_at_snapshot: Default::default(),
+            index_at_snapshot: Default::default(),
         }
     }
 
@@ -228,6 +251,75 @@ impl GroupReplica {
         }
         self.check_keys(keys.iter().map(Vec::as_slice))?;
         self.write(vec![Op::SweepExpired { keys }]).await.map(drop)
+    }
+
+    /// Snapshots and purges the log if `limit` bytes were appended to it since the
+    /// last time (0: never). Keeps at most `keep` entries behind the snapshot, fewer
+    /// if they would hold more than [`KEEP_LOG_BYTES`] at the recent average entry
+    /// size: with batched entries `keep` entries can be as large as the data.
+    pub async fn snapshot_if_log_exceeds(&self, limit: u64, keep: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bytes = self.log_bytes.load(Relaxed);
+        let grown = bytes.saturating_sub(self.log_bytes_at_snapshot.load(Relaxed));
+        if limit == 0 || grown < limit {
+            return;
+        }
+        let applied = {
+            use openraft::async_runtime::WatchReceiver;
+            self.raft
+                .metrics()
+                .borrow_watched()
+                .last_applied
+                .map_or(0, |l| l.index)
+        };
+        let entries = applied
+            .saturating_sub(self.index_at_snapshot.load(Relaxed))
+            .max(1);
+        let average = (grown / entries).max(1);
+        let keep = keep.min(KEEP_LOG_BYTES / average);
+        self.log_bytes_at_snapshot.store(bytes, Relaxed);
+        self.index_at_snapshot.store(applied, Relaxed);
+        if let Err(e) = self.snapshot_and_purge(keep).await {
+            tracing::warn!(group = self.id, error = %e, "snapshot by log size failed");
+        }
+    }
+
+    /// Builds a snapshot of everything applied and purges the log up to `keep` entries
+    /// before it, waiting (bounded) for both. A snapshot is cheap here (the state
+    /// machine is the data keyspace; the snapshot marks the applied position); a
+    /// follower that needs purged entries gets the snapshot instead.
+    pub async fn snapshot_and_purge(&self, keep: u64) -> Result<(), String> {
+        const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+        use openraft::async_runtime::WatchReceiver;
+        let raft = &self.raft;
+        let applied = raft
+            .metrics()
+            .borrow_watched()
+            .last_applied
+            .map(|l| l.index);
+        let Some(applied) = applied else {
+            return Ok(()); // Nothing applied, nothing to purge.
+        };
+        raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+        raft.wait(Some(WAIT))
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= applied),
+                "snapshot built",
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(upto) = applied.checked_sub(keep) else {
+            return Ok(());
+        };
+        raft.trigger()
+            .purge_log(upto)
+            .await
+            .map_err(|e| e.to_string())?;
+        raft.wait(Some(WAIT))
+            .metrics(|m| m.purged.is_some_and(|p| p.index >= upto), "log purged")
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     /// The first key of its range.

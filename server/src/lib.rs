@@ -117,10 +117,22 @@ pub async fn run(
             .sweep_expired(EXPIRY_SWEEP_EVERY, shutdown.clone()),
     );
     let hibernator = tokio::spawn(node.clone().hibernate_idle(shutdown.clone()));
+    let snapshotter = tokio::spawn(
+        node.clone()
+            .snapshot_large_logs(Duration::from_secs(1), shutdown.clone()),
+    );
     let watchman = tokio::spawn(node.clone().watch_sleeping_leaders(shutdown.clone()));
     shutdown.cancelled().await;
     for task in [
-        server, watcher, follower, heartbeat, sweeper, reconciler, hibernator, watchman,
+        server,
+        watcher,
+        follower,
+        heartbeat,
+        sweeper,
+        reconciler,
+        hibernator,
+        watchman,
+        snapshotter,
     ] {
         let _ = task.await;
     }

@@ -151,7 +151,8 @@ impl Node {
     async fn compact(&self) -> Result<(), DataError> {
         let replicas: Vec<_> = self.groups.iter().map(|r| r.value().clone()).collect();
         for replica in replicas {
-            snapshot_and_purge(&replica.raft)
+            replica
+                .snapshot_and_purge(0)
                 .await
                 .map_err(|e| DataError::Internal(format!("group {}: {e}", replica.id)))?;
         }
@@ -190,6 +191,7 @@ impl Node {
         let sm = GroupReplica::open_state_machine(&self.data, group.id, &range.start, &range.end)?;
         let max_seq = sm.max_seq();
         let log = FjallLogStore::new(self.logs.clone(), group.id);
+        let log_bytes = log.appended_bytes();
         let network = GroupNetwork::new(RaftPeers(self.peers.clone()), group.id);
         let config = self.timings.raft_config("tessera-data")?;
         let raft = DataRaft::new(self.id, config, network, log, sm)
@@ -224,7 +226,10 @@ impl Node {
             self.data.clone(),
             bounds,
             max_seq,
-            self.timings.lease_reads,
+            crate::group::ReplicaOptions {
+                lease_reads: self.timings.lease_reads,
+                log_bytes,
+            },
         );
         tracing::info!(node = self.id, group = group.id, "replica started");
         self.groups.insert(group.id, Arc::new(replica));
@@ -297,6 +302,24 @@ impl Node {
         }
     }
 
+    /// Snapshots the replicas whose logs grew by `RaftTimings::snapshot_bytes` since
+    /// their last snapshot, every `every` until `shutdown`.
+    pub(crate) async fn snapshot_large_logs(
+        self: Arc<Self>,
+        every: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tessera_common::ticker::Ticker::new(every, shutdown);
+        while tick.tick().await {
+            let replicas: Vec<_> = self.groups.iter().map(|r| r.clone()).collect();
+            for replica in replicas {
+                replica
+                    .snapshot_if_log_exceeds(self.timings.snapshot_bytes, self.timings.keep_logs)
+                    .await;
+            }
+        }
+    }
+
     /// Keys whose expiry has passed, by the replica whose range holds them: at most
     /// [`SWEEP_PER_GROUP`] per replica, from one scan of the node's expiry index (a
     /// node with thousands of idle ranges does not scan it once per range).
@@ -333,38 +356,4 @@ impl Node {
             }
         }
     }
-}
-
-/// Builds a snapshot of everything `raft` has applied and purges the log up to it,
-/// waiting (bounded) for both.
-async fn snapshot_and_purge(raft: &DataRaft) -> Result<(), String> {
-    const WAIT: Duration = Duration::from_secs(30);
-    let applied = raft
-        .metrics()
-        .borrow_watched()
-        .last_applied
-        .map(|l| l.index());
-    let Some(applied) = applied else {
-        return Ok(()); // Nothing applied, nothing to purge.
-    };
-    raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
-    raft.wait(Some(WAIT))
-        .metrics(
-            |m| m.snapshot.is_some_and(|s| s.index() >= applied),
-            "snapshot built",
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    raft.trigger()
-        .purge_log(applied)
-        .await
-        .map_err(|e| e.to_string())?;
-    raft.wait(Some(WAIT))
-        .metrics(
-            |m| m.purged.is_some_and(|p| p.index() >= applied),
-            "log purged",
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
 }

@@ -124,3 +124,39 @@ async fn compact_purges_every_raft_log_and_keeps_every_key() {
     .await;
     cluster.cluster.shutdown().await.unwrap();
 }
+
+/// A group snapshots and purges its log once the log grew by `snapshot_bytes`, long
+/// before `snapshot_every` entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_grown_past_snapshot_bytes_is_snapshotted_and_purged() {
+    let timings = RaftTimings {
+        snapshot_bytes: 256 << 10,
+        keep_logs: 10,
+        ..Default::default()
+    };
+    let cluster = TestCluster::start_with(timings).await;
+    let group = cluster.default_group().await;
+    let mut con = cluster.client().await;
+    let value = "v".repeat(2_000);
+    for i in 0..400 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i:04}"))
+            .arg(&value)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    }
+    // About 800 KB in about 400 entries: far from the 10,000-entry threshold, past
+    // the 256 KiB one three times.
+    let digests = wait_for(
+        Duration::from_secs(20),
+        "every replica purged its log by size",
+        || async {
+            let digests = cluster.digests(group).await;
+            (digests.len() == 3 && digests.iter().all(|(_, d)| d.purged > 0)).then_some(digests)
+        },
+    )
+    .await;
+    assert!(digests.iter().all(|(_, d)| d.keys == 400), "{digests:?}");
+    cluster.cluster.shutdown().await.unwrap();
+}
