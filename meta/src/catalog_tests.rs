@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// A catalog with nodes `1..=nodes` registered (identity `id * 7`).
+fn with_nodes(nodes: u64) -> Catalog {
+    let mut catalog = Catalog::default();
+    for id in 1..=nodes {
+        catalog
+            .apply(&MetaCommand::RegisterNode {
+                id,
+                addr: format!("n{id}"),
+                identity: id * 7,
+            })
+            .unwrap();
+    }
+    catalog
+}
+
 #[test]
 fn create_table_covers_the_table_without_gaps() {
     let mut catalog = Catalog::default();
@@ -34,16 +49,7 @@ fn create_table_covers_the_table_without_gaps() {
 
 #[test]
 fn placement_spreads_replicas_over_distinct_nodes() {
-    let mut catalog = Catalog::default();
-    for id in 1..=5 {
-        catalog
-            .apply(&MetaCommand::RegisterNode {
-                id,
-                addr: format!("n{id}"),
-                identity: id * 7,
-            })
-            .unwrap();
-    }
+    let catalog = with_nodes(5);
     let placements = catalog.place(&[1, 2, 3, 4, 5], 3, 5).unwrap();
     assert!(placements.iter().all(|p| {
         let mut sorted = p.clone();
@@ -64,16 +70,7 @@ fn placement_spreads_replicas_over_distinct_nodes() {
 fn new_groups_are_founded_and_so_first_led_by_different_nodes() {
     // With as many nodes as replicas every group lives on every node; only the order
     // of the member list (its first member founds the group) spreads the leaders.
-    let mut catalog = Catalog::default();
-    for id in 1..=3 {
-        catalog
-            .apply(&MetaCommand::RegisterNode {
-                id,
-                addr: format!("n{id}"),
-                identity: id,
-            })
-            .unwrap();
-    }
+    let catalog = with_nodes(3);
     let placements = catalog.place(&[1, 2, 3], 3, 30).unwrap();
     let mut founders = [0; 4];
     for p in &placements {
@@ -111,16 +108,7 @@ fn a_node_id_cannot_change_its_data_directory() {
 
 #[test]
 fn replicas_move_between_nodes() {
-    let mut catalog = Catalog::default();
-    for id in 1..=4 {
-        catalog
-            .apply(&MetaCommand::RegisterNode {
-                id,
-                addr: format!("n{id}"),
-                identity: id,
-            })
-            .unwrap();
-    }
+    let mut catalog = with_nodes(4);
     catalog
         .apply(&MetaCommand::CreateTable {
             name: "t".into(),

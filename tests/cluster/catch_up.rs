@@ -6,6 +6,22 @@ use crate::harness::{wait_for, TestCluster};
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
 
+/// Sets `k0000`, `k0001`, ... for `range`, one request at a time, each to `value(i)`.
+async fn set_numbered(
+    con: &mut redis::aio::MultiplexedConnection,
+    range: std::ops::Range<u32>,
+    value: impl Fn(u32) -> String,
+) {
+    for i in range {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i:04}"))
+            .arg(value(i))
+            .query_async(con)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follower_down_during_5000_writes_catches_up_with_identical_data() {
     // Keep little log behind each snapshot, so the leader purges what the follower
@@ -71,14 +87,7 @@ async fn compact_purges_every_raft_log_and_keeps_every_key() {
     let mut cluster = TestCluster::start().await;
     let group = cluster.default_group().await;
     let mut con = cluster.client().await;
-    for i in 0..300 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{i:04}"))
-            .arg(i)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-    }
+    set_numbered(&mut con, 0..300, |i| i.to_string()).await;
     let before = cluster.digests(group).await;
     assert!(
         before.iter().all(|(_, d)| d.purged == 0),
@@ -98,14 +107,7 @@ async fn compact_purges_every_raft_log_and_keeps_every_key() {
 
     let follower = cluster.follower(group).await;
     cluster.cluster.stop_node(follower).await.unwrap();
-    for i in 300..310 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{i:04}"))
-            .arg(i)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-    }
+    set_numbered(&mut con, 300..310, |i| i.to_string()).await;
     cluster.cluster.start_node(follower).await.unwrap();
     wait_for(
         Duration::from_secs(60),
@@ -138,14 +140,7 @@ async fn a_log_grown_past_snapshot_bytes_is_snapshotted_and_purged() {
     let group = cluster.default_group().await;
     let mut con = cluster.client().await;
     let value = "v".repeat(2_000);
-    for i in 0..400 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{i:04}"))
-            .arg(&value)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-    }
+    set_numbered(&mut con, 0..400, |_| value.clone()).await;
     // About 800 KB in about 400 entries: far from the 10,000-entry threshold, past
     // the 256 KiB one three times.
     let digests = wait_for(
