@@ -124,7 +124,8 @@ impl GroupReplica {
         }
     }
 
-    fn in_range(&self, key: &[u8]) -> bool {
+    /// Whether `key` falls in its range.
+    pub fn contains(&self, key: &[u8]) -> bool {
         self.start.as_slice() <= key && key < self.end.as_slice()
     }
 
@@ -171,7 +172,7 @@ impl GroupReplica {
     }
 
     fn check_keys<'a>(&self, mut keys: impl Iterator<Item = &'a [u8]>) -> Result<(), DataError> {
-        match keys.all(|k| self.in_range(k)) {
+        match keys.all(|k| self.contains(k)) {
             true => Ok(()),
             false => Err(DataError::KeyNotInRange),
         }
@@ -196,7 +197,6 @@ impl GroupReplica {
 
     /// Proposes `ops` as one Raft entry and waits until it is applied.
     async fn write(&self, ops: Vec<Op>) -> Result<Vec<OpResult>, DataError> {
-        self.hibernation.wake(&self.raft);
         let (responder, applied) = ProgressResponder::complete_only();
         {
             // Sequence numbers must follow log order: assign and enqueue under one lock.
@@ -250,6 +250,7 @@ impl GroupReplica {
             return Ok(());
         }
         self.check_keys(keys.iter().map(Vec::as_slice))?;
+        self.hibernation.wake(&self.raft); // Requests wake the group in `serve`.
         self.write(vec![Op::SweepExpired { keys }]).await.map(drop)
     }
 
@@ -327,11 +328,6 @@ impl GroupReplica {
         &self.start
     }
 
-    /// Whether `key` falls in its range.
-    pub fn contains(&self, key: &[u8]) -> bool {
-        self.in_range(key)
-    }
-
     fn scan(&self, start: Vec<u8>, end: Vec<u8>, limit: u32) -> Result<DataResponse, DataError> {
         let from = start.max(self.start.clone());
         let to = if end.is_empty() {
@@ -407,7 +403,7 @@ impl GroupReplica {
         let mut expiry_index = 0;
         for kv in self.ks.expiry.iter() {
             let key = kv.key().map_err(|e| DataError::Internal(e.to_string()))?;
-            expiry_index += u64::from(key.len() >= 8 && self.in_range(&key[8..]));
+            expiry_index += u64::from(key.len() >= 8 && self.contains(&key[8..]));
         }
         Ok(ReplicaDigest {
             leader,
