@@ -6,10 +6,12 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
-use tessera_meta::catalog::NodeId;
+use tessera_common::Clock;
 use tessera_meta::{ControllerConfig, MetaConfig};
+use tessera_proto::catalog::NodeId;
 use tessera_router::RouterConfig;
 use tessera_server::NodeConfig;
 use tokio::net::TcpListener;
@@ -29,6 +31,8 @@ pub struct DevOptions {
     pub raft: RaftTimings,
     /// Router settings (the meta address is filled in).
     pub router: RouterConfig,
+    /// The wall clock of every part (tests move a manual one forward).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for DevOptions {
@@ -39,6 +43,7 @@ impl Default for DevOptions {
             nodes: 3,
             raft: RaftTimings::default(),
             router: RouterConfig::default(),
+            clock: tessera_common::clock::system(),
         }
     }
 }
@@ -58,7 +63,7 @@ pub struct DevCluster {
     shutdown: CancellationToken,
     meta: JoinHandle<io::Result<()>>,
     router: JoinHandle<io::Result<()>>,
-    extra_routers: Vec<JoinHandle<io::Result<()>>>,
+    extra_routers: Vec<(SocketAddr, CancellationToken, JoinHandle<io::Result<()>>)>,
     nodes: Vec<NodeSlot>,
 }
 
@@ -113,10 +118,7 @@ impl DevCluster {
             });
             cluster.start_node(id).await?;
         }
-        let router_config = RouterConfig {
-            meta_addrs: vec![meta_addr.to_string()],
-            ..cluster.options.router.clone()
-        };
+        let router_config = cluster.router_config();
         cluster.router = tokio::spawn(tessera_router::run(
             router_config,
             router_listener,
@@ -133,17 +135,36 @@ impl DevCluster {
     pub async fn add_router(&mut self) -> io::Result<SocketAddr> {
         let listener = loopback().await?;
         let addr = listener.local_addr()?;
-        let config = RouterConfig {
-            meta_addrs: vec![self.meta_addr.to_string()],
-            ..self.options.router.clone()
-        };
+        let stop = self.shutdown.child_token();
         let router = tokio::spawn(tessera_router::run(
-            config,
+            self.router_config(),
             listener,
-            self.shutdown.child_token(),
+            stop.clone(),
         ));
-        self.extra_routers.push(router);
+        self.extra_routers.push((addr, stop, router));
         Ok(addr)
+    }
+
+    /// Stops the router that [`DevCluster::add_router`] started on `addr`, at once (its
+    /// clients see their connections close).
+    ///
+    /// # Errors
+    /// The router's own error.
+    pub async fn stop_router(&mut self, addr: SocketAddr) -> io::Result<()> {
+        let Some(i) = self.extra_routers.iter().position(|(a, _, _)| *a == addr) else {
+            return Ok(());
+        };
+        let (_, stop, task) = self.extra_routers.remove(i);
+        stop.cancel();
+        task.await.map_err(io::Error::other)?
+    }
+
+    fn router_config(&self) -> RouterConfig {
+        RouterConfig {
+            meta_addrs: vec![self.meta_addr.to_string()],
+            clock: self.options.clock.clone(),
+            ..self.options.router.clone()
+        }
     }
 
     /// Where clients connect.
@@ -184,6 +205,7 @@ impl DevCluster {
             advertise_addr: addr.to_string(),
             raft: self.options.raft.clone(),
             heartbeat: Duration::from_secs(1),
+            clock: self.options.clock.clone(),
         };
         let stop = self.shutdown.child_token();
         let task = tokio::spawn(tessera_server::run(config, listener, stop.clone()));
@@ -220,7 +242,7 @@ impl DevCluster {
     pub async fn shutdown(mut self) -> io::Result<()> {
         self.shutdown.cancel();
         let mut result = self.router.await.map_err(io::Error::other)?;
-        for router in self.extra_routers {
+        for (_, _, router) in self.extra_routers {
             result = result.and(router.await.map_err(io::Error::other)?);
         }
         for slot in &mut self.nodes {

@@ -340,6 +340,7 @@ fn main() -> anyhow::Result<()> {
                         ..RaftTimings::default()
                     },
                     heartbeat: heartbeat_interval,
+                    clock: tessera_common::clock::system(),
                 };
                 run_node(config, listen, &resp).await
             }

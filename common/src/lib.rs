@@ -2,6 +2,8 @@
 //! postcard frames over TCP, one multiplexed connection per peer) and the fjall-backed
 //! Raft log store used by both the metadata group and the data groups.
 
+pub mod clock;
+pub mod directory;
 pub mod frame;
 pub mod identity;
 pub mod raftlog;
@@ -14,7 +16,8 @@ pub mod syncer;
 pub mod ticker;
 pub mod wire_bytes;
 
+pub use clock::Clock;
 pub use raftlog::{FjallLogStore, LogKeyspaces};
-pub use rpc::{RpcClient, RpcError, RpcService};
+pub use rpc::{PeerClient, RpcClient, RpcError, RpcService, ServiceClient};
 pub use store::Store;
 pub use syncer::LogSyncer;

@@ -3,7 +3,15 @@
 //! Every frame is an [`Envelope`] carrying a request id; responses may come back in any
 //! order, so many requests (from many Raft groups and client commands) share one
 //! connection. The client connects lazily and reconnects on the next call after a
-//! failure; a request never waits longer than the timeout its caller gives.
+//! failure; a request never waits longer than the timeout its caller gives. A
+//! connection's reader and writer tasks belong to the client: dropping the client (or
+//! [`RpcClient::close`]) stops them.
+//!
+//! A service listener carries two kinds of messages, [`Wire::Service`] (what clients
+//! of the service ask: data requests, catalog requests) and [`Wire::Peer`] (what the
+//! service's own members tell each other: Raft traffic). Their types are declared
+//! apart — the service's contract in `proto`, its peer messages in its own crate — and
+//! a [`ServiceClient`] speaks the service half alone.
 
 use crate::frame;
 use serde::de::DeserializeOwned;
@@ -29,6 +37,27 @@ pub struct Envelope<T> {
     /// The message.
     pub body: T,
 }
+
+/// One message on a service's listener: a request from a client of the service, or a
+/// message between the service's members.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Wire<S, P> {
+    /// Client-facing.
+    Service(S),
+    /// Between members.
+    Peer(P),
+}
+
+/// The same encoding as [`Wire`], by reference (to send without cloning).
+#[derive(Serialize)]
+enum WireRef<'a, S, P> {
+    Service(&'a S),
+    Peer(&'a P),
+}
+
+/// The half of a [`Wire`] a client never uses.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Never {}
 
 /// Why an RPC did not produce a response. All of them mean "unknown outcome" for writes.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +93,8 @@ struct Connection<Resp> {
     pending: Pending<Resp>,
     outbound: mpsc::UnboundedSender<Vec<u8>>,
     alive: Arc<AtomicBool>,
+    /// The reader and writer tasks; aborted when the connection is dropped.
+    tasks: std::sync::Mutex<JoinSet<()>>,
 }
 
 /// A lazily connected, multiplexing client for one peer address.
@@ -97,6 +128,24 @@ where
     /// # Errors
     /// [`RpcError`] when the peer is unreachable, slow, or drops the connection.
     pub async fn call(&self, req: &Req, timeout: Duration) -> Result<Resp, RpcError> {
+        self.call_encoded(req, timeout).await
+    }
+
+    /// Closes the connection (if any) and waits for its tasks to stop.
+    pub async fn close(&self) {
+        let conn = self.conn.lock().await.take();
+        if let Some(conn) = conn {
+            let mut tasks = std::mem::take(&mut *lock(&conn.tasks));
+            tasks.shutdown().await;
+        }
+    }
+
+    /// [`RpcClient::call`] with any value that encodes like a `Req`.
+    async fn call_encoded<Q: Serialize + ?Sized>(
+        &self,
+        req: &Q,
+        timeout: Duration,
+    ) -> Result<Resp, RpcError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let conn = tokio::time::timeout_at(deadline, self.connection())
             .await
@@ -161,9 +210,10 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
     let (outbound, rx) = mpsc::unbounded_channel();
     let alive = Arc::new(AtomicBool::new(true));
     let pending: Pending<Resp> = Arc::default();
-    tokio::spawn(write_frames(write_half, rx, alive.clone()));
+    let mut tasks = JoinSet::new();
+    tasks.spawn(write_frames(write_half, rx, alive.clone()));
     let (reader_pending, reader_alive) = (pending.clone(), alive.clone());
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut reader = tokio::io::BufReader::new(read_half);
         while let Ok(Some(body)) = frame::read_frame(&mut reader).await {
             let Ok(envelope) = frame::decode::<Envelope<Resp>>(&body) else {
@@ -182,8 +232,81 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
         pending,
         outbound,
         alive,
+        tasks: std::sync::Mutex::new(tasks),
     }
 }
+
+/// Declares a client of one half of a service's [`Wire`]: `$half` is the variant it
+/// speaks, `$other` the one it never sees.
+macro_rules! half_client {
+    ($(#[$doc:meta])* $name:ident, $half:ident, $other:ident, wire: |$q:ident| $wrap:expr,
+     $req:ident, $resp:ident) => {
+        $(#[$doc])*
+        pub struct $name<$req, $resp> {
+            inner: RpcClient<half_client!(@wire $half $req), half_client!(@wire $half $resp)>,
+        }
+
+        impl<$req, $resp> $name<$req, $resp>
+        where
+            $req: Serialize,
+            $resp: DeserializeOwned + Send + 'static,
+        {
+            /// A client for `addr`; nothing is connected until the first call.
+            pub fn new(addr: impl Into<String>) -> Self {
+                Self {
+                    inner: RpcClient::new(addr),
+                }
+            }
+
+            /// The peer address.
+            pub fn addr(&self) -> &str {
+                self.inner.addr()
+            }
+
+            /// Sends a request and waits at most `timeout` (connecting included) for
+            /// the answer.
+            ///
+            /// # Errors
+            /// [`RpcError`] when the peer is unreachable, slow, or drops the connection.
+            pub async fn call(&self, $q: &$req, timeout: Duration) -> Result<$resp, RpcError> {
+                match self.inner.call_encoded(&$wrap, timeout).await? {
+                    Wire::$half(resp) => Ok(resp),
+                    Wire::$other(never) => match never {},
+                }
+            }
+
+            /// Closes the connection (if any) and waits for its tasks to stop.
+            pub async fn close(&self) {
+                self.inner.close().await;
+            }
+        }
+
+        impl<$req, $resp> crate::directory::AddressedClient for $name<$req, $resp>
+        where
+            $req: Serialize + Send + Sync + 'static,
+            $resp: DeserializeOwned + Send + 'static,
+        {
+            fn connect(addr: String) -> Self {
+                Self::new(addr)
+            }
+            fn address(&self) -> &str {
+                self.addr()
+            }
+        }
+    };
+    (@wire Service $t:ident) => { Wire<$t, Never> };
+    (@wire Peer $t:ident) => { Wire<Never, $t> };
+}
+
+half_client!(
+    /// A client of a service's client-facing half ([`Wire::Service`]).
+    ServiceClient, Service, Peer, wire: |req| WireRef::<Req, Never>::Service(req), Req, Resp
+);
+
+half_client!(
+    /// A client of a service's members' half ([`Wire::Peer`]).
+    PeerClient, Peer, Service, wire: |msg| WireRef::<Never, Msg>::Peer(msg), Msg, Reply
+);
 
 /// Writes queued frames, flushing only when the queue is empty so that bursts of
 /// requests share one syscall.

@@ -1,22 +1,21 @@
 //! Tessera's metadata service: an openraft group (1, 3 or 5 members) whose state machine,
-//! persisted in fjall, is the [`Catalog`]. Its leader runs the [`controller`]. Routers and
-//! storage nodes reach it through [`MetaClient`].
+//! persisted in fjall, is the catalog (its schema is in `proto`; its rules in
+//! [`catalog`]). Its leader runs the [`controller`]. Routers and storage nodes reach it
+//! through `proto`'s `MetaClient`; members reach each other with Raft messages only.
 
 pub mod catalog;
-pub mod client;
 pub mod controller;
-pub mod proto;
+mod liveness;
+mod placement;
 pub mod service;
 pub mod store;
 
-pub use catalog::{Catalog, MetaCommand};
-pub use client::{MetaClient, MetaError};
+pub use catalog::MetaCommand;
 pub use controller::ControllerConfig;
 pub use store::{MetaReply, MetaStateMachine};
 
-use catalog::NodeId;
-use proto::{MetaRequest, MetaResponse};
-use service::{Liveness, MetaService};
+use liveness::Liveness;
+use service::MetaService;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
@@ -25,7 +24,8 @@ use std::time::Duration;
 use tessera_common::raftnet::{
     GroupNetwork, RaftPeers, RaftReply, RaftRequest, RaftTimings, RaftTransport,
 };
-use tessera_common::{FjallLogStore, RpcClient, RpcError, Store};
+use tessera_common::{FjallLogStore, PeerClient, RpcError, Store};
+use tessera_proto::catalog::NodeId;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -55,8 +55,11 @@ pub struct MetaConfig {
     pub controller: ControllerConfig,
 }
 
+/// Raft traffic between meta members.
+type MetaPeerClient = PeerClient<RaftRequest<MetaTypes>, RaftReply<MetaTypes>>;
+
 struct MetaPeers {
-    clients: BTreeMap<NodeId, RpcClient<MetaRequest, MetaResponse>>,
+    clients: BTreeMap<NodeId, MetaPeerClient>,
 }
 
 impl RaftTransport<MetaTypes> for MetaPeers {
@@ -70,12 +73,7 @@ impl RaftTransport<MetaTypes> for MetaPeers {
         let Some(client) = self.clients.get(&target) else {
             return Ok(RaftReply::Failed(format!("unknown meta member {target}")));
         };
-        match client.call(&MetaRequest::Raft(req), timeout).await? {
-            MetaResponse::Raft(reply) => Ok(reply),
-            _ => Ok(RaftReply::Failed(
-                "unexpected reply to a Raft message".into(),
-            )),
-        }
+        client.call(&req, timeout).await
     }
 }
 
@@ -92,15 +90,15 @@ pub async fn run(
     let log_store = FjallLogStore::<MetaTypes>::new(store.logs.clone(), META_GROUP);
     let state_machine =
         MetaStateMachine::open(&store.db, store.syncer.clone(), store.snapshots.clone())?;
-    let catalog = state_machine.subscribe();
-    let peers = MetaPeers {
+    let log = state_machine.catalog_log();
+    let peers = Arc::new(MetaPeers {
         clients: config
             .members
             .iter()
-            .map(|(id, addr)| (*id, RpcClient::new(addr.clone())))
+            .map(|(id, addr)| (*id, PeerClient::new(addr.clone())))
             .collect(),
-    };
-    let network = GroupNetwork::new(RaftPeers(Arc::new(peers)), META_GROUP);
+    });
+    let network = GroupNetwork::new(RaftPeers(peers.clone()), META_GROUP);
     let raft_config = config.raft.raft_config("tessera-meta")?;
     let raft = MetaRaft::new(config.id, raft_config, network, log_store, state_machine)
         .await
@@ -109,7 +107,8 @@ pub async fn run(
 
     let service = Arc::new(MetaService {
         raft: raft.clone(),
-        catalog,
+        catalog: log.subscribe(),
+        log,
         members: Arc::new(config.members.clone()),
         liveness: Arc::new(Liveness::default()),
         dead_after: config.controller.dead_after,
@@ -126,6 +125,9 @@ pub async fn run(
         tracing::warn!(error = %e, "meta raft shutdown");
     }
     drop(raft);
+    for client in peers.clients.values() {
+        client.close().await;
+    }
     store.close().await
 }
 

@@ -6,13 +6,15 @@
 //! always observes its own writes in order. A protocol error is answered with Redis's
 //! text and closes the connection; nothing else does.
 
-use crate::cmd::{self, Access, Prepared, Session};
+use crate::cmd::{self, Access, Prepared};
+use crate::encode::encode;
 use crate::parse::RequestParser;
-use crate::reply::Reply;
+use crate::session::Session;
 use crate::Context;
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
 use std::sync::Arc;
+use tessera_proto::reply::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +60,7 @@ impl InFlight {
         output: &mut BytesMut,
     ) -> std::io::Result<()> {
         while let Some((reply, proto)) = self.replies.next().await {
-            reply.encode(proto, output);
+            encode(&reply, proto, output);
             if output.len() >= FLUSH_BYTES {
                 stream.write_all(output).await?;
                 output.clear();
@@ -98,13 +100,13 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
                             }
                             in_flight.push_pending(fut, access, session.proto);
                         }
-                        Prepared::InSession(args) => {
+                        Prepared::Exclusive(command) => {
                             // It reads or changes session state that the requests before
                             // it may still depend on: let them finish first.
                             if in_flight.drain(&mut stream, &mut output).await.is_err() {
                                 return;
                             }
-                            let reply = cmd::run_in_session(&ctx, &mut session, args).await;
+                            let reply = cmd::run_exclusive(&ctx, &mut session, command).await;
                             in_flight.push_ready(reply, session.proto);
                         }
                     }

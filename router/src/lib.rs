@@ -1,24 +1,30 @@
 //! Tessera's RESP front end. Accepts Redis clients, parses requests ([`parse`]),
-//! executes commands ([`cmd`]) by routing them to the leaders of the ranges that hold
-//! their keys ([`cluster`]), and encodes replies in RESP2 or RESP3 ([`reply`]).
-//! Stateless but for SCAN cursors ([`cursor`]).
+//! runs commands ([`cmd`]) by routing them to the leaders of the ranges that hold
+//! their keys ([`cluster`]), and encodes replies in RESP2 or RESP3 ([`encode`]).
+//! Failures become client errors in one place ([`errors`]). Stateless but for SCAN
+//! cursors ([`cursor`]).
 
 pub mod cluster;
 pub mod cmd;
-pub mod coalesce;
 pub mod conn;
 pub mod cursor;
+pub mod encode;
+pub mod errors;
 pub mod glob;
 pub mod parse;
-pub mod reply;
+pub mod session;
 
 use cluster::Cluster;
 use cursor::CursorTable;
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tessera_meta::MetaClient;
+use tessera_common::Clock;
+use tessera_proto::args::Limits;
+use tessera_proto::catalog::TableId;
+use tessera_proto::meta_client::MetaClient;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +54,8 @@ pub struct RouterConfig {
     pub requirepass: Option<String>,
     /// Most clients connected at once; more are refused as Redis refuses them.
     pub max_clients: usize,
+    /// The wall clock (expiry arguments, `TIME`).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for RouterConfig {
@@ -62,6 +70,7 @@ impl Default for RouterConfig {
             scan_page: 500,
             requirepass: None,
             max_clients: 10_000,
+            clock: tessera_common::clock::system(),
         }
     }
 }
@@ -69,12 +78,16 @@ impl Default for RouterConfig {
 /// State shared by every connection of one router.
 pub struct Context {
     /// Routing.
-    pub cluster: Arc<Cluster>,
+    pub cluster: Cluster,
     /// The metadata service (operator commands).
     pub meta: Arc<MetaClient>,
+    /// The command table (`COMMAND` reads it from here).
+    pub commands: &'static [cmd::Entry],
+    /// The wall clock.
+    pub clock: Arc<dyn Clock>,
     /// Range reads made by SCAN and KEYS, per table id (for INFO and tests: a
     /// `MATCH table:*` scan must touch only that table's ranges).
-    pub scan_reads: std::sync::Mutex<std::collections::BTreeMap<u32, u64>>,
+    scan_reads: std::sync::Mutex<BTreeMap<TableId, u64>>,
     /// SCAN cursors.
     pub cursors: CursorTable,
     /// Largest value accepted by SET.
@@ -95,7 +108,7 @@ pub struct Context {
     pub max_clients: AtomicUsize,
     clients: AtomicUsize,
     connections: AtomicU64,
-    commands: AtomicU64,
+    commands_processed: AtomicU64,
 }
 
 impl Context {
@@ -111,10 +124,10 @@ impl Context {
 
     /// Commands received since start.
     pub fn commands_processed(&self) -> u64 {
-        self.commands.load(Ordering::Relaxed)
+        self.commands_processed.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn count_scan_read(&self, table: u32) {
+    pub(crate) fn count_scan_read(&self, table: TableId) {
         *self
             .scan_reads
             .lock()
@@ -123,8 +136,24 @@ impl Context {
             .or_default() += 1;
     }
 
+    /// Range reads made by SCAN and KEYS, per table id.
+    pub fn scan_reads(&self) -> BTreeMap<TableId, u64> {
+        self.scan_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// What command parsers check arguments against.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_value_bytes: self.max_value_bytes,
+            now_ms: self.clock.now_ms(),
+        }
+    }
+
     pub(crate) fn count_command(&self) {
-        self.commands.fetch_add(1, Ordering::Relaxed);
+        self.commands_processed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -151,6 +180,8 @@ pub async fn run(
     let ctx = Arc::new(Context {
         cluster: Cluster::new(catalog, config.request_deadline),
         meta,
+        commands: cmd::COMMANDS,
+        clock: config.clock.clone(),
         scan_reads: Default::default(),
         cursors: CursorTable::new(config.cursor_ttl),
         max_value_bytes: config.max_value_bytes,
@@ -163,7 +194,7 @@ pub async fn run(
         max_clients: AtomicUsize::new(config.max_clients),
         clients: AtomicUsize::new(0),
         connections: AtomicU64::new(0),
-        commands: AtomicU64::new(0),
+        commands_processed: AtomicU64::new(0),
     });
     let next_id = AtomicU64::new(1);
     let mut connections = JoinSet::new();
@@ -194,6 +225,7 @@ pub async fn run(
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+    ctx.cluster.shutdown().await;
     let _ = watcher.await;
     Ok(())
 }

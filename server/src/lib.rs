@@ -1,20 +1,25 @@
 //! Tessera's storage node: hosts many replication groups (multi-Raft, openraft) whose
-//! logs and state machines share one fjall database, and serves the internal RPC (Raft
-//! messages and data requests, group id in every message) on one listener.
+//! logs and state machines share one fjall database, and serves one internal listener:
+//! `proto`'s node requests (routers, the meta controller) and Raft traffic between
+//! nodes ([`peer`]). Organized by concern:
+//!
+//! - [`node`]: the replicas this node hosts and their life cycle;
+//! - [`replica`]: one replica's write, read, snapshot and membership paths;
+//! - [`state_machine`], [`engine`], [`value`]: what a group applies and how it stores it;
+//! - [`hibernation`]: idle groups stop their timers;
+//! - `loops`: heartbeats, the catalog follower, the reconciler, the expiry sweeper,
+//!   snapshots by log size, and the hibernation loops.
 
-pub mod api;
-pub mod group;
-pub mod hibernate;
+pub mod engine;
+pub mod hibernation;
+mod loops;
 pub mod node;
-pub mod ops;
-mod reconcile;
+pub mod peer;
+pub mod replica;
+mod service;
 pub mod state_machine;
 pub mod transport;
 pub mod value;
-
-pub use api::{DataError, DataRequest, DataResponse, NodeRequest, NodeResponse};
-pub use ops::{Op, OpResult};
-pub use transport::{NodeClient, NodeDirectory};
 
 use node::Node;
 use state_machine::{DataCommand, DataKeyspaces, DataReply, GroupStateMachine};
@@ -23,10 +28,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
-use tessera_common::Store;
-use tessera_meta::catalog::NodeId;
-use tessera_meta::MetaClient;
+use tessera_common::{Clock, Store};
+use tessera_proto::catalog::NodeId;
+use tessera_proto::meta_client::{MetaClient, MetaError};
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 openraft::declare_raft_types!(
@@ -41,6 +47,8 @@ pub type DataRaft = openraft::Raft<DataTypes, GroupStateMachine>;
 const EXPIRY_SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// How often a node steps its groups' memberships towards the catalog.
 const RECONCILE_EVERY: Duration = Duration::from_millis(250);
+/// How often replicas' log sizes are checked.
+const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How a storage node runs.
 #[derive(Clone, Debug)]
@@ -57,6 +65,8 @@ pub struct NodeConfig {
     pub raft: RaftTimings,
     /// How often it heartbeats to the meta service.
     pub heartbeat: Duration,
+    /// The wall clock (expiry, sequence numbers).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Runs a storage node on `listener` until `shutdown`; then stops its groups and
@@ -76,14 +86,15 @@ pub async fn run(
         id: config.id,
         data: DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())?,
         logs: store.logs.clone(),
-        groups: Default::default(),
+        replicas: Default::default(),
         lifecycle: Default::default(),
-        peers: Arc::new(NodeDirectory::default()),
+        peers: Default::default(),
         timings: config.raft.clone(),
         meta: meta.clone(),
+        clock: config.clock.clone(),
     });
-
-    let server = tokio::spawn(tessera_common::rpc::serve(
+    let mut tasks = JoinSet::new();
+    tasks.spawn(tessera_common::rpc::serve(
         listener,
         node.clone(),
         shutdown.clone(),
@@ -96,47 +107,31 @@ pub async fn run(
         // Refused (another data directory under this id, or decommissioned): serve
         // nothing rather than join groups under a borrowed identity.
         shutdown.cancel();
-        let _ = server.await;
+        tasks.join_all().await;
         drop(node);
         store.close().await?;
         return Err(e);
     }
     let (catalog, watcher) = meta.clone().follow_catalog(shutdown.clone());
-    let follower = tokio::spawn(
-        node.clone()
-            .follow_catalog(catalog.clone(), shutdown.clone()),
-    );
-    let heartbeat = tokio::spawn(node.clone().heartbeat(config.heartbeat, shutdown.clone()));
-    let reconciler = tokio::spawn(node.clone().reconcile_memberships(
-        catalog.clone(),
-        RECONCILE_EVERY,
-        shutdown.clone(),
+    tasks.spawn(async move {
+        let _ = watcher.await;
+    });
+    let s = || shutdown.clone();
+    tasks.spawn(loops::catalog::run(node.clone(), catalog.clone(), s()));
+    tasks.spawn(loops::heartbeat::run(node.clone(), config.heartbeat, s()));
+    let reconciler = loops::reconciler::Reconciler::new(node.clone(), catalog);
+    tasks.spawn(reconciler.run(RECONCILE_EVERY, s()));
+    tasks.spawn(loops::sweeper::run(node.clone(), EXPIRY_SWEEP_EVERY, s()));
+    tasks.spawn(loops::sleeper::run(node.clone(), s()));
+    tasks.spawn(loops::snapshotter::run(
+        node.clone(),
+        SNAPSHOT_CHECK_EVERY,
+        s(),
     ));
-    let sweeper = tokio::spawn(
-        node.clone()
-            .sweep_expired(EXPIRY_SWEEP_EVERY, shutdown.clone()),
-    );
-    let hibernator = tokio::spawn(node.clone().hibernate_idle(shutdown.clone()));
-    let snapshotter = tokio::spawn(
-        node.clone()
-            .snapshot_large_logs(Duration::from_secs(1), shutdown.clone()),
-    );
-    let watchman = tokio::spawn(node.clone().watch_sleeping_leaders(shutdown.clone()));
+    tasks.spawn(loops::watchman::run(node.clone(), s()));
     shutdown.cancelled().await;
-    for task in [
-        server,
-        watcher,
-        follower,
-        heartbeat,
-        sweeper,
-        reconciler,
-        hibernator,
-        watchman,
-        snapshotter,
-    ] {
-        let _ = task.await;
-    }
-    node.stop_replicas().await;
+    tasks.join_all().await;
+    node.stop().await;
     drop(node);
     store.close().await
 }
@@ -144,17 +139,13 @@ pub async fn run(
 /// Registers with the meta service, retrying until it answers (it may start later).
 async fn register(meta: &MetaClient, config: &NodeConfig, identity: u64) -> io::Result<()> {
     loop {
+        let addr = config.advertise_addr.clone();
         match meta
-            .register_node(
-                config.id,
-                config.advertise_addr.clone(),
-                identity,
-                Duration::from_secs(5),
-            )
+            .register_node(config.id, addr, identity, Duration::from_secs(5))
             .await
         {
             Ok(()) => return Ok(()),
-            Err(tessera_meta::MetaError::Refused(e)) => return Err(io::Error::other(e)),
+            Err(MetaError::Refused(e)) => return Err(io::Error::other(e)),
             Err(e) => tracing::info!(error = %e, "waiting for the metadata service"),
         }
     }

@@ -4,7 +4,6 @@
 //! expiry in ms since the epoch or 0 for none (8) — followed by the payload.
 
 use serde::{Deserialize, Serialize};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A write's 16-byte sequence number: wall-clock ns (8) ++ counter (4) ++ node id (4),
 /// compared as one big-endian number. Strictly increasing within a group, assigned by
@@ -69,20 +68,6 @@ impl SeqGen {
         self.last = first.nth(n.saturating_sub(1));
         first
     }
-}
-
-/// Milliseconds since the Unix epoch on this machine's clock.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Nanoseconds since the Unix epoch on this machine's clock.
-pub fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The type tag of a stored value.

@@ -1,7 +1,9 @@
 //! Behaviour of the data group state machine that the conformance suite cannot see:
 //! ops inside one apply batch see each other, sequence numbers stay increasing in log
-//! order, and installing a snapshot replaces exactly the group's range.
+//! order, installing a snapshot replaces exactly the group's range, and a command
+//! proposed under another range epoch is refused at apply.
 
+use bytes::Bytes;
 use futures::stream;
 use openraft::storage::RaftStateMachine;
 use openraft::type_config::alias::EntryOf;
@@ -9,12 +11,17 @@ use openraft::{EntryPayload, RaftSnapshotBuilder};
 use std::io;
 use tempfile::TempDir;
 use tessera_common::Store;
-use tessera_meta::catalog::{storage_key, table_end, table_start};
-use tessera_server::ops::{Expiry, SetCond, SetReply};
-use tessera_server::state_machine::expiry_key;
-use tessera_server::state_machine::{DataCommand, DataKeyspaces, GroupStateMachine};
+use tessera_proto::catalog::RangeDesc;
+use tessera_proto::commands::expiry::Expiry;
+use tessera_proto::commands::keyspace::Del;
+use tessera_proto::commands::strings::{Set, SetCond, SetReply};
+use tessera_proto::keys::{storage_key, table_end, table_start};
+use tessera_proto::op::Op;
+use tessera_server::state_machine::{
+    expiry_key, CommandBody, DataCommand, DataKeyspaces, GroupStateMachine,
+};
 use tessera_server::value::{Seq, StoredValue};
-use tessera_server::{DataTypes, Op, OpResult};
+use tessera_server::DataTypes;
 
 fn open(dir: &TempDir) -> (Store, DataKeyspaces) {
     let store = Store::open(dir.path()).unwrap();
@@ -31,19 +38,50 @@ async fn apply(sm: &mut GroupStateMachine, index: u64, cmd: DataCommand) {
     sm.apply(stream::iter(items)).await.unwrap();
 }
 
+/// A range of the default table, epoch 1.
+fn range(start: Vec<u8>, end: Vec<u8>) -> RangeDesc {
+    RangeDesc {
+        id: 1,
+        table: 0,
+        start,
+        end,
+        epoch: 1,
+        group: 1,
+    }
+}
+
+/// The whole default table.
+fn whole() -> RangeDesc {
+    range(table_start(0), table_end(0))
+}
+
+/// Client ops proposed at `seq` and `now_ms` under epoch 1.
+fn ops(seq: Seq, now_ms: u64, ops: Vec<Op>) -> DataCommand {
+    DataCommand {
+        seq,
+        now_ms,
+        epoch: 1,
+        body: CommandBody::Ops(ops),
+    }
+}
+
+fn key(k: &[u8]) -> Bytes {
+    Bytes::from(storage_key(0, k))
+}
+
 fn set(key: &[u8], value: &[u8]) -> Op {
     set_expiring(key, value, Expiry::Clear)
 }
 
-fn set_expiring(key: &[u8], value: &[u8], expiry: Expiry) -> Op {
-    Op::Set {
-        key: storage_key(0, key),
-        value: value.to_vec(),
+fn set_expiring(k: &[u8], value: &[u8], expiry: Expiry) -> Op {
+    Op::Set(Set {
+        key: key(k),
+        value: Bytes::copy_from_slice(value),
         cond: SetCond::Always,
         get: false,
         expiry,
         reply: SetReply::Ok,
-    }
+    })
 }
 
 fn stored(ks: &DataKeyspaces, key: &[u8]) -> Option<StoredValue> {
@@ -57,17 +95,11 @@ fn stored(ks: &DataKeyspaces, key: &[u8]) -> Option<StoredValue> {
 async fn batch_ops_see_each_other_and_sequences_follow_log_order() {
     let dir = TempDir::new().unwrap();
     let (_store, ks) = open(&dir);
-    let mut sm = GroupStateMachine::open(ks.clone(), 1, &table_start(0), &table_end(0)).unwrap();
-    let cmd = DataCommand {
-        seq: Seq::new(1_000, 0, 1),
-        now_ms: 1,
-        ops: vec![
-            set(b"a", b"1"),
-            Op::Del {
-                keys: vec![storage_key(0, b"a"), storage_key(0, b"b")],
-            },
-        ],
-    };
+    let mut sm = GroupStateMachine::open(ks.clone(), 1, &whole()).unwrap();
+    let del = Op::Del(Del {
+        keys: vec![key(b"a"), key(b"b")],
+    });
+    let cmd = ops(Seq::new(1_000, 0, 1), 1, vec![set(b"a", b"1"), del]);
     apply(&mut sm, 1, cmd).await;
     assert_eq!(
         stored(&ks, b"a"),
@@ -77,29 +109,13 @@ async fn batch_ops_see_each_other_and_sequences_follow_log_order() {
 
     // A later entry proposed with a lower sequence (a leader with a lagging clock)
     // still gets a higher one than everything before it.
-    apply(
-        &mut sm,
-        2,
-        DataCommand {
-            seq: Seq::new(2_000, 0, 1),
-            now_ms: 2,
-            ops: vec![set(b"x", b"1")],
-        },
-    )
-    .await;
-    apply(
-        &mut sm,
-        3,
-        DataCommand {
-            seq: Seq::new(500, 0, 2),
-            now_ms: 3,
-            ops: vec![set(b"y", b"1")],
-        },
-    )
-    .await;
+    let x = ops(Seq::new(2_000, 0, 1), 2, vec![set(b"x", b"1")]);
+    apply(&mut sm, 2, x).await;
+    let y = ops(Seq::new(500, 0, 2), 3, vec![set(b"y", b"1")]);
+    apply(&mut sm, 3, y).await;
     let (x, y) = (stored(&ks, b"x").unwrap(), stored(&ks, b"y").unwrap());
     assert!(y.seq > x.seq, "{:?} must follow {:?}", y.seq, x.seq);
-    assert_eq!(*sm.max_seq().lock().unwrap(), y.seq);
+    assert_eq!(sm.applied().max_seq(), y.seq);
 }
 
 #[tokio::test]
@@ -107,12 +123,13 @@ async fn snapshot_install_replaces_exactly_the_range() {
     let leader_dir = TempDir::new().unwrap();
     let (_leader_store, leader_ks) = open(&leader_dir);
     let (start, end) = (storage_key(0, b"m"), storage_key(0, b"t"));
-    let mut leader = GroupStateMachine::open(leader_ks, 5, &start, &end).unwrap();
-    let cmd = DataCommand {
-        seq: Seq::new(1, 0, 1),
-        now_ms: 1,
-        ops: vec![set(b"n", b"new"), set(b"p", b"new")],
-    };
+    let bounds = range(start, end);
+    let mut leader = GroupStateMachine::open(leader_ks, 5, &bounds).unwrap();
+    let cmd = ops(
+        Seq::new(1, 0, 1),
+        1,
+        vec![set(b"n", b"new"), set(b"p", b"new")],
+    );
     apply(&mut leader, 1, cmd).await;
     assert!(
         leader.get_current_snapshot().await.unwrap().is_none(),
@@ -144,7 +161,7 @@ async fn snapshot_install_replaces_exactly_the_range() {
             .insert(storage_key(0, key), b"old".to_vec())
             .unwrap();
     }
-    let mut follower = GroupStateMachine::open(ks.clone(), 5, &start, &end).unwrap();
+    let mut follower = GroupStateMachine::open(ks.clone(), 5, &bounds).unwrap();
     follower
         .install_snapshot(&snapshot.meta, snapshot.snapshot)
         .await
@@ -173,18 +190,9 @@ async fn snapshot_install_replaces_exactly_the_range() {
 async fn expiry_uses_the_entry_clock_and_the_sweep_removes_data_and_index() {
     let dir = TempDir::new().unwrap();
     let (_store, ks) = open(&dir);
-    let mut sm = GroupStateMachine::open(ks.clone(), 1, &table_start(0), &table_end(0)).unwrap();
-    let ops = vec![set_expiring(b"t", b"v", Expiry::In(100)), set(b"p", b"v")];
-    apply(
-        &mut sm,
-        1,
-        DataCommand {
-            seq: Seq::new(1, 0, 1),
-            now_ms: 1_000,
-            ops,
-        },
-    )
-    .await;
+    let mut sm = GroupStateMachine::open(ks.clone(), 1, &whole()).unwrap();
+    let writes = vec![set_expiring(b"t", b"v", Expiry::In(100)), set(b"p", b"v")];
+    apply(&mut sm, 1, ops(Seq::new(1, 0, 1), 1_000, writes)).await;
     assert_eq!(
         stored(&ks, b"t").unwrap().expires_at_ms,
         Some(1_100),
@@ -200,9 +208,8 @@ async fn expiry_uses_the_entry_clock_and_the_sweep_removes_data_and_index() {
     let sweep = |now_ms| DataCommand {
         seq: Seq::new(2, 0, 1),
         now_ms,
-        ops: vec![Op::SweepExpired {
-            keys: vec![storage_key(0, b"t"), storage_key(0, b"p")],
-        }],
+        epoch: 1,
+        body: CommandBody::Sweep(vec![key(b"t"), key(b"p")]),
     };
     apply(&mut sm, 2, sweep(1_050)).await;
     assert!(stored(&ks, b"t").is_some());
@@ -214,5 +221,23 @@ async fn expiry_uses_the_entry_clock_and_the_sweep_removes_data_and_index() {
         .get(expiry_key(1_100, &storage_key(0, b"t")))
         .unwrap()
         .is_none());
-    let _ = OpResult::Ok;
+}
+
+#[tokio::test]
+async fn a_command_proposed_under_another_epoch_is_refused_at_apply() {
+    let dir = TempDir::new().unwrap();
+    let (_store, ks) = open(&dir);
+    let mut sm = GroupStateMachine::open(ks.clone(), 1, &whole()).unwrap();
+    let stale = DataCommand {
+        epoch: 7,
+        ..ops(Seq::new(1, 0, 1), 1, vec![set(b"a", b"1")])
+    };
+    apply(&mut sm, 1, stale).await;
+    assert_eq!(stored(&ks, b"a"), None, "nothing applied");
+    let (applied, _) = sm.applied_state().await.unwrap();
+    assert_eq!(
+        applied.map(|l| l.index),
+        Some(1),
+        "the entry still counts as applied"
+    );
 }

@@ -5,7 +5,7 @@ use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use tempfile::TempDir;
 use tessera_common::{FjallLogStore, Store};
-use tessera_meta::catalog::{table_end, table_start};
+use tessera_proto::keys::{table_end, table_start};
 use tessera_server::state_machine::{DataKeyspaces, GroupStateMachine};
 use tessera_server::DataTypes;
 
@@ -23,7 +23,12 @@ impl StoreBuilder<DataTypes, FjallLogStore<DataTypes>, GroupStateMachine, Held> 
         let data = DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())
             .expect("data keyspaces");
         let log = FjallLogStore::new(store.logs.clone(), 7);
-        let sm = GroupStateMachine::open(data, 7, &table_start(0), &table_end(0)).expect("sm");
+        let range = tessera_proto::catalog::RangeDesc {
+            start: table_start(0),
+            end: table_end(0),
+            ..Default::default()
+        };
+        let sm = GroupStateMachine::open(data, 7, &range).expect("sm");
         Ok(((store, dir), log, sm))
     }
 }

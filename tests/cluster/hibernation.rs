@@ -7,7 +7,7 @@ use crate::tables::{field, int};
 use redis::AsyncCommands;
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
-use tessera_meta::catalog::GroupId;
+use tessera_proto::catalog::GroupId;
 
 async fn all_asleep(cluster: &TestCluster, group: GroupId, replicas: usize) -> bool {
     let digests = cluster.digests(group).await;

@@ -8,7 +8,7 @@ use redis::{AsyncCommands, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
-use tessera_meta::catalog::{storage_key, table_end, table_start};
+use tessera_proto::keys::{storage_key, table_end, table_start};
 
 /// A field of a map reply, in RESP2 (flat array) or RESP3 (map) form.
 pub(crate) fn field<'a>(reply: &'a Value, name: &str) -> &'a Value {

@@ -9,7 +9,7 @@ use crate::harness::{test_dir, wait_for, wait_serving};
 use crate::workload::{final_reads, Rng, Workload};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
-use tessera_meta::catalog::NodeId;
+use tessera_proto::catalog::NodeId;
 
 /// Scenarios run one at a time: each starts nine processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -241,7 +241,7 @@ async fn inject(
                 let active: Vec<NodeId> = catalog
                     .nodes
                     .values()
-                    .filter(|d| d.state == tessera_meta::catalog::NodeState::Active)
+                    .filter(|d| d.state == tessera_proto::catalog::NodeState::Active)
                     .map(|d| d.id)
                     .collect();
                 let group_members = &catalog.groups[&group].members;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tessera::dev::{DevCluster, DevOptions};
 use tessera_common::raftnet::RaftTimings;
-use tessera_meta::catalog::{GroupId, NodeId};
-use tessera_server::api::ReplicaDigest;
-use tessera_server::{NodeClient, NodeRequest, NodeResponse};
+use tessera_proto::catalog::{GroupId, NodeId};
+use tessera_proto::ReplicaDigest;
+use tessera_proto::{NodeClient, NodeRequest, NodeResponse};
 
 /// Polls `probe` every 20 ms until it yields `Some`, panicking after `limit`.
 pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
@@ -139,8 +139,8 @@ impl TestCluster {
 impl TestCluster {
     /// The group serving the default table's (first) range.
     pub async fn default_group(&self) -> GroupId {
-        let meta = tessera_meta::MetaClient::new([self.cluster.meta_addr().to_string()]);
-        let catalog = meta.catalog(0, Duration::ZERO).await.expect("catalog");
+        let meta = tessera_proto::MetaClient::new([self.cluster.meta_addr().to_string()]);
+        let catalog = meta.full_catalog().await.expect("catalog");
         catalog
             .ranges
             .values()

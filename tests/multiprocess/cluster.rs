@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_common::RpcClient;
-use tessera_meta::catalog::{Catalog, GroupId, NodeId};
-use tessera_meta::proto::{MetaRequest, MetaResponse};
-use tessera_server::api::ReplicaDigest;
-use tessera_server::{NodeClient, NodeRequest, NodeResponse};
+use tessera_common::ServiceClient;
+use tessera_proto::catalog::{Catalog, GroupId, NodeId};
+use tessera_proto::meta_api::{MetaRequest, MetaResponse};
+use tessera_proto::ReplicaDigest;
+use tessera_proto::{NodeClient, NodeRequest, NodeResponse};
 
 /// The cluster secret every process of the test cluster is started with.
 pub const SECRET: &str = "a-shared-secret";
@@ -390,7 +390,7 @@ impl Cluster {
             if self.meta[i].1.is_none() {
                 continue;
             }
-            let client = RpcClient::<MetaRequest, MetaResponse>::new(addr.clone());
+            let client = ServiceClient::<MetaRequest, MetaResponse>::new(addr.clone());
             if let Ok(MetaResponse::Nodes(_)) = client
                 .call(&MetaRequest::Nodes, Duration::from_secs(2))
                 .await
@@ -410,8 +410,8 @@ impl Cluster {
             .filter(|(i, _)| self.meta[*i].1.is_some())
             .map(|(_, a)| a.clone())
             .collect();
-        let meta = tessera_meta::MetaClient::new(live);
-        meta.catalog(0, Duration::ZERO).await.ok()
+        let meta = tessera_proto::MetaClient::new(live);
+        meta.full_catalog().await.ok()
     }
 
     /// The default table's group and its members, once the table exists.

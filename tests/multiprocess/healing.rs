@@ -8,7 +8,7 @@ use crate::sigkill::default_leader;
 use redis::AsyncCommands;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tessera_meta::catalog::NodeId;
+use tessera_proto::catalog::NodeId;
 
 /// Quick failure detection, so the tests do not wait the 10 s default.
 fn quick() -> Shape {
@@ -127,17 +127,17 @@ async fn a_dead_nodes_replicas_are_replaced_and_agree() {
     // deletes it.
     cluster.restart_node(victim);
     let victim_addr = cluster.nodes[victim as usize - 1].1.as_ref().unwrap().addr;
-    let client = tessera_server::NodeClient::new(victim_addr.to_string());
-    let footprint = tessera_server::NodeRequest::Footprint {
-        start: tessera_meta::catalog::table_start(0),
-        end: tessera_meta::catalog::table_end(0),
+    let client = tessera_proto::NodeClient::new(victim_addr.to_string());
+    let footprint = tessera_proto::NodeRequest::Footprint {
+        start: tessera_proto::keys::table_start(0),
+        end: tessera_proto::keys::table_end(0),
     };
     wait_for(
         Duration::from_secs(30),
         "the returning node to delete its old replica",
         || async {
             match client.call(&footprint, Duration::from_secs(5)).await {
-                Ok(tessera_server::NodeResponse::Footprint(Ok((0, 0)))) => Some(()),
+                Ok(tessera_proto::NodeResponse::Footprint(Ok((0, 0)))) => Some(()),
                 _ => None,
             }
         },
@@ -204,7 +204,7 @@ async fn a_joining_node_gets_replicas_and_a_decommissioned_one_is_drained() {
                 .groups
                 .values()
                 .any(|g| g.members.contains(&leaving));
-            (node.state == tessera_meta::catalog::NodeState::Removed && !holds).then_some(())
+            (node.state == tessera_proto::catalog::NodeState::Removed && !holds).then_some(())
         },
     )
     .await;

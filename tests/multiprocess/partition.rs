@@ -10,8 +10,9 @@ use crate::harness::{connect, test_dir, wait_for, wait_serving};
 use crate::sigkill::default_leader;
 use redis::AsyncCommands;
 use std::time::Duration;
-use tessera_meta::catalog::storage_key;
-use tessera_server::{DataRequest, NodeClient, NodeRequest, NodeResponse, Op};
+use tessera_proto::commands::strings::MSet;
+use tessera_proto::keys::storage_key;
+use tessera_proto::{DataRequest, NodeClient, NodeRequest, NodeResponse};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partitioned_leader_acknowledges_nothing_and_rejoins_as_follower() {
@@ -74,8 +75,8 @@ async fn a_partitioned_leader_acknowledges_nothing_and_rejoins_as_follower() {
     .await;
     let a = old as usize - 1;
     let others: Vec<usize> = (0..3).filter(|i| *i != a).collect();
-    let meta = tessera_meta::MetaClient::new([meta_addr.clone()]);
-    let catalog = meta.catalog(0, Duration::ZERO).await.unwrap();
+    let meta = tessera_proto::MetaClient::new([meta_addr.clone()]);
+    let catalog = meta.full_catalog().await.unwrap();
     let group = catalog
         .ranges
         .values()
@@ -97,9 +98,13 @@ async fn a_partitioned_leader_acknowledges_nothing_and_rejoins_as_follower() {
     let rogue = NodeRequest::Data {
         group,
         epoch,
-        req: DataRequest::Write(vec![Op::MSet {
-            pairs: vec![(storage_key(0, b"rogue"), b"from-the-old-leader".to_vec())],
-        }]),
+        req: DataRequest::Write(vec![MSet {
+            pairs: vec![(
+                storage_key(0, b"rogue").into(),
+                (&b"from-the-old-leader"[..]).into(),
+            )],
+        }
+        .into()]),
     };
     // The router finds the new leader; writes succeed again.
     let mut con = connect(&url).await;

@@ -1,81 +1,110 @@
-//! The command table: every command Tessera supports. For Redis's commands, the arity,
-//! flags (in Redis's order), key positions, ACL categories, group and summary are those
-//! Redis 7.0 reports (taken from Redis 7.0.15's `COMMAND INFO` and `COMMAND DOCS`);
-//! Tessera's own commands are in the group `tessera`. The table drives arity errors,
-//! `COMMAND`, and the ordering of pipelined requests by key.
+//! The command table: every command Tessera supports, one line each, sorted by name.
+//! Each line names the command's type; the type declares its spec (for Redis's
+//! commands the arity, flags, key positions, ACL categories, group and summary Redis
+//! 7.0.15 reports) and its parser. `data` commands become ops run by the range that
+//! holds their keys; `local` ones run in the router.
 
-use super::CommandSpec;
+use super::admin::{Compact, CreateTable, Decommission, DropTable, Nodes, Ranges, Table, Tables};
+use super::connection::{
+    Auth, Client, CommandCmd, Config, Echo, Hello, Ping, Quit, Reset, Select, Time,
+};
+use super::keyless::{DbSize, FlushAll, FlushDb, Info, Keys, RandomKey, Scan};
+use super::kinds::{data, find, local, Entry};
+use super::transactions::{Discard, Exec, Multi, Unwatch, Watch};
+use tessera_proto::commands::keyspace::{
+    Copy, Del, Exists, Expire, ExpireAt, ExpireTime, PExpire, PExpireAt, PExpireTime, PTtl,
+    Persist, Rename, RenameNx, Touch, Ttl, Type, Unlink,
+};
+use tessera_proto::commands::strings::{
+    Append, Decr, DecrBy, Get, GetDel, GetEx, GetRange, GetSet, Incr, IncrBy, IncrByFloat, Lcs,
+    MGet, MSet, MSetNx, PSetEx, Set, SetEx, SetNx, SetRange, Strlen, Substr,
+};
+use tessera_proto::op::Command;
 
-/// Every supported command, sorted by name.
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "append", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "2.0.0", summary: "Append a value to a key" },
-    CommandSpec { name: "auth", arity: -2, flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Authenticate to the server" },
-    CommandSpec { name: "client", arity: -2, flags: &[], first_key: 0, last_key: 0, step: 0, acl: &["@slow"], group: "connection", since: "2.4.0", summary: "A container for client connection commands" },
-    CommandSpec { name: "command", arity: -1, flags: &["loading", "stale"], first_key: 0, last_key: 0, step: 0, acl: &["@slow", "@connection"], group: "server", since: "2.8.13", summary: "Get array of Redis command details" },
-    CommandSpec { name: "compact", arity: 1, flags: &["admin"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "Flush and fully compact every storage node's data and Raft logs" },
-    CommandSpec { name: "config", arity: -2, flags: &[], first_key: 0, last_key: 0, step: 0, acl: &["@slow"], group: "server", since: "2.0.0", summary: "A container for server configuration commands" },
-    CommandSpec { name: "copy", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: 2, step: 1, acl: &["@keyspace", "@write", "@slow"], group: "generic", since: "6.2.0", summary: "Copy a key" },
-    CommandSpec { name: "createtable", arity: -2, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "Create a table: CREATETABLE name [REPLICAS 1|3|5] [SPLITS key [key ...]]" },
-    CommandSpec { name: "dbsize", arity: 1, flags: &["readonly", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@read", "@fast"], group: "server", since: "1.0.0", summary: "Return the number of keys in the selected database" },
-    CommandSpec { name: "decommission", arity: 2, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "Move every replica off a storage node, then mark it removed: DECOMMISSION node-id" },
-    CommandSpec { name: "decr", arity: 2, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Decrement the integer value of a key by one" },
-    CommandSpec { name: "decrby", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Decrement the integer value of a key by the given number" },
-    CommandSpec { name: "del", arity: -2, flags: &["write"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@write", "@slow"], group: "generic", since: "1.0.0", summary: "Delete a key" },
-    CommandSpec { name: "discard", arity: 1, flags: &["noscript", "loading", "stale", "fast", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@transaction"], group: "transactions", since: "2.0.0", summary: "Discard all commands issued after MULTI" },
-    CommandSpec { name: "droptable", arity: 2, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "Drop a table and delete its data" },
-    CommandSpec { name: "echo", arity: 2, flags: &["loading", "stale", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Echo the given string" },
-    CommandSpec { name: "exec", arity: 1, flags: &["noscript", "loading", "stale", "skip_slowlog"], first_key: 0, last_key: 0, step: 0, acl: &["@slow", "@transaction"], group: "transactions", since: "1.2.0", summary: "Execute all commands issued after MULTI" },
-    CommandSpec { name: "exists", arity: -2, flags: &["readonly", "fast"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "1.0.0", summary: "Determine if a key exists" },
-    CommandSpec { name: "expire", arity: -3, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "1.0.0", summary: "Set a key's time to live in seconds" },
-    CommandSpec { name: "expireat", arity: -3, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "1.2.0", summary: "Set the expiration for a key as a UNIX timestamp" },
-    CommandSpec { name: "expiretime", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "7.0.0", summary: "Get the expiration Unix timestamp for a key" },
-    CommandSpec { name: "flushall", arity: -1, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@write", "@slow", "@dangerous"], group: "server", since: "1.0.0", summary: "Remove all keys from all databases" },
-    CommandSpec { name: "flushdb", arity: -1, flags: &["write"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@write", "@slow", "@dangerous"], group: "server", since: "1.0.0", summary: "Remove all keys from the current database" },
-    CommandSpec { name: "get", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@read", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Get the value of a key" },
-    CommandSpec { name: "getdel", arity: 2, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "6.2.0", summary: "Get the value of a key and delete the key" },
-    CommandSpec { name: "getex", arity: -2, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "6.2.0", summary: "Get the value of a key and optionally set its expiration" },
-    CommandSpec { name: "getrange", arity: 4, flags: &["readonly"], first_key: 1, last_key: 1, step: 1, acl: &["@read", "@string", "@slow"], group: "string", since: "2.4.0", summary: "Get a substring of the string stored at a key" },
-    CommandSpec { name: "getset", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Set the string value of a key and return its old value" },
-    CommandSpec { name: "hello", arity: -1, flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "6.0.0", summary: "Handshake with Redis" },
-    CommandSpec { name: "incr", arity: 2, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Increment the integer value of a key by one" },
-    CommandSpec { name: "incrby", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Increment the integer value of a key by the given amount" },
-    CommandSpec { name: "incrbyfloat", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "2.6.0", summary: "Increment the float value of a key by the given amount" },
-    CommandSpec { name: "info", arity: -1, flags: &["loading", "stale"], first_key: 0, last_key: 0, step: 0, acl: &["@slow", "@dangerous"], group: "server", since: "1.0.0", summary: "Get information and statistics about the server" },
-    CommandSpec { name: "keys", arity: 2, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@read", "@slow", "@dangerous"], group: "generic", since: "1.0.0", summary: "Find all keys matching the given pattern" },
-    CommandSpec { name: "lcs", arity: -3, flags: &["readonly"], first_key: 1, last_key: 2, step: 1, acl: &["@read", "@string", "@slow"], group: "string", since: "7.0.0", summary: "Find longest common substring" },
-    CommandSpec { name: "mget", arity: -2, flags: &["readonly", "fast"], first_key: 1, last_key: -1, step: 1, acl: &["@read", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Get the values of all the given keys" },
-    CommandSpec { name: "mset", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: -1, step: 2, acl: &["@write", "@string", "@slow"], group: "string", since: "1.0.1", summary: "Set multiple keys to multiple values" },
-    CommandSpec { name: "msetnx", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: -1, step: 2, acl: &["@write", "@string", "@slow"], group: "string", since: "1.0.1", summary: "Set multiple keys to multiple values, only if none of the keys exist" },
-    CommandSpec { name: "multi", arity: 1, flags: &["noscript", "loading", "stale", "fast", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@transaction"], group: "transactions", since: "1.2.0", summary: "Mark the start of a transaction block" },
-    CommandSpec { name: "nodes", arity: 1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "The storage nodes with their state and replica and leader counts" },
-    CommandSpec { name: "persist", arity: 2, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "2.2.0", summary: "Remove the expiration from a key" },
-    CommandSpec { name: "pexpire", arity: -3, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "2.6.0", summary: "Set a key's time to live in milliseconds" },
-    CommandSpec { name: "pexpireat", arity: -3, flags: &["write", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "2.6.0", summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds" },
-    CommandSpec { name: "pexpiretime", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "7.0.0", summary: "Get the expiration Unix timestamp for a key in milliseconds" },
-    CommandSpec { name: "ping", arity: -1, flags: &["fast"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Ping the server" },
-    CommandSpec { name: "psetex", arity: 4, flags: &["write", "denyoom"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@slow"], group: "string", since: "2.6.0", summary: "Set the value and expiration in milliseconds of a key" },
-    CommandSpec { name: "pttl", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "2.6.0", summary: "Get the time to live for a key in milliseconds" },
-    CommandSpec { name: "quit", arity: -1, flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Close the connection" },
-    CommandSpec { name: "randomkey", arity: 1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@read", "@slow"], group: "generic", since: "1.0.0", summary: "Return a random key from the keyspace" },
-    CommandSpec { name: "ranges", arity: -1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "The range map, of one table or all" },
-    CommandSpec { name: "rename", arity: 3, flags: &["write"], first_key: 1, last_key: 2, step: 1, acl: &["@keyspace", "@write", "@slow"], group: "generic", since: "1.0.0", summary: "Rename a key" },
-    CommandSpec { name: "renamenx", arity: 3, flags: &["write", "fast"], first_key: 1, last_key: 2, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "1.0.0", summary: "Rename a key, only if the new key does not exist" },
-    CommandSpec { name: "reset", arity: 1, flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "6.2.0", summary: "Reset the connection" },
-    CommandSpec { name: "scan", arity: -2, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &["@keyspace", "@read", "@slow"], group: "generic", since: "2.8.0", summary: "Incrementally iterate the keys space" },
-    CommandSpec { name: "select", arity: 2, flags: &["loading", "stale", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@connection"], group: "connection", since: "1.0.0", summary: "Change the selected database for the current connection" },
-    CommandSpec { name: "set", arity: -3, flags: &["write", "denyoom"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@slow"], group: "string", since: "1.0.0", summary: "Set the string value of a key" },
-    CommandSpec { name: "setex", arity: 4, flags: &["write", "denyoom"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@slow"], group: "string", since: "2.0.0", summary: "Set the value and expiration of a key" },
-    CommandSpec { name: "setnx", arity: 3, flags: &["write", "denyoom", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@fast"], group: "string", since: "1.0.0", summary: "Set the value of a key, only if the key does not exist" },
-    CommandSpec { name: "setrange", arity: 4, flags: &["write", "denyoom"], first_key: 1, last_key: 1, step: 1, acl: &["@write", "@string", "@slow"], group: "string", since: "2.2.0", summary: "Overwrite part of a string at key starting at the specified offset" },
-    CommandSpec { name: "strlen", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@read", "@string", "@fast"], group: "string", since: "2.2.0", summary: "Get the length of the value stored in a key" },
-    CommandSpec { name: "substr", arity: 4, flags: &["readonly"], first_key: 1, last_key: 1, step: 1, acl: &["@read", "@string", "@slow"], group: "string", since: "1.0.0", summary: "Get a substring of the string stored at a key" },
-    CommandSpec { name: "table", arity: -2, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "TABLE INFO name: a table's id, replication, ranges, keys and bytes" },
-    CommandSpec { name: "tables", arity: 1, flags: &["readonly"], first_key: 0, last_key: 0, step: 0, acl: &[], group: "tessera", since: "tessera-0.1", summary: "List the tables" },
-    CommandSpec { name: "time", arity: 1, flags: &["loading", "stale", "fast"], first_key: 0, last_key: 0, step: 0, acl: &["@fast"], group: "server", since: "2.6.0", summary: "Return the current server time" },
-    CommandSpec { name: "touch", arity: -2, flags: &["readonly", "fast"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "3.2.1", summary: "Alters the last access time of a key(s). Returns the number of existing keys specified." },
-    CommandSpec { name: "ttl", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "1.0.0", summary: "Get the time to live for a key in seconds" },
-    CommandSpec { name: "type", arity: 2, flags: &["readonly", "fast"], first_key: 1, last_key: 1, step: 1, acl: &["@keyspace", "@read", "@fast"], group: "generic", since: "1.0.0", summary: "Determine the type stored at key" },
-    CommandSpec { name: "unlink", arity: -2, flags: &["write", "fast"], first_key: 1, last_key: -1, step: 1, acl: &["@keyspace", "@write", "@fast"], group: "generic", since: "4.0.0", summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking." },
-    CommandSpec { name: "unwatch", arity: 1, flags: &["noscript", "loading", "stale", "fast", "allow_busy"], first_key: 0, last_key: 0, step: 0, acl: &["@fast", "@transaction"], group: "transactions", since: "2.2.0", summary: "Forget about all watched keys" },
-    CommandSpec { name: "watch", arity: -2, flags: &["noscript", "loading", "stale", "fast", "allow_busy"], first_key: 1, last_key: -1, step: 1, acl: &["@fast", "@transaction"], group: "transactions", since: "2.2.0", summary: "Watch the given keys to determine execution of the MULTI/EXEC block" },
-];
+/// One table line: `data Type` or `local Type`.
+macro_rules! commands {
+    ($($kind:ident $ty:ty,)*) => {
+        /// Every supported command, sorted by name.
+        pub static COMMANDS: &[Entry] = &[
+            $(Entry { spec: &<$ty as Command>::SPEC, parse: $kind::<$ty> },)*
+        ];
+    };
+}
+
+commands! {
+    data Append,
+    local Auth,
+    local Client,
+    local CommandCmd,
+    local Compact,
+    local Config,
+    data Copy,
+    local CreateTable,
+    local DbSize,
+    local Decommission,
+    data Decr,
+    data DecrBy,
+    data Del,
+    local Discard,
+    local DropTable,
+    local Echo,
+    local Exec,
+    data Exists,
+    data Expire,
+    data ExpireAt,
+    data ExpireTime,
+    local FlushAll,
+    local FlushDb,
+    data Get,
+    data GetDel,
+    data GetEx,
+    data GetRange,
+    data GetSet,
+    local Hello,
+    data Incr,
+    data IncrBy,
+    data IncrByFloat,
+    local Info,
+    local Keys,
+    data Lcs,
+    data MGet,
+    data MSet,
+    data MSetNx,
+    local Multi,
+    local Nodes,
+    data Persist,
+    data PExpire,
+    data PExpireAt,
+    data PExpireTime,
+    local Ping,
+    data PSetEx,
+    data PTtl,
+    local Quit,
+    local RandomKey,
+    local Ranges,
+    data Rename,
+    data RenameNx,
+    local Reset,
+    local Scan,
+    local Select,
+    data Set,
+    data SetEx,
+    data SetNx,
+    data SetRange,
+    data Strlen,
+    data Substr,
+    local Table,
+    local Tables,
+    local Time,
+    data Touch,
+    data Ttl,
+    data Type,
+    data Unlink,
+    local Unwatch,
+    local Watch,
+}
+
+/// The entry of command `name` (lower-case).
+pub fn lookup(name: &str) -> Option<&'static Entry> {
+    find(COMMANDS, name)
+}

@@ -12,7 +12,7 @@ fn compatibility_doc_matches_command_table() {
         .map(str::to_ascii_lowercase)
         .collect();
     documented.sort();
-    let listed: Vec<String> = COMMANDS.iter().map(|c| c.name.to_string()).collect();
+    let listed: Vec<String> = COMMANDS.iter().map(|c| c.spec.name.to_string()).collect();
     assert_eq!(
         documented, listed,
         "docs/compatibility.md disagrees with COMMAND LIST"
@@ -21,7 +21,7 @@ fn compatibility_doc_matches_command_table() {
 
 #[test]
 fn command_table_is_sorted_for_lookup() {
-    assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
+    assert!(COMMANDS.windows(2).all(|w| w[0].spec.name < w[1].spec.name));
     assert!(lookup("set").is_some() && lookup("nosuch").is_none());
 }
 
@@ -32,7 +32,7 @@ fn key_positions_follow_the_spec() {
         .map(Bytes::from)
         .collect();
     assert_eq!(
-        lookup("del").unwrap().keys(&args).unwrap(),
+        lookup("del").unwrap().spec.keys(&args).unwrap(),
         args[1..].to_vec()
     );
     let mset: Vec<Bytes> = ["MSET", "k1", "v1", "k2", "v2"]
@@ -40,11 +40,12 @@ fn key_positions_follow_the_spec() {
         .map(Bytes::from)
         .collect();
     assert_eq!(
-        lookup("mset").unwrap().keys(&mset).unwrap(),
+        lookup("mset").unwrap().spec.keys(&mset).unwrap(),
         vec![Bytes::from("k1"), Bytes::from("k2")]
     );
     assert!(lookup("dbsize")
         .unwrap()
+        .spec
         .keys(&[Bytes::from("DBSIZE")])
         .is_none());
 }

@@ -1,0 +1,108 @@
+//! The controller: runs on the meta leader and changes the catalog to keep the cluster
+//! in shape. It never touches a group's Raft membership itself: it edits the group's
+//! member list in the catalog, and the group's leader carries the change out (learner,
+//! catch-up, promotion, removal — see the storage node's reconciler). It
+//!
+//! - takes tables through their life ([`tables`]): the built-in `default` table as
+//!   soon as enough nodes registered, requested tables after fencing their prefix in
+//!   `default`, dropped tables until their fence is lifted;
+//! - heals and balances ([`healing`]): replaces the replicas of dead nodes, of lagging
+//!   followers and of decommissioning nodes; marks a drained node removed; evens
+//!   replica counts out (within ±1) when nothing else is under way.
+//!
+//! A group whose leader reports a membership other than the catalog's is "unsettled"
+//! and is left alone until its leader finished the previous change, so at most one
+//! change per group is ever in flight.
+
+mod healing;
+mod tables;
+
+use crate::catalog::MetaCommand;
+use crate::service::MetaService;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tessera_proto::meta_api::MetaResponse;
+use tessera_proto::routing::CatalogRouting;
+use tokio_util::sync::CancellationToken;
+
+/// How often the controller looks at the cluster.
+const TICK: Duration = Duration::from_millis(200);
+
+/// Controller settings.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Replicas of the `default` table's ranges.
+    pub default_replicas: u8,
+    /// A node silent for this long is dead and its replicas are replaced.
+    pub dead_after: Duration,
+    /// A follower more than this many log entries behind its leader is lagging...
+    pub lag_entries: u64,
+    /// ...and is replaced once it has lagged for this long.
+    pub lag_window: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            default_replicas: 3,
+            dead_after: Duration::from_secs(10),
+            lag_entries: 10_000,
+            lag_window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs until `shutdown`; acts only while this member leads.
+pub async fn run(service: Arc<MetaService>, config: ControllerConfig, shutdown: CancellationToken) {
+    let mut tick = tessera_common::ticker::Ticker::new(TICK, shutdown);
+    let routing = CatalogRouting::new(service.catalog.clone());
+    let mut leading_since: Option<Instant> = None;
+    let mut healer = healing::Healer::default();
+    while tick.tick().await {
+        if !service.raft.is_leader() {
+            leading_since = None;
+            healer = healing::Healer::default();
+            continue;
+        }
+        let since = *leading_since.get_or_insert_with(Instant::now);
+        let catalog = service.catalog.borrow().clone();
+        let steps = tables::Steps {
+            service: &service,
+            config: &config,
+            routing: &routing,
+            leading_for: since.elapsed(),
+        };
+        if !steps.run(&catalog).await {
+            continue; // No default table yet: nothing else to look after.
+        }
+        // A new leader has heard from nobody yet: everyone would look dead.
+        if since.elapsed() < config.dead_after {
+            continue;
+        }
+        for cmd in healer.plan(&catalog, &service, &config) {
+            propose(&service, cmd).await;
+        }
+    }
+    for client in routing.node_clients() {
+        client.close().await;
+    }
+}
+
+/// Proposes a change and logs the decision.
+async fn propose(service: &MetaService, cmd: MetaCommand) -> bool {
+    let what = cmd.to_string();
+    match service.propose(cmd).await {
+        Ok(_) => {
+            tracing::info!(change = %what, "controller changed the catalog");
+            true
+        }
+        Err(MetaResponse::Error(e)) => {
+            tracing::warn!(change = %what, error = %e, "controller change refused");
+            false
+        }
+        Err(_) => {
+            tracing::debug!(change = %what, "controller lost leadership");
+            false
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! What the meta leader hears from storage nodes: when each node last reported, how
+//! many of its replicas lead or sleep, and what group leaders report about their
+//! groups' Raft memberships. Kept in memory on the leader only; a new leader learns
+//! it again from the next heartbeats.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tessera_proto::catalog::{GroupId, NodeId};
+use tessera_proto::meta_api::{GroupMembership, ReplicaStats};
+
+/// What a node last reported: when, and how many groups it leads.
+#[derive(Clone, Copy)]
+struct Report {
+    at: Instant,
+    counts: ReplicaCounts,
+}
+
+/// How many of a node's replicas lead their group, and how many are asleep.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ReplicaCounts {
+    pub(crate) leaders: usize,
+    pub(crate) asleep: usize,
+}
+
+/// What a group's leader last reported about the group's Raft membership.
+#[derive(Clone, Debug)]
+pub struct GroupReport {
+    /// When.
+    pub at: Instant,
+    /// The membership and progress it reported.
+    pub membership: GroupMembership,
+}
+
+/// When each node last reported, as seen by this meta member while it leads, and what
+/// group leaders reported about their groups.
+#[derive(Default)]
+pub struct Liveness {
+    reports: Mutex<HashMap<NodeId, Report>>,
+    groups: Mutex<HashMap<GroupId, GroupReport>>,
+}
+
+impl Liveness {
+    pub(crate) fn record_replicas(&self, node: NodeId, replicas: &[ReplicaStats]) {
+        let counts = ReplicaCounts {
+            leaders: replicas.iter().filter(|r| r.is_leader).count(),
+            asleep: replicas.iter().filter(|r| r.asleep).count(),
+        };
+        self.record(node, Some(counts));
+        let now = Instant::now();
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        for r in replicas {
+            if let (true, Some(membership)) = (r.is_leader, &r.membership) {
+                groups.insert(
+                    r.group,
+                    GroupReport {
+                        at: now,
+                        membership: membership.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// What `group`'s leader last reported, if anything.
+    pub fn group(&self, group: GroupId) -> Option<GroupReport> {
+        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        groups.get(&group).cloned()
+    }
+
+    pub(crate) fn record(&self, node: NodeId, counts: Option<ReplicaCounts>) {
+        let mut reports = self.lock();
+        let previous = reports.get(&node).map(|r| r.counts).unwrap_or_default();
+        let counts = counts.unwrap_or(previous);
+        reports.insert(
+            node,
+            Report {
+                at: Instant::now(),
+                counts,
+            },
+        );
+    }
+
+    /// Nodes heard from within `within`.
+    pub fn live(&self, within: Duration) -> Vec<NodeId> {
+        let reports = self.lock();
+        let mut live: Vec<_> = reports
+            .iter()
+            .filter(|(_, r)| r.at.elapsed() <= within)
+            .map(|(n, _)| *n)
+            .collect();
+        live.sort_unstable();
+        live
+    }
+
+    /// Whether `node` reported to this member at all (a new leader knows nobody yet).
+    pub(crate) fn heard(&self, node: NodeId) -> bool {
+        self.lock().contains_key(&node)
+    }
+
+    pub(crate) fn counts(&self, node: NodeId) -> ReplicaCounts {
+        self.lock().get(&node).map(|r| r.counts).unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Report>> {
+        self.reports.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,441 @@
+//! The catalog schema: nodes, tables, ranges and the replication groups serving them,
+//! as every part of the cluster sees it.
+//!
+//! The meta service owns the catalog and changes it only through [`CatalogChange`]s
+//! applied in Raft log order; every applied batch of changes bumps
+//! [`Catalog::version`] by one. Routers and nodes follow it as a stream of those same
+//! batches ([`CatalogUpdate`]), so a catalog of many ranges is not resent whole on each
+//! change. Ranges are half-open intervals of *storage keys* (`table id, big-endian` ++
+//! user key) and never span two tables.
+
+use crate::keys::{storage_key, table_end, table_start};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A storage node's identity. Never reused for a node with different data.
+pub type NodeId = u64;
+/// A replication group's identity.
+pub type GroupId = u64;
+/// A range's identity.
+pub type RangeId = u64;
+/// A table's identity; the first four bytes of every storage key.
+pub type TableId = u32;
+
+/// The name of the built-in table holding every key that names no other table.
+pub const DEFAULT_TABLE: &str = "default";
+/// The id of [`DEFAULT_TABLE`].
+pub const DEFAULT_TABLE_ID: TableId = 0;
+
+/// A storage node as the catalog knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDesc {
+    /// Its id.
+    pub id: NodeId,
+    /// Its internal RPC address (Raft and data requests).
+    pub addr: String,
+    /// The random identity its data directory was created with. A node presenting
+    /// its id with another identity has lost its data and must not take this id's
+    /// place in any group (it could vote twice in a term).
+    pub identity: u64,
+    /// Where it is in its life cycle.
+    pub state: NodeState,
+}
+
+/// A storage node's life cycle, as operators drive it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Serving, and eligible for new replicas.
+    Active,
+    /// `DECOMMISSION`ed: its replicas are being moved away; it gets no new ones.
+    Decommissioning,
+    /// Drained: it holds no replica and may be stopped; it may not register again.
+    Removed,
+}
+
+impl NodeState {
+    /// The name operators see.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeState::Active => "active",
+            NodeState::Decommissioning => "decommissioning",
+            NodeState::Removed => "removed",
+        }
+    }
+}
+
+/// Where a table is in its life: the meta controller moves it along (fencing its
+/// key prefix in `default` before it exists, lifting the fence after it is gone), so
+/// a client that asked for the change may disappear at any point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableState {
+    /// Requested: the controller fences `name:` in `default`, then creates the ranges.
+    Creating,
+    /// Serving its keys.
+    Active,
+    /// Dropped: its ranges are gone; the controller lifts the fence, then forgets it.
+    Dropping,
+}
+
+/// A table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableDesc {
+    /// Its id (storage-key prefix).
+    pub id: TableId,
+    /// Its name.
+    pub name: String,
+    /// Replicas per range.
+    pub replicas: u8,
+    /// Its life-cycle state.
+    pub state: TableState,
+    /// While `Creating`: user keys at which its ranges will begin.
+    #[serde(with = "tessera_common::wire_bytes::byte_list")]
+    pub splits: Vec<Vec<u8>>,
+}
+
+/// A contiguous slice of one table's storage keys, served by one group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RangeDesc {
+    /// Its id.
+    pub id: RangeId,
+    /// The table it belongs to.
+    pub table: TableId,
+    /// First storage key (inclusive).
+    #[serde(with = "serde_bytes")]
+    pub start: Vec<u8>,
+    /// End storage key (exclusive).
+    #[serde(with = "serde_bytes")]
+    pub end: Vec<u8>,
+    /// Bumped whenever the range's bounds change (splits, merges); a replica refuses
+    /// requests routed with another epoch than its own.
+    pub epoch: u64,
+    /// The group that serves it.
+    pub group: GroupId,
+}
+
+impl RangeDesc {
+    /// Whether `storage_key` falls in this range.
+    pub fn contains(&self, storage_key: &[u8]) -> bool {
+        self.start.as_slice() <= storage_key && storage_key < self.end.as_slice()
+    }
+}
+
+/// A replication group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDesc {
+    /// Its id.
+    pub id: GroupId,
+    /// The nodes holding a replica; the first one bootstraps the group.
+    pub members: Vec<NodeId>,
+    /// Nodes that left the group: a node that left a single-replica group may never
+    /// rejoin it (see the meta service's placement rules).
+    pub retired: Vec<NodeId>,
+}
+
+/// One change to the catalog. The meta service computes a batch of them per command
+/// and applies it; followers of the catalog apply the same batches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CatalogChange {
+    /// A node is added or changed.
+    Node(NodeDesc),
+    /// A table is added or changed.
+    Table(TableDesc),
+    /// A table is forgotten.
+    TableRemoved(TableId),
+    /// A range is added or changed.
+    Range(RangeDesc),
+    /// A range is forgotten.
+    RangeRemoved(RangeId),
+    /// A group is added or changed.
+    Group(GroupDesc),
+    /// A group is forgotten.
+    GroupRemoved(GroupId),
+    /// The id counters moved.
+    NextIds {
+        /// Next range or group id.
+        next_id: u64,
+        /// Next table id.
+        next_table_id: TableId,
+    },
+    /// A table creation was refused (kept for the client that asked).
+    Refused {
+        /// The id the table would have had.
+        table: TableId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How many recent refusals the catalog remembers.
+const REFUSALS_KEPT: usize = 64;
+
+/// The catalog itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Bumped by every applied batch of changes.
+    pub version: u64,
+    /// Registered storage nodes.
+    pub nodes: BTreeMap<NodeId, NodeDesc>,
+    /// Tables by id.
+    pub tables: BTreeMap<TableId, TableDesc>,
+    /// Ranges by id.
+    pub ranges: BTreeMap<RangeId, RangeDesc>,
+    /// Groups by id.
+    pub groups: BTreeMap<GroupId, GroupDesc>,
+    /// The next id handed to a range or group.
+    pub next_id: u64,
+    /// The next id handed to a non-default table.
+    pub next_table_id: TableId,
+    /// Recently refused table creations: table id → reason.
+    pub refusals: BTreeMap<TableId, String>,
+}
+
+/// A batch of changes that took the catalog from `version - 1` to `version`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogStep {
+    /// The version the batch produced.
+    pub version: u64,
+    /// The changes.
+    pub changes: Vec<CatalogChange>,
+}
+
+/// What a follower of the catalog receives: the whole catalog, or the steps after the
+/// version it has.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum CatalogUpdate {
+    /// The whole catalog.
+    Full(Arc<Catalog>),
+    /// The batches after the caller's version, in order.
+    Steps(Vec<CatalogStep>),
+}
+
+impl Catalog {
+    /// Applies one batch of changes and bumps the version (an empty batch changes
+    /// nothing, not even the version).
+    pub fn apply(&mut self, changes: &[CatalogChange]) {
+        if changes.is_empty() {
+            return;
+        }
+        for change in changes {
+            self.apply_one(change);
+        }
+        self.version += 1;
+    }
+
+    fn apply_one(&mut self, change: &CatalogChange) {
+        match change {
+            CatalogChange::Node(n) => {
+                self.nodes.insert(n.id, n.clone());
+            }
+            CatalogChange::Table(t) => {
+                self.tables.insert(t.id, t.clone());
+            }
+            CatalogChange::TableRemoved(id) => {
+                self.tables.remove(id);
+            }
+            CatalogChange::Range(r) => {
+                self.ranges.insert(r.id, r.clone());
+            }
+            CatalogChange::RangeRemoved(id) => {
+                self.ranges.remove(id);
+            }
+            CatalogChange::Group(g) => {
+                self.groups.insert(g.id, g.clone());
+            }
+            CatalogChange::GroupRemoved(id) => {
+                self.groups.remove(id);
+            }
+            CatalogChange::NextIds {
+                next_id,
+                next_table_id,
+            } => {
+                self.next_id = *next_id;
+                self.next_table_id = *next_table_id;
+            }
+            CatalogChange::Refused { table, reason } => {
+                self.refusals.insert(*table, reason.clone());
+                while self.refusals.len() > REFUSALS_KEPT {
+                    self.refusals.pop_first();
+                }
+            }
+        }
+    }
+
+    /// Applies `update` on top of this catalog; `false` if the steps do not follow
+    /// from this version (the caller should ask for the whole catalog).
+    pub fn follow(self: &mut Arc<Self>, update: CatalogUpdate) -> bool {
+        match update {
+            CatalogUpdate::Full(catalog) => {
+                if catalog.version >= self.version {
+                    *self = catalog;
+                }
+                true
+            }
+            CatalogUpdate::Steps(steps) => {
+                let version = self.version;
+                let mut fresh = steps.into_iter().filter(|s| s.version > version).peekable();
+                match fresh.peek() {
+                    None => return true,
+                    Some(first) if first.version != version + 1 => return false,
+                    Some(_) => {}
+                }
+                let next = Arc::make_mut(self);
+                for step in fresh {
+                    next.apply(&step.changes);
+                    next.version = step.version;
+                }
+                true
+            }
+        }
+    }
+
+    /// The table called `name`, whatever its state.
+    pub fn table_by_name(&self, name: &str) -> Option<&TableDesc> {
+        self.tables.values().find(|t| t.name == name)
+    }
+
+    /// The table called `name` if it serves its keys.
+    pub fn active_table(&self, name: &str) -> Option<&TableDesc> {
+        self.table_by_name(name)
+            .filter(|t| t.state == TableState::Active)
+    }
+
+    /// The range a group serves.
+    pub fn range_of_group(&self, group: GroupId) -> Option<&RangeDesc> {
+        self.ranges.values().find(|r| r.group == group)
+    }
+
+    /// The groups that have a replica on `node`.
+    pub fn groups_on(&self, node: NodeId) -> impl Iterator<Item = &GroupDesc> {
+        self.groups
+            .values()
+            .filter(move |g| g.members.contains(&node))
+    }
+
+    /// Replica counts per node.
+    pub fn replica_counts(&self) -> BTreeMap<NodeId, usize> {
+        let mut counts: BTreeMap<NodeId, usize> = self.nodes.keys().map(|n| (*n, 0)).collect();
+        for group in self.groups.values() {
+            for member in &group.members {
+                *counts.entry(*member).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// The ranges of `table` in key order.
+    pub fn table_ranges(&self, table: TableId) -> Vec<RangeDesc> {
+        let mut ranges: Vec<_> = self
+            .ranges
+            .values()
+            .filter(|r| r.table == table)
+            .cloned()
+            .collect();
+        ranges.sort_by(|a, b| a.start.cmp(&b.start));
+        ranges
+    }
+
+    /// Maps a user key to (table, storage key): `t:rest` belongs to table `t` when such
+    /// a table serves its keys, everything else to `default`.
+    pub fn storage_key(&self, user_key: &[u8]) -> (TableId, Vec<u8>) {
+        if let Some(colon) = user_key.iter().position(|&b| b == b':') {
+            if let Ok(name) = std::str::from_utf8(&user_key[..colon]) {
+                if let Some(table) = self.active_table(name).filter(|t| t.id != DEFAULT_TABLE_ID) {
+                    return (table.id, storage_key(table.id, &user_key[colon + 1..]));
+                }
+            }
+        }
+        (DEFAULT_TABLE_ID, storage_key(DEFAULT_TABLE_ID, user_key))
+    }
+
+    /// The user-visible key of a storage key.
+    pub fn user_key(&self, storage: &[u8]) -> Vec<u8> {
+        let table = storage
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_be_bytes);
+        let key = storage.get(4..).unwrap_or_default();
+        match self.tables.get(&table) {
+            Some(t) if t.id != DEFAULT_TABLE_ID => [t.name.as_bytes(), b":", key].concat(),
+            _ => key.to_vec(),
+        }
+    }
+
+    /// The ranges a new table gets: one starting at the table's first key and one at
+    /// each split key, covering the table without gaps.
+    pub fn bounds_of_new_table(table: TableId, splits: &[Vec<u8>]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut bounds = vec![table_start(table)];
+        bounds.extend(splits.iter().map(|s| storage_key(table, s)));
+        bounds.push(table_end(table));
+        bounds
+            .windows(2)
+            .map(|w| (w[0].clone(), w[1].clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: NodeId) -> CatalogChange {
+        CatalogChange::Node(NodeDesc {
+            id,
+            addr: format!("n{id}"),
+            identity: id,
+            state: NodeState::Active,
+        })
+    }
+
+    #[test]
+    fn followers_apply_the_same_steps_or_ask_for_everything() {
+        let mut meta = Catalog::default();
+        let mut steps = Vec::new();
+        for id in 1..=3 {
+            let changes = vec![node(id)];
+            meta.apply(&changes);
+            steps.push(CatalogStep {
+                version: meta.version,
+                changes,
+            });
+        }
+        let mut follower = Arc::new(Catalog::default());
+        assert!(follower.follow(CatalogUpdate::Steps(steps[..2].to_vec())));
+        assert_eq!(follower.version, 2);
+        assert!(
+            follower.follow(CatalogUpdate::Steps(steps[..2].to_vec())),
+            "old steps are ignored"
+        );
+        assert!(follower.follow(CatalogUpdate::Steps(steps[2..].to_vec())));
+        assert_eq!(*follower, meta);
+
+        let mut behind = Arc::new(Catalog::default());
+        assert!(
+            !behind.follow(CatalogUpdate::Steps(steps[2..].to_vec())),
+            "a gap asks for the whole catalog"
+        );
+        assert!(behind.follow(CatalogUpdate::Full(Arc::new(meta.clone()))));
+        assert_eq!(behind.version, 3);
+        meta.apply(&[]);
+        assert_eq!(meta.version, 3, "an empty batch changes nothing");
+    }
+
+    #[test]
+    fn keys_map_to_active_tables_only() {
+        let mut c = Catalog::default();
+        let table = |state| TableDesc {
+            id: 7,
+            name: "stocks".into(),
+            replicas: 3,
+            state,
+            splits: Vec::new(),
+        };
+        c.apply(&[CatalogChange::Table(table(TableState::Creating))]);
+        assert_eq!(c.storage_key(b"stocks:A").0, DEFAULT_TABLE_ID);
+        c.apply(&[CatalogChange::Table(table(TableState::Active))]);
+        let (id, key) = c.storage_key(b"stocks:A");
+        assert_eq!((id, key.as_slice()), (7, &[0, 0, 0, 7, b'A'][..]));
+        assert_eq!(c.user_key(&key), b"stocks:A");
+        assert_eq!(c.storage_key(b"plain").0, DEFAULT_TABLE_ID);
+    }
+}

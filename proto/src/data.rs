@@ -1,0 +1,131 @@
+//! Data requests: what a router (or the meta controller) asks of one group, and the
+//! errors a replica answers that the caller can act on (follow a leader, apply newer
+//! range descriptors, refresh the catalog).
+
+use crate::catalog::{NodeId, RangeDesc};
+use crate::op::Op;
+use crate::reply::Reply;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// A request for the data of one group.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum DataRequest {
+    /// Replicate these ops as one Raft entry (atomic within the group) and answer
+    /// their replies.
+    Write(Vec<Op>),
+    /// Evaluate read-only ops linearizably (ReadIndex) and answer their replies.
+    Read(Vec<Op>),
+    /// Linearizable listing of up to `limit` live keys in `[start, end)` (clipped to the
+    /// group's range), in byte order.
+    Scan {
+        /// First storage key.
+        start: Bytes,
+        /// End storage key (exclusive; empty: the range's end).
+        end: Bytes,
+        /// Most keys to return.
+        limit: u32,
+    },
+    /// Linearizable count of the live keys in `[start, end)` (clipped to the group's
+    /// range).
+    Count {
+        /// First storage key.
+        start: Bytes,
+        /// End storage key (exclusive; empty: the range's end).
+        end: Bytes,
+    },
+    /// Delete every key of the group's range (FLUSHALL), as one Raft entry.
+    Clear,
+    /// Fence (or unfence) a storage-key prefix, as one Raft entry: while fenced, every
+    /// write to a key with that prefix is refused, in log order. Answers the live keys
+    /// that have the prefix. The meta controller fences `name:` in `default` before
+    /// table `name` exists, so creating it never changes the meaning of a stored key.
+    Fence {
+        /// The storage-key prefix.
+        prefix: Bytes,
+        /// Fence (true) or lift the fence (false).
+        on: bool,
+    },
+}
+
+impl DataRequest {
+    /// Whether the request goes through Raft (its outcome is unknown if the answer is
+    /// lost).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            DataRequest::Write(_) | DataRequest::Clear | DataRequest::Fence { .. }
+        )
+    }
+}
+
+/// The answer to a [`DataRequest`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum DataResponse {
+    /// Replies of `Write` or `Read`, one per op.
+    Replies(Vec<Reply>),
+    /// Answer to `Count`: live keys, how many of them have an expiry, and their size.
+    Count {
+        /// Live keys.
+        keys: u64,
+        /// Live keys with an expiry.
+        volatile: u64,
+        /// Bytes of the live keys and their stored values.
+        bytes: u64,
+        /// Where the counted interval ends (the replica's range end, at most `end`).
+        next: Bytes,
+    },
+    /// Answer to `Scan`: the keys, and where the listing continues.
+    Keys {
+        /// Storage keys, ascending.
+        keys: Vec<Bytes>,
+        /// Where to continue: just after the last key if `limit` keys were returned,
+        /// else the end of what this replica holds of the interval (so a caller whose
+        /// range map is out of date still visits every key exactly once).
+        next: Bytes,
+    },
+    /// Answer to `Clear`: the end of the range that was cleared.
+    Cleared {
+        /// The range's end.
+        next: Bytes,
+    },
+    /// Answer to `Fence`: live keys with the prefix, and one of them.
+    Fenced {
+        /// How many.
+        count: u64,
+        /// One of them (a storage key).
+        example: Option<Bytes>,
+    },
+}
+
+/// Why a data request was not served. Routing errors say what the caller should do;
+/// see the router's `routing::retry` for how each is handled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum DataError {
+    /// This replica is not the leader; `leader` is the hint, if known.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader's node id, if known.
+        leader: Option<NodeId>,
+    },
+    /// The request was routed with another range epoch than the replica's; `ranges`
+    /// are the current descriptors of what the replica serves (and, after a split,
+    /// of the ranges that took part of it).
+    #[error("range epoch mismatch (current: {ranges:?})")]
+    EpochMismatch {
+        /// Current descriptors.
+        ranges: Vec<RangeDesc>,
+    },
+    /// A key lies outside the replica's range.
+    #[error("key not in the group's range")]
+    KeyNotInRange,
+    /// This node hosts no such group.
+    #[error("group not found on this node")]
+    GroupNotFound,
+    /// The write was proposed but leadership changed; it may or may not be applied.
+    #[error("leadership changed while the write was in flight; its outcome is unknown")]
+    Indeterminate,
+    /// Anything else (storage failure, shutting down).
+    #[error("{0}")]
+    Internal(String),
+}

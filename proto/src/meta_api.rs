@@ -1,0 +1,134 @@
+//! What routers and storage nodes ask of the meta service. Raft traffic between meta
+//! members has its own messages, in the meta crate.
+
+use crate::catalog::{CatalogUpdate, GroupId, NodeId, TableId};
+use serde::{Deserialize, Serialize};
+
+/// What a storage node reports about one of its replicas.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplicaStats {
+    /// The group.
+    pub group: GroupId,
+    /// Whether this replica is the group's leader.
+    pub is_leader: bool,
+    /// Its last applied log index.
+    pub applied: u64,
+    /// On the leader only: the group's Raft membership and its followers' progress.
+    pub membership: Option<GroupMembership>,
+    /// Whether the replica's Raft timers are stopped (an idle group asleep).
+    pub asleep: bool,
+}
+
+/// A group's Raft membership as its leader sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMembership {
+    /// Voters of the effective configuration (all sets of a joint one).
+    pub voters: Vec<NodeId>,
+    /// Learners.
+    pub learners: Vec<NodeId>,
+    /// A joint configuration is in effect (a change is half done).
+    pub joint: bool,
+    /// Log entries each other member is behind the leader's last log entry.
+    pub lag: Vec<(NodeId, u64)>,
+}
+
+impl GroupMembership {
+    /// Whether its leader has a step to take for `members` to become exactly the voter
+    /// set: not while a joint change is finishing (openraft completes it by itself),
+    /// nor once the voters are `members` and no learner is left.
+    pub fn needs_step_towards(&self, members: &[NodeId]) -> bool {
+        let same =
+            |a: &[NodeId], b: &[NodeId]| a.len() == b.len() && a.iter().all(|n| b.contains(n));
+        let settled = self.learners.is_empty() && same(&self.voters, members);
+        !self.joint && !settled
+    }
+}
+
+/// A request to a meta member.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MetaRequest {
+    /// The catalog changes after `known_version`, once there are any or `wait_ms` pass.
+    GetCatalog {
+        /// The version the caller has.
+        known_version: u64,
+        /// How long to hold the request waiting for a newer version.
+        wait_ms: u64,
+    },
+    /// A storage node announces itself.
+    RegisterNode {
+        /// Its id.
+        id: NodeId,
+        /// Its internal RPC address.
+        addr: String,
+        /// The identity stored in its data directory.
+        identity: u64,
+    },
+    /// Drain a node's replicas onto others, then mark it removed.
+    Decommission {
+        /// The node.
+        id: NodeId,
+    },
+    /// Create a table: the meta leader records it, and its controller fences the
+    /// table's prefix in `default`, then places and creates its ranges.
+    CreateTable {
+        /// Name.
+        name: String,
+        /// Replicas per range.
+        replicas: u8,
+        /// User keys at which ranges begin (besides the table's start).
+        splits: Vec<Vec<u8>>,
+    },
+    /// Drop a table.
+    DropTable {
+        /// Name.
+        name: String,
+    },
+    /// The storage nodes as the meta leader sees them.
+    Nodes,
+    /// A storage node's periodic liveness report.
+    Heartbeat {
+        /// Its id.
+        id: NodeId,
+        /// Its replicas.
+        replicas: Vec<ReplicaStats>,
+    },
+}
+
+/// A meta member's answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MetaResponse {
+    /// Answer to `GetCatalog`.
+    Catalog(CatalogUpdate),
+    /// The request was carried out.
+    Ok,
+    /// Answer to `CreateTable`: the new table's id (the controller creates it next).
+    TableId(TableId),
+    /// Only the leader does that; it is at `leader_addr` if known.
+    NotLeader {
+        /// The leader's address.
+        leader_addr: Option<String>,
+    },
+    /// The request was refused.
+    Error(String),
+    /// Answer to `Nodes`.
+    Nodes(Vec<NodeStatus>),
+}
+
+/// One storage node, for operators.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its id.
+    pub id: NodeId,
+    /// Its internal address.
+    pub addr: String,
+    /// `up` if it heartbeated recently, else `down`.
+    pub state: String,
+    /// `active`, `decommissioning` or `removed`.
+    pub lifecycle: String,
+    /// Replicas the catalog places on it.
+    pub replicas: usize,
+    /// Groups it reported leading in its last heartbeat.
+    pub leaders: usize,
+    /// Replicas it reported asleep (idle groups) in its last heartbeat.
+    pub asleep: usize,
+}

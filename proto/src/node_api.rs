@@ -1,0 +1,76 @@
+//! What routers, the meta controller and tests ask of a storage node. Raft traffic
+//! between nodes has its own messages, in the storage node's crate.
+
+use crate::catalog::{GroupId, NodeId};
+use crate::data::{DataError, DataRequest, DataResponse};
+use serde::{Deserialize, Serialize};
+
+/// A request to a storage node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum NodeRequest {
+    /// A data request for one of its groups, routed with range epoch `epoch`.
+    Data {
+        /// The group.
+        group: GroupId,
+        /// The range epoch the caller believes current.
+        epoch: u64,
+        /// The request.
+        req: DataRequest,
+    },
+    /// This replica's digest of its range, read locally (not linearizable).
+    Digest {
+        /// The group.
+        group: GroupId,
+    },
+    /// Flush and fully compact this node's storage (operators' `COMPACT`).
+    Compact,
+    /// What this node stores in `[start, end)` (storage keys), whatever the group:
+    /// used to check that a dropped table left nothing behind.
+    Footprint {
+        /// First storage key.
+        #[serde(with = "serde_bytes")]
+        start: Vec<u8>,
+        /// End storage key (exclusive).
+        #[serde(with = "serde_bytes")]
+        end: Vec<u8>,
+    },
+}
+
+/// A storage node's answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum NodeResponse {
+    /// Answer to `Data`.
+    Data(Result<DataResponse, DataError>),
+    /// Answer to `Digest`.
+    Digest(Result<ReplicaDigest, DataError>),
+    /// Answer to `Compact`.
+    Compacted(Result<(), DataError>),
+    /// Answer to `Footprint`: (stored keys, group records).
+    Footprint(Result<(u64, u64), DataError>),
+}
+
+/// What a replica holds, for comparing replicas (tests, operators).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaDigest {
+    /// The group leader as this replica knows it.
+    pub leader: Option<NodeId>,
+    /// The last applied log index.
+    pub applied: u64,
+    /// The last log index purged from this replica's Raft log (0: none).
+    pub purged: u64,
+    /// Whether its Raft timers are stopped (an idle group asleep).
+    pub asleep: bool,
+    /// The range epoch in its replicated state.
+    pub epoch: u64,
+    /// Live keys in the range.
+    pub keys: u64,
+    /// Keys physically stored in the range, expired or not.
+    pub stored: u64,
+    /// Entries of the node's expiry index that fall in the range.
+    pub expiry_index: u64,
+    /// A hash over every stored key and value in the range.
+    pub digest: u64,
+}
+
+/// A client of a storage node's requests.
+pub type NodeClient = tessera_common::rpc::ServiceClient<NodeRequest, NodeResponse>;

@@ -1,0 +1,262 @@
+//! Ops: what a group executes. Every data command parses into one op (several
+//! commands may share one: `SETNX` is a `SET` with a condition); the router routes it
+//! by its keys and the node evaluates it. A transaction is one [`Txn`] op holding
+//! the ops it queued: one Raft entry.
+//!
+//! The [`ops!`] table below is the list of op types; each type lives in its own file
+//! under `commands/`, with its parser and the spec of the command(s) it serves.
+
+use crate::args::Args;
+use crate::commands::{keyspace, strings, txn};
+use crate::reply::Reply;
+use crate::spec::CommandSpec;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// A Redis command: its spec and how it parses into what the router runs.
+pub trait Command {
+    /// Its `COMMAND` data.
+    const SPEC: CommandSpec;
+    /// What it parses into (an op, for data commands).
+    type Parsed;
+    /// Parses the arguments after the name (arity already checked).
+    ///
+    /// # Errors
+    /// The reply Redis gives for these arguments (syntax, integer, range errors).
+    fn parse(args: &mut Args) -> Result<Self::Parsed, Reply>;
+}
+
+/// What the router and the node need to know of an op type.
+pub trait OpKind {
+    /// Whether it may change data (and must go through Raft).
+    fn is_write(&self) -> bool;
+    /// Every key it touches (user keys as parsed, storage keys once routed).
+    fn keys(&self) -> Vec<&Bytes>;
+    /// The same keys, for the router to map user keys to storage keys.
+    fn keys_mut(&mut self) -> Vec<&mut Bytes>;
+}
+
+/// Implements [`OpKind`] for an op whose keys are fields (`key a, b`), one list field
+/// (`list keys`), or the first elements of a list of pairs (`pairs pairs`).
+#[macro_export]
+macro_rules! op_kind {
+    ($ty:ty, write: $write:expr, key $($field:ident),+) => {
+        impl $crate::op::OpKind for $ty {
+            fn is_write(&self) -> bool {
+                $write
+            }
+            fn keys(&self) -> Vec<&bytes::Bytes> {
+                vec![$(&self.$field),+]
+            }
+            fn keys_mut(&mut self) -> Vec<&mut bytes::Bytes> {
+                vec![$(&mut self.$field),+]
+            }
+        }
+    };
+    ($ty:ty, write: $write:expr, list $field:ident) => {
+        impl $crate::op::OpKind for $ty {
+            fn is_write(&self) -> bool {
+                $write
+            }
+            fn keys(&self) -> Vec<&bytes::Bytes> {
+                self.$field.iter().collect()
+            }
+            fn keys_mut(&mut self) -> Vec<&mut bytes::Bytes> {
+                self.$field.iter_mut().collect()
+            }
+        }
+    };
+}
+
+#[macro_export]
+macro_rules! op_kind_pairs {
+    ($ty:ty, write: $write:expr, pairs $field:ident) => {
+        impl $crate::op::OpKind for $ty {
+            fn is_write(&self) -> bool {
+                $write
+            }
+            fn keys(&self) -> Vec<&bytes::Bytes> {
+                self.$field.iter().map(|(k, _)| k).collect()
+            }
+            fn keys_mut(&mut self) -> Vec<&mut bytes::Bytes> {
+                self.$field.iter_mut().map(|(k, _)| k).collect()
+            }
+        }
+    };
+}
+
+/// Declares an op on one key whose only argument is that key (`GET key`), with its
+/// command.
+#[macro_export]
+macro_rules! key_command {
+    ($(#[$doc:meta])* $name:ident, write: $write:expr, $spec:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub struct $name {
+            /// The key.
+            pub key: bytes::Bytes,
+        }
+
+        $crate::op_kind!($name, write: $write, key key);
+
+        impl $crate::op::Command for $name {
+            const SPEC: $crate::spec::CommandSpec = $spec;
+            type Parsed = $name;
+
+            fn parse(args: &mut $crate::args::Args) -> Result<$name, $crate::reply::Reply> {
+                Ok($name { key: args.key()? })
+            }
+        }
+    };
+}
+
+/// Declares the [`Op`] enum over the op types, with conversions and dispatch.
+macro_rules! ops {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty)),* $(,)?) => {
+        /// One command for a group, in the form the node evaluates it.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub enum Op {
+            $($(#[$doc])* $variant($ty),)*
+        }
+
+        $(impl From<$ty> for Op {
+            fn from(op: $ty) -> Op {
+                Op::$variant(op)
+            }
+        })*
+
+        impl OpKind for Op {
+            fn is_write(&self) -> bool {
+                match self { $(Op::$variant(op) => op.is_write(),)* }
+            }
+            fn keys(&self) -> Vec<&Bytes> {
+                match self { $(Op::$variant(op) => op.keys(),)* }
+            }
+            fn keys_mut(&mut self) -> Vec<&mut Bytes> {
+                match self { $(Op::$variant(op) => op.keys_mut(),)* }
+            }
+        }
+    };
+}
+
+ops! {
+    /// `GET`.
+    Get(strings::Get),
+    /// `SET`, `SETNX`, `SETEX`, `PSETEX`, `GETSET`.
+    Set(strings::Set),
+    /// `GETDEL`.
+    GetDel(strings::GetDel),
+    /// `GETEX`.
+    GetEx(strings::GetEx),
+    /// `MGET`.
+    MGet(strings::MGet),
+    /// `MSET`.
+    MSet(strings::MSet),
+    /// `MSETNX`.
+    MSetNx(strings::MSetNx),
+    /// `APPEND`.
+    Append(strings::Append),
+    /// `STRLEN`.
+    Strlen(strings::Strlen),
+    /// `INCR`, `DECR`, `INCRBY`, `DECRBY`.
+    IncrBy(strings::IncrBy),
+    /// `INCRBYFLOAT`.
+    IncrByFloat(strings::IncrByFloat),
+    /// `GETRANGE`, `SUBSTR`.
+    GetRange(strings::GetRange),
+    /// `SETRANGE`.
+    SetRange(strings::SetRange),
+    /// `LCS`.
+    Lcs(strings::Lcs),
+    /// `DEL`, `UNLINK`.
+    Del(keyspace::Del),
+    /// `EXISTS`, `TOUCH`.
+    Exists(keyspace::Exists),
+    /// `TYPE`.
+    Type(keyspace::Type),
+    /// `RENAME`, `RENAMENX`.
+    Rename(keyspace::Rename),
+    /// `COPY`.
+    Copy(keyspace::Copy),
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`.
+    Expire(keyspace::Expire),
+    /// `PERSIST`.
+    Persist(keyspace::Persist),
+    /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`.
+    Ttl(keyspace::Ttl),
+    /// The version of a key, for `WATCH`.
+    Version(txn::Version),
+    /// `MULTI` ... `EXEC`.
+    Txn(txn::Txn),
+}
+
+/// An op whose keys may live in different ranges: it is split into one op per range
+/// (atomic per range, not across ranges) and the parts' replies are merged.
+pub trait FanOut: Sized {
+    /// The op restricted to the keys at `positions` (indexes into [`OpKind::keys`]).
+    fn subset(&self, positions: &[usize]) -> Self;
+    /// The reply for the whole op from the parts' replies, each with the positions
+    /// of its keys; `keys` is the op's key count.
+    fn merge(parts: Vec<(Vec<usize>, Reply)>, keys: usize) -> Reply;
+}
+
+impl Op {
+    /// For ops that may span ranges: the op restricted to the keys at `positions`.
+    pub fn subset(&self, positions: &[usize]) -> Option<Op> {
+        Some(match self {
+            Op::MGet(op) => Op::MGet(op.subset(positions)),
+            Op::MSet(op) => Op::MSet(op.subset(positions)),
+            Op::Del(op) => Op::Del(op.subset(positions)),
+            Op::Exists(op) => Op::Exists(op.subset(positions)),
+            _ => return None,
+        })
+    }
+
+    /// Merges the replies of the parts [`Op::subset`] made.
+    pub fn merge(&self, parts: Vec<(Vec<usize>, Reply)>) -> Reply {
+        let keys = self.keys().len();
+        match self {
+            Op::MGet(_) => strings::MGet::merge(parts, keys),
+            Op::MSet(_) => strings::MSet::merge(parts, keys),
+            Op::Del(_) => keyspace::Del::merge(parts, keys),
+            Op::Exists(_) => keyspace::Exists::merge(parts, keys),
+            _ => parts
+                .into_iter()
+                .next()
+                .map_or_else(|| Reply::err("empty reply"), |(_, r)| r),
+        }
+    }
+}
+
+/// Merges the integer replies of parts by summing them (the first error wins).
+pub fn sum_replies(parts: Vec<(Vec<usize>, Reply)>) -> Reply {
+    let mut total = 0;
+    for (_, reply) in parts {
+        match reply {
+            Reply::Int(n) => total += n,
+            other => return other,
+        }
+    }
+    Reply::Int(total)
+}
+
+/// Declares a command type that parses into another command's op: a Redis command
+/// that is the same op with fixed options (`SETNX` is a `SET NX`).
+#[macro_export]
+macro_rules! alias_command {
+    ($(#[$doc:meta])* $name:ident: $spec:expr => $parsed:ty, $parse:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::op::Command for $name {
+            const SPEC: $crate::spec::CommandSpec = $spec;
+            type Parsed = $parsed;
+
+            fn parse(args: &mut $crate::args::Args) -> Result<$parsed, $crate::reply::Reply> {
+                let parse: fn(&mut $crate::args::Args) -> Result<$parsed, $crate::reply::Reply> =
+                    $parse;
+                parse(args)
+            }
+        }
+    };
+}

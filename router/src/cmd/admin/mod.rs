@@ -1,0 +1,25 @@
+//! Tessera's operator commands: `CREATETABLE`, `DROPTABLE`, `TABLES`, `TABLE INFO`,
+//! `RANGES`, `NODES`, `DECOMMISSION`, `COMPACT`.
+//!
+//! Creating and dropping a table is the meta controller's work (it fences the table's
+//! prefix in `default` first, so creating a table never changes the meaning of a
+//! stored key); these commands ask for it and wait until the new layout serves.
+
+mod compact;
+mod createtable;
+mod decommission;
+mod describe;
+mod droptable;
+mod nodes;
+mod ranges;
+mod table;
+mod tables;
+
+pub use compact::Compact;
+pub use createtable::CreateTable;
+pub use decommission::Decommission;
+pub use droptable::DropTable;
+pub use nodes::Nodes;
+pub use ranges::Ranges;
+pub use table::Table;
+pub use tables::Tables;

@@ -1,0 +1,137 @@
+//! Running data ops: user keys become storage keys (the catalog decides each key's
+//! table), then the op goes to the range holding its keys — split per range for the
+//! commands that may span ranges (MGET, MSET, DEL, EXISTS: atomic per range, not
+//! across), refused with `CROSSSLOT` for the others.
+
+use crate::cluster::Outcome;
+use crate::errors::{call_error, cross_range};
+use crate::Context;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use tessera_proto::call::CallError;
+use tessera_proto::catalog::{Catalog, RangeId};
+use tessera_proto::keys::MAX_KEY_BYTES;
+use tessera_proto::op::{Op, OpKind};
+use tessera_proto::range_map::Route;
+use tessera_proto::reply::Reply;
+use tokio::time::Instant;
+
+/// Why an op could not run in one range.
+pub enum RangeFailure {
+    /// Its keys live in different ranges (the op comes back).
+    CrossRange(Op),
+    /// The call failed.
+    Call(CallError),
+}
+
+/// Runs one op, as a client command.
+pub async fn run(ctx: &Context, mut op: Op) -> Reply {
+    if let Err(reply) = to_storage_keys(&ctx.cluster.catalog(), &mut op) {
+        return reply;
+    }
+    if op.subset(&[]).is_some() {
+        return fan_out(ctx, op).await;
+    }
+    match run_in_one_range(ctx, op).await {
+        Ok(reply) => reply,
+        Err(RangeFailure::CrossRange(_)) => cross_range(),
+        Err(RangeFailure::Call(e)) => call_error(e),
+    }
+}
+
+/// Maps every user key of `op` to its storage key.
+///
+/// # Errors
+/// A key longer than fjall allows.
+pub fn to_storage_keys(catalog: &Catalog, op: &mut Op) -> Result<(), Reply> {
+    for key in op.keys_mut() {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(Reply::err(format!(
+                "key is too large (at most {MAX_KEY_BYTES} bytes)"
+            )));
+        }
+        *key = Bytes::from(catalog.storage_key(key).1);
+    }
+    Ok(())
+}
+
+/// The route shared by all of `keys`: `Ok(None)` if no range is known yet, `Err` if
+/// they live in different ranges.
+fn common_route(ctx: &Context, keys: &[&Bytes]) -> Result<Option<Route>, ()> {
+    let mut common: Option<Route> = None;
+    for key in keys {
+        let Some(route) = ctx.cluster.route(key) else {
+            return Ok(None);
+        };
+        match &common {
+            Some(c) if c.range_id() != route.range_id() => return Err(()),
+            Some(_) => {}
+            None => common = Some(route),
+        }
+    }
+    Ok(common)
+}
+
+/// Runs an op (storage keys) whose keys must all live in one range, routing it again
+/// if the range splits or merges meanwhile.
+///
+/// # Errors
+/// [`RangeFailure::CrossRange`] (nothing applied) or the call's failure.
+pub async fn run_in_one_range(ctx: &Context, op: Op) -> Result<Reply, RangeFailure> {
+    let until = ctx.cluster.deadline();
+    let mut op = op;
+    loop {
+        let keys = op.keys();
+        let anchor = keys.first().map(|k| (*k).clone()).unwrap_or_default();
+        let Ok(route) = common_route(ctx, &keys) else {
+            return Err(RangeFailure::CrossRange(op));
+        };
+        match ctx.cluster.execute(&anchor, route.clone(), vec![op]).await {
+            Outcome::Replies(mut replies) => {
+                return Ok(replies.pop().unwrap_or_else(|| Reply::err("empty reply")))
+            }
+            Outcome::Failed(e) => return Err(RangeFailure::Call(e)),
+            Outcome::Stale(e, _) if Instant::now() >= until => return Err(RangeFailure::Call(e)),
+            Outcome::Stale(_, mut back) => {
+                if let Some(stale) = &route {
+                    ctx.cluster.await_new_route(&anchor, stale, until).await;
+                }
+                match back.pop() {
+                    Some(again) => op = again,
+                    None => return Err(RangeFailure::Call(CallError::Failed("lost op".into()))),
+                }
+            }
+        }
+    }
+}
+
+/// Splits a multi-key op by range, runs the parts in parallel and merges the replies
+/// (atomic per range, not across ranges). A part whose keys a split moved apart
+/// meanwhile is split again.
+fn fan_out<'a>(ctx: &'a Context, op: Op) -> futures::future::BoxFuture<'a, Reply> {
+    Box::pin(async move {
+        let keys = op.keys();
+        // Per range: the positions (in the original key order) of its keys.
+        let mut parts: BTreeMap<Option<RangeId>, Vec<usize>> = BTreeMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            let range = ctx.cluster.route(key).map(|r| r.range_id());
+            parts.entry(range).or_default().push(i);
+        }
+        let calls = parts.into_values().map(|positions| {
+            let part = op.subset(&positions);
+            async move {
+                let reply = match part {
+                    Some(part) => match run_in_one_range(ctx, part).await {
+                        Ok(reply) => reply,
+                        Err(RangeFailure::Call(e)) => call_error(e),
+                        Err(RangeFailure::CrossRange(part)) => fan_out(ctx, part).await,
+                    },
+                    None => Reply::err("cannot split this command"),
+                };
+                (positions, reply)
+            }
+        });
+        let parts = futures::future::join_all(calls).await;
+        op.merge(parts)
+    })
+}

@@ -1,0 +1,135 @@
+//! `INFO [section ...]`: Redis's sections that clients read, plus `# Tessera`.
+
+use super::listing::count_per_table;
+use crate::cmd::{ClusterCommand, Parsed};
+use crate::{Context, REDIS_VERSION};
+use futures::future::BoxFuture;
+use std::fmt::Write;
+use std::sync::Arc;
+use tessera_proto::args::Args;
+use tessera_proto::op::Command;
+use tessera_proto::reply::Reply;
+use tessera_proto::spec;
+use tessera_proto::spec::CommandSpec;
+
+/// `INFO`: the sections asked for (`all`, `everything`, `default` or none: every one).
+pub struct Info(Vec<String>);
+
+impl Command for Info {
+    const SPEC: CommandSpec = spec! {
+        "info", -1, ["loading", "stale"], (0, 0, 0), ["@slow", "@dangerous"],
+        "server", "1.0.0", "Get information and statistics about the server"
+    };
+    type Parsed = Parsed;
+
+    fn parse(args: &mut Args) -> Result<Parsed, Reply> {
+        let mut wanted = Vec::new();
+        while let Some(section) = args.option() {
+            wanted.push(section);
+        }
+        Ok(Parsed::cluster(Info(wanted)))
+    }
+}
+
+impl ClusterCommand for Info {
+    fn run(self: Box<Self>, ctx: Arc<Context>) -> BoxFuture<'static, Reply> {
+        Box::pin(async move { self.report(&ctx).await })
+    }
+}
+
+impl Info {
+    fn wants(&self, section: &str) -> bool {
+        let all = self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|w| w == "all" || w == "everything" || w == "default");
+        all || self.0.iter().any(|w| w == section)
+    }
+
+    async fn report(&self, ctx: &Context) -> Reply {
+        let mut out = String::new();
+        if self.wants("server") {
+            let uptime = ctx.started.elapsed().as_secs();
+            let _ = write!(
+                out,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\nos:{} {}\r\n\
+                 arch_bits:{}\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\n\
+                 uptime_in_days:{}\r\nexecutable:tessera\r\ntessera_version:{}\r\n\r\n",
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                usize::BITS,
+                std::process::id(),
+                ctx.port,
+                uptime / 86_400,
+                env!("CARGO_PKG_VERSION"),
+            );
+        }
+        if self.wants("clients") {
+            let _ = write!(
+                out,
+                "# Clients\r\nconnected_clients:{}\r\n\r\n",
+                ctx.connected()
+            );
+        }
+        if self.wants("stats") {
+            let _ = write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\r\n",
+                ctx.connections_received(),
+                ctx.commands_processed()
+            );
+        }
+        if self.wants("cluster") {
+            out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
+        }
+        if self.wants("keyspace") {
+            keyspace(ctx, &mut out).await;
+        }
+        if self.wants("tessera") {
+            tessera(ctx, &mut out);
+        }
+        Reply::Verbatim(out.trim_end_matches("\r\n").to_string() + "\r\n")
+    }
+}
+
+async fn keyspace(ctx: &Context, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    if let Ok(per_table) = count_per_table(ctx).await {
+        let keys: u64 = per_table.values().map(|c| c.keys).sum();
+        let volatile: u64 = per_table.values().map(|c| c.volatile).sum();
+        if keys > 0 {
+            let _ = write!(out, "db0:keys={keys},expires={volatile},avg_ttl=0\r\n");
+        }
+        let catalog = ctx.cluster.catalog();
+        // Like Redis's empty databases, empty tables get no line.
+        for (table, counted) in per_table.into_iter().filter(|(_, c)| c.keys > 0) {
+            if let Some(t) = catalog.tables.get(&table) {
+                let (name, keys, volatile) = (&t.name, counted.keys, counted.volatile);
+                let _ = write!(out, "table_{name}:keys={keys},expires={volatile}\r\n");
+            }
+        }
+    }
+    out.push_str("\r\n");
+}
+
+fn tessera(ctx: &Context, out: &mut String) {
+    let catalog = ctx.cluster.catalog();
+    let _ = write!(
+        out,
+        "# Tessera\r\ncatalog_version:{}\r\nnodes:{}\r\ntables:{}\r\nranges:{}\r\ngroups:{}\r\n",
+        catalog.version,
+        catalog.nodes.len(),
+        catalog.tables.len(),
+        catalog.ranges.len(),
+        catalog.groups.len()
+    );
+    for (table, count) in ctx.scan_reads() {
+        let name = catalog
+            .tables
+            .get(&table)
+            .map_or_else(|| table.to_string(), |t| t.name.clone());
+        let _ = write!(out, "scan_range_reads_{name}:{count}\r\n");
+    }
+    out.push_str("\r\n");
+}

@@ -1,0 +1,90 @@
+//! How a group evaluates ops, with Redis 7.0's semantics: one file per command group
+//! (`strings`, `keyspace`, ...) on top of [`Engine`]'s storage overlay. Writes run
+//! inside the state machine (so the leader's clock and sequence number carried in the
+//! Raft entry decide expiry and versions, identically on every replica); reads run on
+//! the leader against a consistent view after a ReadIndex confirmation. A transaction
+//! is one [`Txn`] op: one Raft entry.
+
+mod core;
+mod keyspace;
+mod strings;
+
+pub use self::core::{Change, Engine, Reader};
+
+use bytes::Bytes;
+use std::io;
+use tessera_proto::commands::txn::Txn;
+use tessera_proto::op::Op;
+use tessera_proto::reply::Reply;
+
+impl Engine<'_> {
+    /// Evaluates one op.
+    ///
+    /// # Errors
+    /// Storage errors while reading keys.
+    pub fn run(&mut self, op: &Op) -> io::Result<Reply> {
+        match op {
+            Op::Get(op) => self.get(&op.key),
+            Op::Set(op) => self.set(op),
+            Op::GetDel(op) => self.getdel(&op.key),
+            Op::GetEx(op) => self.getex(op),
+            Op::MGet(op) => self.mget(&op.keys),
+            Op::MSet(op) => self.mset(&op.pairs),
+            Op::MSetNx(op) => self.msetnx(&op.pairs),
+            Op::Append(op) => self.append(op),
+            Op::Strlen(op) => self.strlen(&op.key),
+            Op::IncrBy(op) => self.incr_by(&op.key, op.by),
+            Op::IncrByFloat(op) => self.incr_by_float(&op.key, op.by),
+            Op::GetRange(op) => self.getrange(op),
+            Op::SetRange(op) => self.setrange(op),
+            Op::Lcs(op) => self.lcs(op),
+            Op::Del(op) => self.del(&op.keys),
+            Op::Exists(op) => self.exists(&op.keys),
+            Op::Type(op) => self.type_of(&op.key),
+            Op::Rename(op) => self.rename(op),
+            Op::Copy(op) => self.copy(op),
+            Op::Expire(op) => self.expire(op),
+            Op::Persist(op) => self.persist(&op.key),
+            Op::Ttl(op) => self.ttl(op),
+            Op::Version(op) => Ok(self
+                .live(&op.key)?
+                .map_or(Reply::Nil, |v| Reply::bulk(v.seq.to_bytes().to_vec()))),
+            Op::Txn(txn) => self.txn(txn),
+        }
+    }
+
+    fn txn(&mut self, txn: &Txn) -> io::Result<Reply> {
+        for (key, version) in &txn.watches {
+            let now = self
+                .live(key)?
+                .map(|v| Bytes::from(v.seq.to_bytes().to_vec()));
+            if &now != version {
+                return Ok(Reply::NilArray);
+            }
+        }
+        let mut replies = Vec::with_capacity(txn.ops.len());
+        for op in &txn.ops {
+            replies.push(self.run(op)?);
+        }
+        Ok(Reply::Array(replies))
+    }
+
+    /// Deletes the keys that have expired by the entry's time (the expiry sweeper).
+    ///
+    /// # Errors
+    /// Storage errors while reading keys.
+    pub fn sweep(&mut self, keys: &[Bytes]) -> io::Result<Reply> {
+        let mut removed = 0;
+        for key in keys {
+            let expired = self
+                .load(key)?
+                .and_then(|v| v.expires_at_ms)
+                .is_some_and(|at| at <= self.now_ms);
+            if expired {
+                self.remove(key);
+                removed += 1;
+            }
+        }
+        Ok(Reply::Int(removed))
+    }
+}

@@ -1,0 +1,185 @@
+//! The leader's view of its group's membership and the steps that bring it in line
+//! with the catalog, and a follower's consent to hibernate.
+//!
+//! Membership steps, one at a time: a new member is added as a learner and catches up
+//! (log or snapshot); once every new member is within [`CATCH_UP_SLACK`] entries of the
+//! leader's log, one joint-consensus change makes the catalog's list the voter set; a
+//! leader that is itself leaving hands leadership to a staying voter first.
+
+use super::GroupReplica;
+use crate::peer::SleepRequest;
+use openraft::async_runtime::WatchReceiver;
+use openraft::ChangeMembers;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tessera_proto::catalog::{Catalog, NodeId};
+use tessera_proto::meta_api::GroupMembership;
+
+/// A learner this close to the leader's last log index is promoted.
+const CATCH_UP_SLACK: u64 = 64;
+/// Longest a membership change may take before the next tick tries again.
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl GroupReplica {
+    /// This replica's view of its group's membership, if it is the leader
+    /// (`committed`: the committed configuration rather than the effective one).
+    pub fn leader_membership(&self, me: NodeId, committed: bool) -> Option<GroupMembership> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        if m.current_leader != Some(me) || !m.state.is_leader() {
+            return None;
+        }
+        let stored = if committed {
+            &m.committed_membership_config
+        } else {
+            &m.membership_config
+        };
+        let membership = stored.membership();
+        let last = m.last_log_index.unwrap_or(0);
+        let lag = m
+            .replication
+            .iter()
+            .flatten()
+            .filter(|(id, _)| **id != me)
+            .map(|(id, matched)| {
+                (
+                    *id,
+                    last.saturating_sub(matched.as_ref().map_or(0, |l| l.index)),
+                )
+            })
+            .collect();
+        Some(GroupMembership {
+            voters: membership.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
+            joint: membership.get_joint_config().len() > 1,
+            lag,
+        })
+    }
+
+    /// One step towards `members` being exactly the voter set (see the module docs).
+    pub(crate) async fn reconcile(
+        &self,
+        me: NodeId,
+        members: &[NodeId],
+        catalog: &Catalog,
+    ) -> Result<(), String> {
+        let Some(current) = self.leader_membership(me, false) else {
+            return Ok(());
+        };
+        if !current.needs_step_towards(members) {
+            return Ok(());
+        }
+        let desired: BTreeSet<NodeId> = members.iter().copied().collect();
+        let voters: BTreeSet<NodeId> = current.voters.iter().copied().collect();
+        let learners: BTreeSet<NodeId> = current.learners.iter().copied().collect();
+        self.hibernation.wake(&self.raft);
+        let lag = |n: &NodeId| {
+            current
+                .lag
+                .iter()
+                .find(|(id, _)| id == n)
+                .map_or(u64::MAX, |(_, lag)| *lag)
+        };
+        if !desired.contains(&me) {
+            // Leaving: hand leadership to the most caught-up staying voter.
+            if let Some(to) = voters.intersection(&desired).min_by_key(|n| lag(n)) {
+                tracing::info!(
+                    group = self.id,
+                    to,
+                    "leaving the group: transferring leadership"
+                );
+                self.raft
+                    .trigger()
+                    .transfer_leader(*to)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            return Ok(());
+        }
+        let joining: Vec<NodeId> = desired.difference(&voters).copied().collect();
+        for node in joining.iter().filter(|n| !learners.contains(n)) {
+            let addr = catalog
+                .nodes
+                .get(node)
+                .map(|n| n.addr.clone())
+                .unwrap_or_default();
+            tracing::info!(group = self.id, node, "adding a learner");
+            self.raft
+                .add_learner(*node, openraft::BasicNode::new(addr), false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let change = if !joining.is_empty() {
+            if !joining
+                .iter()
+                .all(|n| learners.contains(n) && lag(n) <= CATCH_UP_SLACK)
+            {
+                return Ok(()); // Still catching up.
+            }
+            ChangeMembers::ReplaceAllVoters(desired)
+        } else if voters != desired {
+            ChangeMembers::ReplaceAllVoters(desired)
+        } else {
+            ChangeMembers::RemoveNodes(learners.difference(&desired).copied().collect())
+        };
+        tracing::info!(group = self.id, change = ?change, "changing the group's membership");
+        match tokio::time::timeout(CHANGE_TIMEOUT, self.raft.change_membership(change, false)).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("membership change timed out".into()),
+        }
+    }
+
+    /// If this replica leads a settled group whose followers hold its whole log, the
+    /// request to send them and the followers to send it to.
+    pub(crate) fn sleep_request(&self, me: NodeId) -> Option<(SleepRequest, Vec<NodeId>)> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        if m.current_leader != Some(me) || !m.state.is_leader() {
+            return None;
+        }
+        let membership = m.membership_config.membership();
+        if membership.get_joint_config().len() > 1 || membership.learner_ids().next().is_some() {
+            return None;
+        }
+        if m.committed_membership_config.log_id() != m.membership_config.log_id() {
+            return None;
+        }
+        let last = m.last_log_index?;
+        if m.last_applied.as_ref().map(|l| l.index) != Some(last) {
+            return None;
+        }
+        let replication = m.replication.as_ref()?;
+        let caught_up = replication
+            .values()
+            .all(|matched| matched.as_ref().map(|l| l.index) == Some(last));
+        if !caught_up {
+            return None;
+        }
+        let followers: Vec<NodeId> = membership.voter_ids().filter(|id| *id != me).collect();
+        let req = SleepRequest {
+            group: self.id,
+            leader: me,
+            term: m.current_term,
+            last_log: last,
+        };
+        Some((req, followers))
+    }
+
+    /// A follower's answer to its leader's request to sleep.
+    pub fn sleep_if_asked_by_leader(&self, req: &SleepRequest) -> bool {
+        let agrees = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow_watched();
+            m.current_leader == Some(req.leader)
+                && m.current_term == req.term
+                && !m.state.is_leader()
+                && m.last_log_index == Some(req.last_log)
+        };
+        if agrees {
+            self.hibernation.sleep_following(&self.raft, req.leader);
+        }
+        agrees
+    }
+}

@@ -1,0 +1,161 @@
+//! This node's replica of one group: its Raft handle, and the paths a request takes
+//! through it — [`write`] (sequence numbers, proposal), [`read`] (linearizable reads,
+//! listings, counts), [`snapshot`] (log compaction, digests) and [`membership`] (the
+//! leader's view of the group, membership steps, hibernation consent).
+//!
+//! A request is checked against the replica's applied range — epoch and bounds — before
+//! it is served; the state machine checks the epoch again when the write applies.
+
+mod membership;
+mod read;
+mod snapshot;
+mod write;
+
+use crate::hibernation::Hibernation;
+use crate::state_machine::{Applied, DataKeyspaces};
+use crate::value::SeqGen;
+use crate::DataRaft;
+use bytes::Bytes;
+use openraft::ReadPolicy;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tessera_common::Clock;
+use tessera_proto::catalog::{GroupId, NodeId, RangeDesc};
+use tessera_proto::data::{DataError, DataRequest, DataResponse};
+use tessera_proto::op::OpKind;
+
+pub use snapshot::LogSize;
+
+/// This node's replica of one group.
+pub struct GroupReplica {
+    /// The group id.
+    pub id: GroupId,
+    /// Its Raft instance.
+    pub raft: DataRaft,
+    ks: DataKeyspaces,
+    applied: Arc<Applied>,
+    proposer: tokio::sync::Mutex<SeqGen>,
+    clock: Arc<dyn Clock>,
+    /// A membership step (see the reconciler) is running for this replica.
+    pub(crate) reconciling: std::sync::atomic::AtomicBool,
+    /// Whether its Raft timers are stopped.
+    pub(crate) hibernation: Hibernation,
+    /// How a read confirms this replica still leads the group.
+    read_policy: ReadPolicy,
+    log_size: LogSize,
+}
+
+/// How a replica runs besides its Raft instance.
+pub struct ReplicaOptions {
+    /// This node.
+    pub node: NodeId,
+    /// Serve reads under the leader lease instead of ReadIndex.
+    pub lease_reads: bool,
+    /// Bytes appended to its Raft log so far (from its log store).
+    pub log_bytes: Arc<AtomicU64>,
+    /// The wall clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl GroupReplica {
+    /// Wraps a started Raft instance whose state machine publishes `applied`.
+    pub fn new(
+        id: GroupId,
+        raft: DataRaft,
+        ks: DataKeyspaces,
+        applied: Arc<Applied>,
+        options: ReplicaOptions,
+    ) -> Self {
+        Self {
+            id,
+            raft,
+            ks,
+            applied,
+            proposer: tokio::sync::Mutex::new(SeqGen::new(options.node as u32)),
+            clock: options.clock,
+            reconciling: Default::default(),
+            hibernation: Default::default(),
+            read_policy: if options.lease_reads {
+                ReadPolicy::LeaseRead
+            } else {
+                ReadPolicy::ReadIndex
+            },
+            log_size: LogSize::new(options.log_bytes),
+        }
+    }
+
+    /// The range as last applied: bounds and epoch.
+    pub fn range(&self) -> Arc<RangeDesc> {
+        self.applied.range()
+    }
+
+    /// Whether `key` falls in its range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.range().contains(key)
+    }
+
+    /// Serves one data request routed with range epoch `epoch`.
+    pub async fn serve(&self, epoch: u64, req: DataRequest) -> Result<DataResponse, DataError> {
+        // Also on a follower: the router tries followers when the leader is gone.
+        self.hibernation.wake(&self.raft);
+        let range = self.range();
+        if epoch != range.epoch {
+            return Err(DataError::EpochMismatch {
+                ranges: vec![(*range).clone()],
+            });
+        }
+        match req {
+            DataRequest::Write(ops) => {
+                check_keys(&range, ops.iter().flat_map(OpKind::keys))?;
+                self.write_ops(range.epoch, ops).await
+            }
+            DataRequest::Read(ops) => {
+                check_keys(&range, ops.iter().flat_map(OpKind::keys))?;
+                if ops.iter().any(OpKind::is_write) {
+                    return Err(DataError::Internal("a read request holds a write".into()));
+                }
+                self.read_barrier().await?;
+                self.read(&ops).map(DataResponse::Replies)
+            }
+            DataRequest::Scan { start, end, limit } => {
+                self.read_barrier().await?;
+                self.scan(&range, &start, &end, limit)
+            }
+            DataRequest::Count { start, end } => {
+                self.read_barrier().await?;
+                let (from, to) = clip(&range, &start, &end);
+                let tally = self.walk(from, to, false)?;
+                Ok(DataResponse::Count {
+                    keys: tally.keys,
+                    volatile: tally.volatile,
+                    bytes: tally.bytes,
+                    next: Bytes::copy_from_slice(to),
+                })
+            }
+            DataRequest::Clear => self.clear(&range).await,
+            DataRequest::Fence { prefix, on } => self.fence(range.epoch, prefix, on).await,
+        }
+    }
+}
+
+/// `[start, end)` clipped to `range` (an empty `end` means the range's end).
+fn clip<'a>(range: &'a RangeDesc, start: &'a [u8], end: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+    let from = start.max(range.start.as_slice());
+    let to = if end.is_empty() {
+        range.end.as_slice()
+    } else {
+        end.min(range.end.as_slice())
+    };
+    (from, to.max(from))
+}
+
+/// Fails with `KeyNotInRange` unless every key lies in `range`.
+fn check_keys<'a>(
+    range: &RangeDesc,
+    mut keys: impl Iterator<Item = &'a bytes::Bytes>,
+) -> Result<(), DataError> {
+    match keys.all(|k| range.contains(k)) {
+        true => Ok(()),
+        false => Err(DataError::KeyNotInRange),
+    }
+}

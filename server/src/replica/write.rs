@@ -1,0 +1,105 @@
+//! The write path: a leader assigns sequence numbers in log order and proposes one
+//! Raft entry; the reply comes back once the entry is applied.
+
+use super::GroupReplica;
+use crate::state_machine::{CommandBody, DataCommand, DataReply};
+use bytes::Bytes;
+use openraft::error::ClientWriteError;
+use openraft::impls::ProgressResponder;
+use tessera_proto::catalog::RangeDesc;
+use tessera_proto::data::{DataError, DataResponse};
+use tessera_proto::op::Op;
+use tessera_proto::reply::Reply;
+
+impl GroupReplica {
+    /// Proposes `body` under range epoch `epoch` and waits until it is applied.
+    async fn propose(&self, epoch: u64, body: CommandBody, ops: usize) -> DataReply {
+        let (responder, applied) = ProgressResponder::complete_only();
+        {
+            // Sequence numbers must follow log order: assign and enqueue under one lock.
+            let mut proposer = self.proposer.lock().await;
+            let floor = self.applied.max_seq();
+            let seq = proposer.reserve(self.clock.now_nanos(), ops.max(1), floor);
+            let cmd = DataCommand {
+                seq,
+                now_ms: self.clock.now_ms(),
+                epoch,
+                body,
+            };
+            self.raft
+                .write(cmd)
+                .responder(responder)
+                .await
+                .map_err(|e| DataError::Internal(e.to_string()))?;
+        }
+        match applied.await {
+            Ok(Ok(written)) => written.data,
+            Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(DataError::NotLeader {
+                leader: f.leader_id,
+            }),
+            Ok(Err(ClientWriteError::LogEntryDiscarded(_))) => Err(DataError::Indeterminate),
+            Ok(Err(e)) => Err(DataError::Internal(e.to_string())),
+            Err(_) => Err(DataError::Indeterminate),
+        }
+    }
+
+    /// Client ops as one entry: atomic within the group.
+    pub(super) async fn write_ops(
+        &self,
+        epoch: u64,
+        ops: Vec<Op>,
+    ) -> Result<DataResponse, DataError> {
+        let n = ops.len();
+        self.propose(epoch, CommandBody::Ops(ops), n)
+            .await
+            .map(DataResponse::Replies)
+    }
+
+    /// Deletes every key of the range.
+    pub(super) async fn clear(&self, range: &RangeDesc) -> Result<DataResponse, DataError> {
+        self.propose(range.epoch, CommandBody::Clear, 1).await?;
+        Ok(DataResponse::Cleared {
+            next: Bytes::copy_from_slice(&range.end),
+        })
+    }
+
+    /// Sets or lifts a fence on a key prefix.
+    pub(super) async fn fence(
+        &self,
+        epoch: u64,
+        prefix: Bytes,
+        on: bool,
+    ) -> Result<DataResponse, DataError> {
+        let replies = self
+            .propose(epoch, CommandBody::Fence { prefix, on }, 1)
+            .await?;
+        match replies.as_slice() {
+            [Reply::Array(items)] => Ok(DataResponse::Fenced {
+                count: match items.first() {
+                    Some(Reply::Int(n)) => *n as u64,
+                    _ => 0,
+                },
+                example: match items.get(1) {
+                    Some(Reply::Bulk(k)) => Some(k.clone()),
+                    _ => None,
+                },
+            }),
+            _ => Err(DataError::Internal("unexpected reply to a fence".into())),
+        }
+    }
+
+    /// On the leader, proposes the deletion of `keys` of this range, whose expiry has
+    /// passed. Followers do nothing: the deletion reaches them through the log, so
+    /// every replica stays identical.
+    pub async fn sweep_expired(&self, keys: Vec<Bytes>) -> Result<(), DataError> {
+        if keys.is_empty() || !self.raft.is_leader() {
+            return Ok(());
+        }
+        let range = self.range();
+        super::check_keys(&range, keys.iter())?;
+        self.hibernation.wake(&self.raft); // Requests wake the group in `serve`.
+        self.propose(range.epoch, CommandBody::Sweep(keys), 1)
+            .await
+            .map(drop)
+    }
+}

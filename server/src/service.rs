@@ -1,0 +1,72 @@
+//! The node's RPC service: requests of routers, the meta controller and tests
+//! (`proto`'s node requests), and messages from peer nodes (Raft traffic and the
+//! questions around it).
+
+use crate::hibernation;
+use crate::node::Node;
+use crate::peer::{PeerMessage, PeerReply};
+use std::sync::Arc;
+use tessera_common::raftnet::{dispatch, RaftReply};
+use tessera_common::rpc::Wire;
+use tessera_common::RpcService;
+use tessera_proto::data::DataError;
+use tessera_proto::node_api::{NodeRequest, NodeResponse};
+
+impl Node {
+    async fn serve(&self, req: NodeRequest) -> NodeResponse {
+        match req {
+            NodeRequest::Data { group, epoch, req } => match self.replica(group) {
+                Some(replica) => NodeResponse::Data(replica.serve(epoch, req).await),
+                None => NodeResponse::Data(Err(DataError::GroupNotFound)),
+            },
+            NodeRequest::Digest { group } => match self.replica(group) {
+                Some(replica) => NodeResponse::Digest(replica.digest()),
+                None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
+            },
+            NodeRequest::Compact => NodeResponse::Compacted(self.compact().await),
+            NodeRequest::Footprint { start, end } => NodeResponse::Footprint(
+                self.data
+                    .footprint(&start, &end)
+                    .map_err(|e| DataError::Internal(e.to_string())),
+            ),
+        }
+    }
+
+    async fn answer_peer(&self, msg: PeerMessage) -> PeerReply {
+        match msg {
+            PeerMessage::Raft { group, msg } => match self.replica(group) {
+                Some(replica) => {
+                    if hibernation::wakes(&msg) {
+                        replica.hibernation.wake(&replica.raft);
+                    }
+                    PeerReply::Raft(dispatch(&replica.raft, msg).await)
+                }
+                None => PeerReply::Raft(RaftReply::Failed(format!(
+                    "group {group} not on node {}",
+                    self.id
+                ))),
+            },
+            PeerMessage::Sleep(req) => PeerReply::Slept(
+                self.replica(req.group)
+                    .is_some_and(|r| r.sleep_if_asked_by_leader(&req)),
+            ),
+            PeerMessage::Ping => PeerReply::Pong,
+            PeerMessage::Membership { group } => PeerReply::Membership(
+                self.replica(group)
+                    .and_then(|r| r.leader_membership(self.id, true)),
+            ),
+        }
+    }
+}
+
+impl RpcService for Node {
+    type Req = Wire<NodeRequest, PeerMessage>;
+    type Resp = Wire<NodeResponse, PeerReply>;
+
+    async fn handle(self: Arc<Self>, req: Self::Req) -> Self::Resp {
+        match req {
+            Wire::Service(req) => Wire::Service(self.serve(req).await),
+            Wire::Peer(msg) => Wire::Peer(self.answer_peer(msg).await),
+        }
+    }
+}
