@@ -19,6 +19,11 @@ impl RedisServer {
     /// Starts redis-server without persistence on a socket in `dir` and waits until it
     /// accepts connections.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// Same, with extra configuration arguments (`--name value` pairs).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let socket = dir.join("redis.sock");
         let child = Command::new("redis-server")
             .args([
@@ -31,6 +36,7 @@ impl RedisServer {
                 "--unixsocket",
             ])
             .arg(&socket)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

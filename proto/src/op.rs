@@ -7,7 +7,7 @@
 //! under `commands/`, with its parser and the spec of the command(s) it serves.
 
 use crate::args::Args;
-use crate::commands::{keyspace, strings, txn};
+use crate::commands::{bitmap, keyspace, strings, txn};
 use crate::reply::Reply;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
@@ -184,6 +184,18 @@ ops! {
     Persist(keyspace::Persist),
     /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`.
     Ttl(keyspace::Ttl),
+    /// `SETBIT`.
+    SetBit(bitmap::SetBit),
+    /// `GETBIT`.
+    GetBit(bitmap::GetBit),
+    /// `BITCOUNT`.
+    BitCount(bitmap::BitCount),
+    /// `BITPOS`.
+    BitPos(bitmap::BitPos),
+    /// `BITOP`.
+    BitOp(bitmap::BitOp),
+    /// `BITFIELD`, `BITFIELD_RO`.
+    BitField(bitmap::BitField),
     /// The version of a key, for `WATCH`.
     Version(txn::Version),
     /// `MULTI` ... `EXEC`.

@@ -476,11 +476,31 @@ async fn multi_key_commands_fan_out_and_cross_range_ones_are_refused_whole() {
             .await
             .unwrap_err(),
     );
+    crossslot(
+        redis::cmd("BITOP")
+            .arg("OR")
+            .arg("t:dest")
+            .arg("t:a")
+            .arg("t:z")
+            .query_async::<i64>(&mut con)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(
-        con.exists::<_, i64>(&["t:zz", "t:b", "t:y"]).await.unwrap(),
+        con.exists::<_, i64>(&["t:zz", "t:b", "t:y", "t:dest"])
+            .await
+            .unwrap(),
         0,
         "nothing applied"
     );
+    let same_range: i64 = redis::cmd("BITOP")
+        .arg("OR")
+        .arg("t:y")
+        .arg("t:z")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(same_range, 1, "BITOP within one range runs");
 
     // A transaction spanning ranges fails at EXEC before anything is applied.
     let _: () = redis::cmd("MULTI").query_async(&mut con).await.unwrap();

@@ -2,6 +2,7 @@
 //! Redis's command groups. Each file holds the type, its parser and its spec; the
 //! node's evaluation of a group lives in the server's engine, one file per group.
 
+pub mod bitmap;
 pub mod expiry;
 pub mod keyspace;
 pub mod strings;

@@ -11,6 +11,9 @@ use super::connection::{
 use super::keyless::{DbSize, FlushAll, FlushDb, Info, Keys, RandomKey, Scan};
 use super::kinds::{data, find, local, Entry};
 use super::transactions::{Discard, Exec, Multi, Unwatch, Watch};
+use tessera_proto::commands::bitmap::{
+    BitCount, BitField, BitFieldRo, BitOp, BitPos, GetBit, SetBit,
+};
 use tessera_proto::commands::keyspace::{
     Copy, Del, Exists, Expire, ExpireAt, ExpireTime, PExpire, PExpireAt, PExpireTime, PTtl,
     Persist, Rename, RenameNx, Touch, Ttl, Type, Unlink,
@@ -34,6 +37,11 @@ macro_rules! commands {
 commands! {
     data Append,
     local Auth,
+    data BitCount,
+    data BitField,
+    data BitFieldRo,
+    data BitOp,
+    data BitPos,
     local Client,
     local CommandCmd,
     local Compact,
@@ -56,6 +64,7 @@ commands! {
     local FlushAll,
     local FlushDb,
     data Get,
+    data GetBit,
     data GetDel,
     data GetEx,
     data GetRange,
@@ -88,6 +97,7 @@ commands! {
     local Scan,
     local Select,
     data Set,
+    data SetBit,
     data SetEx,
     data SetNx,
     data SetRange,

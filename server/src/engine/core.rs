@@ -20,6 +20,16 @@ pub struct Change {
     pub new: Option<StoredValue>,
 }
 
+/// A key looked up for a command that works on one type of value.
+pub enum Found {
+    /// No live value.
+    Missing,
+    /// A live value of the wanted type.
+    Value(StoredValue),
+    /// A live value of another type.
+    WrongType,
+}
+
 /// Evaluates ops for one group.
 pub struct Engine<'a> {
     read: &'a Reader<'a>,
@@ -62,6 +72,15 @@ impl<'a> Engine<'a> {
         Ok(self
             .load(key)?
             .filter(|v| v.expires_at_ms.is_none_or(|at| at > now)))
+    }
+
+    /// The live string value of `key`.
+    pub(crate) fn string(&mut self, key: &[u8]) -> io::Result<Found> {
+        Ok(match self.live(key)? {
+            None => Found::Missing,
+            Some(v) if v.kind == TYPE_STRING => Found::Value(v),
+            Some(_) => Found::WrongType,
+        })
     }
 
     /// Writes `payload` under `key` with `expires_at_ms`.

@@ -5,17 +5,23 @@
 //! the leader against a consistent view after a ReadIndex confirmation. A transaction
 //! is one [`Txn`] op: one Raft entry.
 
+mod bitmap;
 mod core;
 mod keyspace;
 mod strings;
 
-pub use self::core::{Change, Engine, Reader};
+pub use self::core::{Change, Engine, Found, Reader};
 
 use bytes::Bytes;
 use std::io;
 use tessera_proto::commands::txn::Txn;
 use tessera_proto::op::Op;
 use tessera_proto::reply::Reply;
+
+/// Redis's reply to a command on a key of another type.
+fn wrongtype() -> Reply {
+    Reply::Error(tessera_proto::reply::WRONGTYPE.into())
+}
 
 impl Engine<'_> {
     /// Evaluates one op.
@@ -46,6 +52,12 @@ impl Engine<'_> {
             Op::Expire(op) => self.expire(op),
             Op::Persist(op) => self.persist(&op.key),
             Op::Ttl(op) => self.ttl(op),
+            Op::SetBit(op) => self.setbit(&op.key, op.offset, op.bit),
+            Op::GetBit(op) => self.getbit(&op.key, op.offset),
+            Op::BitCount(op) => self.bitcount(op),
+            Op::BitPos(op) => self.bitpos(op),
+            Op::BitOp(op) => self.bitop(op),
+            Op::BitField(op) => self.bitfield(op),
             Op::Version(op) => Ok(self
                 .live(&op.key)?
                 .map_or(Reply::Nil, |v| Reply::bulk(v.seq.to_bytes().to_vec()))),
