@@ -72,8 +72,16 @@ impl InFlight {
 }
 
 /// Serves `stream` until the client leaves, sends QUIT, breaks the protocol, or the
-/// router shuts down.
-pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: CancellationToken) {
+/// router shuts down (which drops the requests in flight: the client sees its
+/// connection close, as if the router had crashed).
+pub async fn serve(ctx: Arc<Context>, stream: TcpStream, id: u64, shutdown: CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = serve_until_closed(ctx, stream, id) => {}
+    }
+}
+
+async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
     let _ = stream.set_nodelay(true);
     let mut parser = RequestParser::new(ctx.max_bulk_bytes, ctx.max_request_bytes);
     let mut input = BytesMut::with_capacity(16 * 1024);
@@ -136,12 +144,9 @@ pub async fn serve(ctx: Arc<Context>, mut stream: TcpStream, id: u64, shutdown: 
             let _ = stream.shutdown().await;
             return;
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            read = stream.read_buf(&mut input) => match read {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            },
+        match stream.read_buf(&mut input).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }

@@ -1,10 +1,49 @@
 //! Expiry under replication: the absolute expiry travels in the Raft entry, so a TTL
 //! survives a leader change; expired keys vanish from reads at once and, through the
-//! leader's sweeper, from the disk of every replica.
+//! leader's sweeper, from the disk of every replica. Time can be moved forward by hand
+//! (the clock seam), so an hour-long TTL is tested without waiting an hour.
 
 use crate::harness::{wait_for, TestCluster};
 use redis::AsyncCommands;
 use std::time::{Duration, Instant};
+use tessera_common::clock::ManualClock;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hour_long_ttl_expires_when_the_clock_moves_an_hour() {
+    let clock = ManualClock::new();
+    let cluster = TestCluster::start_with_clock(clock.clone()).await;
+    let mut con = cluster.client().await;
+    let _: () = redis::cmd("SET")
+        .arg("session")
+        .arg("v")
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: () = con.set("forever", "v").await.unwrap();
+    clock.advance(Duration::from_secs(3599));
+    assert_eq!(con.ttl::<_, i64>("session").await.unwrap(), 1);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(con.get::<_, Option<String>>("session").await.unwrap(), None);
+    assert_eq!(con.ttl::<_, i64>("session").await.unwrap(), -2);
+    assert_eq!(con.exists::<_, i64>("forever").await.unwrap(), 1);
+    let group = cluster.default_group().await;
+    wait_for(
+        Duration::from_secs(10),
+        "the sweeper to delete the expired key on every replica",
+        || async {
+            let digests = cluster.digests(group).await;
+            let swept = digests.len() == 3
+                && digests
+                    .iter()
+                    .all(|(_, d)| d.stored == 1 && d.expiry_index == 0);
+            swept.then_some(())
+        },
+    )
+    .await;
+    cluster.cluster.shutdown().await.unwrap();
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_keys_vanish_from_reads_and_from_every_replica() {

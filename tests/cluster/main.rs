@@ -9,5 +9,6 @@ mod batching;
 mod catch_up;
 mod expiry;
 mod hibernation;
+mod table_lifecycle;
 mod tables;
 mod transactions;

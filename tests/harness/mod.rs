@@ -66,13 +66,30 @@ impl TestCluster {
 
     /// A cluster of `nodes` storage nodes.
     pub async fn start_nodes(nodes: usize, raft: RaftTimings) -> Self {
+        Self::start_options(DevOptions {
+            nodes,
+            raft,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A 3-node cluster whose every part reads wall time from `clock`.
+    pub async fn start_with_clock(clock: std::sync::Arc<dyn tessera_common::Clock>) -> Self {
+        Self::start_options(DevOptions {
+            clock,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A cluster with `options` (its address and data directory are the test's own).
+    pub async fn start_options(options: DevOptions) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let options = DevOptions {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir.path().to_path_buf(),
-            nodes,
-            raft,
-            ..Default::default()
+            ..options
         };
         let cluster = DevCluster::start(options).await.expect("start cluster");
         let this = Self { cluster, dir };

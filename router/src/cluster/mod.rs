@@ -154,3 +154,6 @@ impl Cluster {
 fn shutting_down() -> CallError {
     CallError::Unavailable("the router is shutting down".into())
 }
+
+#[cfg(test)]
+mod tests;
