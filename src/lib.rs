@@ -2,6 +2,7 @@
 //! CLI starts. [`dev::DevCluster`] is the embedded default (`tessera dev`): one meta
 //! member, three storage nodes and a router in one process, talking over real TCP.
 
+pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod playground;

@@ -1,7 +1,7 @@
 //! Storage keys (DESIGN.md §3): `table id (4 bytes, big-endian)` ++ user key, so that
 //! sorting storage keys sorts by table, then key.
 
-use crate::catalog::TableId;
+use crate::ids::TableId;
 
 /// Longest user key: fjall's 64 KiB limit minus the 4-byte table prefix.
 pub const MAX_KEY_BYTES: usize = 65_536 - 4;

@@ -15,6 +15,7 @@ pub mod call;
 pub mod catalog;
 pub mod commands;
 pub mod data;
+pub mod ids;
 pub mod keys;
 pub mod meta_api;
 pub mod meta_client;

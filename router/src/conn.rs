@@ -6,10 +6,10 @@
 //! always observes its own writes in order. A protocol error is answered with Redis's
 //! text and closes the connection; nothing else does.
 
+use crate::cmd::Session;
 use crate::cmd::{self, Access, Prepared};
 use crate::encode::encode;
 use crate::parse::RequestParser;
-use crate::session::Session;
 use crate::Context;
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};

@@ -12,7 +12,6 @@ pub mod encode;
 pub mod errors;
 pub mod glob;
 pub mod parse;
-pub mod session;
 
 use cluster::Cluster;
 use cursor::CursorTable;

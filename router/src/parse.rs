@@ -8,6 +8,9 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+/// One argument of a request.
+pub type Arg = Bytes;
+
 /// Longest inline request or length line without a newline (Redis: 64 KiB).
 pub const MAX_INLINE: usize = 64 * 1024;
 /// Most arguments in one multibulk request (Redis: `INT_MAX`).
@@ -233,7 +236,7 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 /// Splits a line into arguments with Redis's `sdssplitargs` rules: whitespace
 /// separates, "double quotes" take `\n \r \t \b \a \\ \"` and `\xHH` escapes, 'single
 /// quotes' take only `\'`, and a closing quote must be followed by a space or the end.
-pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+pub fn split_args(line: &[u8]) -> Option<Vec<Arg>> {
     let mut args = Vec::new();
     let mut i = 0;
     loop {

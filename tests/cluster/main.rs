@@ -9,6 +9,7 @@ mod batching;
 mod catch_up;
 mod expiry;
 mod hibernation;
+mod multi_key;
 mod table_lifecycle;
 mod tables;
 mod transactions;

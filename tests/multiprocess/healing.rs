@@ -2,8 +2,9 @@
 //! replaced, a decommissioned node is drained, a new node receives replicas, and the
 //! catalog stays available when the meta leader dies.
 
-use crate::cluster::{assert_all_readable, wait_keys, Cluster, Load, Shape};
+use crate::cluster::{Cluster, Shape};
 use crate::harness::{connect, test_dir, wait_for, wait_serving};
+use crate::load::{assert_all_readable, wait_keys, Load};
 use crate::sigkill::default_leader;
 use redis::AsyncCommands;
 use std::collections::BTreeMap;

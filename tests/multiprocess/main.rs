@@ -6,6 +6,7 @@ mod harness;
 
 mod cluster;
 mod healing;
+mod load;
 mod partition;
 mod playground;
 mod sigkill;

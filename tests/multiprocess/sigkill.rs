@@ -1,9 +1,10 @@
 //! A cluster of separate processes — three meta members, three storage nodes and a
 //! router — where processes are killed with SIGKILL.
 
-use crate::cluster::{assert_all_readable, single_meta, wait_keys, Cluster, Load, Shape};
+use crate::cluster::{single_meta, Cluster, Shape};
 use crate::harness::process::free_port;
 use crate::harness::{connect, test_dir, wait_for, wait_serving};
+use crate::load::{assert_all_readable, wait_keys, Load};
 use redis::AsyncCommands;
 use std::time::{Duration, Instant};
 

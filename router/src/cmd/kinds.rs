@@ -1,15 +1,51 @@
-//! What a command parses into, by how it runs: a known reply, a data op routed by its
-//! keys, or a command type that runs against the session or the cluster. The command
-//! table maps names to parsers of these.
+//! What a command parses into, by how it runs — a known reply, a data op routed by its
+//! keys, or a command type that runs against the connection's [`Session`] or the
+//! cluster — and the session itself. The command table maps names to parsers of these.
 
-use crate::session::Session;
 use crate::Context;
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use tessera_proto::args::Args;
 use tessera_proto::op::{Command, Op};
 use tessera_proto::reply::Reply;
 use tessera_proto::spec::CommandSpec;
+
+/// Per-connection state.
+pub struct Session {
+    /// The client id.
+    pub id: u64,
+    /// RESP version in use (2 or 3).
+    pub proto: u8,
+    /// `CLIENT SETNAME`.
+    pub name: Option<Bytes>,
+    /// Close after this reply (QUIT).
+    pub quit: bool,
+    /// Passed `AUTH` (or no password is configured).
+    pub authenticated: bool,
+    /// Commands queued since `MULTI`, parsed (a parse error answers at `EXEC`).
+    pub multi: Option<Vec<Parsed>>,
+    /// A command was refused while queueing: `EXEC` must abort.
+    pub multi_failed: bool,
+    /// Watched user keys and the version each had when watched.
+    pub watches: Vec<(Bytes, Option<Bytes>)>,
+}
+
+impl Session {
+    /// A fresh session for client `id`.
+    pub fn new(id: u64, authenticated: bool) -> Self {
+        Self {
+            id,
+            proto: 2,
+            name: None,
+            quit: false,
+            authenticated,
+            multi: None,
+            multi_failed: false,
+            watches: Vec::new(),
+        }
+    }
+}
 
 /// A command ready to run.
 pub enum Parsed {

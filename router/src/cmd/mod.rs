@@ -13,10 +13,9 @@ mod kinds;
 mod table;
 mod transactions;
 
-pub use kinds::{find, ClusterCommand, Entry, ExclusiveCommand, Parsed, SessionCommand};
+pub use kinds::{find, ClusterCommand, Entry, ExclusiveCommand, Parsed, Session, SessionCommand};
 pub use table::{lookup, COMMANDS};
 
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use futures::future::BoxFuture;

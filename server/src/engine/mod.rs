@@ -14,8 +14,8 @@ pub use self::core::{Change, Engine, Found, Reader};
 
 use bytes::Bytes;
 use std::io;
-use tessera_proto::commands::txn::Txn;
 use tessera_proto::op::Op;
+use tessera_proto::op::Txn;
 use tessera_proto::reply::Reply;
 
 /// Redis's reply to a command on a key of another type.

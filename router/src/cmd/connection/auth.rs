@@ -1,8 +1,8 @@
 //! `AUTH [username] password`.
 
 use super::check_password;
+use crate::cmd::Session;
 use crate::cmd::{Parsed, SessionCommand};
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use tessera_proto::args::Args;

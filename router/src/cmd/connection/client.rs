@@ -1,8 +1,8 @@
 //! `CLIENT ID|GETNAME|SETNAME|SETINFO|INFO|LIST|NO-EVICT|NO-TOUCH`.
 
 use super::valid_client_name;
+use crate::cmd::Session;
 use crate::cmd::{Parsed, SessionCommand};
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use tessera_proto::args::Args;

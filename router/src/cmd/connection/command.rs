@@ -1,7 +1,7 @@
 //! `COMMAND [COUNT|LIST|INFO|DOCS|GETKEYS ...]`, from the command table.
 
+use crate::cmd::Session;
 use crate::cmd::{find, Entry, Parsed, SessionCommand};
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use tessera_proto::args::Args;

@@ -1,7 +1,7 @@
 //! `CONFIG GET|SET|RESETSTAT`.
 
+use crate::cmd::Session;
 use crate::cmd::{Parsed, SessionCommand};
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;

@@ -1,8 +1,8 @@
 //! `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
 
 use super::{check_password, valid_client_name};
+use crate::cmd::Session;
 use crate::cmd::{Parsed, SessionCommand};
-use crate::session::Session;
 use crate::{Context, REDIS_VERSION};
 use bytes::Bytes;
 use tessera_proto::args::Args;

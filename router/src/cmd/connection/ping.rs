@@ -1,7 +1,7 @@
 //! `PING [message]`.
 
+use crate::cmd::Session;
 use crate::cmd::{Parsed, SessionCommand};
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use tessera_proto::args::Args;

@@ -1,8 +1,8 @@
 //! `QUIT`.
 
 use crate::cmd::kinds::no_args_command;
+use crate::cmd::Session;
 use crate::cmd::{Parsed, SessionCommand};
-use crate::session::Session;
 use crate::Context;
 use tessera_proto::reply::Reply;
 use tessera_proto::spec;

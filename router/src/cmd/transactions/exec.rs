@@ -2,12 +2,12 @@
 
 use crate::cmd::data::{run_in_one_range, to_storage_keys, RangeFailure};
 use crate::cmd::kinds::no_args_command;
+use crate::cmd::Session;
 use crate::cmd::{ExclusiveCommand, Parsed};
 use crate::errors::{call_error, cross_range_transaction};
-use crate::session::Session;
 use crate::Context;
 use futures::future::BoxFuture;
-use tessera_proto::commands::txn::Txn;
+use tessera_proto::op::Txn;
 use tessera_proto::reply::Reply;
 use tessera_proto::spec;
 

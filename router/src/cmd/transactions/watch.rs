@@ -1,8 +1,8 @@
 //! `WATCH key [key ...]`.
 
 use crate::cmd::data::run;
+use crate::cmd::Session;
 use crate::cmd::{ExclusiveCommand, Parsed};
-use crate::session::Session;
 use crate::Context;
 use bytes::Bytes;
 use futures::future::BoxFuture;
