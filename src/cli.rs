@@ -98,6 +98,29 @@ pub struct ReadFlags {
     pub lease_reads: bool,
 }
 
+/// When ranges split and merge on their own.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct ElasticFlags {
+    /// A range holding more than this many bytes splits at its middle key (0: never).
+    #[arg(long, default_value_t = tessera_meta::controller::DEFAULT_SPLIT_BYTES, env = "TESSERA_SPLIT_BYTES")]
+    pub split_bytes: u64,
+    /// A range serving more than this many requests per second for 10 s splits where
+    /// its load divides evenly (0: never).
+    #[arg(long, default_value_t = tessera_meta::controller::DEFAULT_SPLIT_QPS, env = "TESSERA_SPLIT_QPS")]
+    pub split_qps: f64,
+}
+
+impl ElasticFlags {
+    /// The controller settings with these thresholds.
+    pub fn apply(&self, config: tessera_meta::ControllerConfig) -> tessera_meta::ControllerConfig {
+        tessera_meta::ControllerConfig {
+            split_bytes: self.split_bytes,
+            split_qps: self.split_qps,
+            ..config
+        }
+    }
+}
+
 /// A configuration file.
 #[derive(Args)]
 pub struct ConfigFlag {
@@ -118,6 +141,8 @@ pub enum Command {
         #[command(flatten)]
         reads: ReadFlags,
         #[command(flatten)]
+        elastic: ElasticFlags,
+        #[command(flatten)]
         config: ConfigFlag,
     },
     /// Run a local cluster of separate processes (meta members, nodes, a router) to
@@ -135,6 +160,8 @@ pub enum Command {
         /// Where the processes keep their data and logs.
         #[arg(long, default_value = "./tessera-playground")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        elastic: ElasticFlags,
     },
     /// Run one member of the metadata service.
     Meta {
@@ -163,6 +190,8 @@ pub enum Command {
         /// ...and is replaced after lagging this long.
         #[arg(long, default_value = "30s", value_parser = parse_duration, env = "TESSERA_LAG_WINDOW")]
         lag_window: Duration,
+        #[command(flatten)]
+        elastic: ElasticFlags,
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]

@@ -33,6 +33,12 @@ pub struct DevOptions {
     pub router: RouterConfig,
     /// The wall clock of every part (tests move a manual one forward).
     pub clock: Arc<dyn Clock>,
+    /// A range over this many bytes splits (0: never).
+    pub split_bytes: u64,
+    /// A range over this many requests per second for 10 s splits (0: never).
+    pub split_qps: f64,
+    /// How long two cold neighbours wait before they merge back.
+    pub merge_after: Duration,
 }
 
 impl Default for DevOptions {
@@ -44,6 +50,9 @@ impl Default for DevOptions {
             raft: RaftTimings::default(),
             router: RouterConfig::default(),
             clock: tessera_common::clock::system(),
+            split_bytes: tessera_meta::controller::DEFAULT_SPLIT_BYTES,
+            split_qps: tessera_meta::controller::DEFAULT_SPLIT_QPS,
+            merge_after: ControllerConfig::default().merge_after,
         }
     }
 }
@@ -91,6 +100,9 @@ impl DevCluster {
             raft: options.raft.clone(),
             controller: ControllerConfig {
                 default_replicas: options.nodes.min(3) as u8,
+                split_bytes: options.split_bytes,
+                split_qps: options.split_qps,
+                merge_after: options.merge_after,
                 ..Default::default()
             },
         };

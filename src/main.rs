@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tessera::cli::{Cli, ClientFlags, Command, ReadFlags};
+use tessera::cli::{Cli, ClientFlags, Command, ElasticFlags, ReadFlags};
 use tessera::dev::{DevCluster, DevOptions};
 use tessera::playground::PlaygroundOptions;
 use tessera_common::raftnet::RaftTimings;
@@ -47,19 +47,22 @@ fn main() -> anyhow::Result<()> {
                 client,
                 data_dir,
                 reads,
+                elastic,
                 ..
-            } => run_dev(client, data_dir, reads).await,
+            } => run_dev(client, data_dir, reads, elastic).await,
             Command::Playground {
                 meta,
                 nodes,
                 port,
                 data_dir,
+                elastic,
             } => {
                 tessera::playground::run(PlaygroundOptions {
                     meta,
                     nodes,
                     port,
                     data_dir,
+                    elastic,
                 })
                 .await
             }
@@ -72,6 +75,7 @@ fn main() -> anyhow::Result<()> {
                 dead_after,
                 lag_entries,
                 lag_window,
+                elastic,
                 secret,
                 ..
             } => {
@@ -81,12 +85,13 @@ fn main() -> anyhow::Result<()> {
                     members,
                     listen,
                     data_dir,
-                    controller: ControllerConfig {
+                    controller: elastic.apply(ControllerConfig {
                         default_replicas,
                         dead_after,
                         lag_entries,
                         lag_window,
-                    },
+                        ..ControllerConfig::default()
+                    }),
                 })
                 .await
             }
@@ -275,8 +280,15 @@ async fn run_router(client: ClientFlags, meta: &str) -> anyhow::Result<()> {
     .await
 }
 
-async fn run_dev(client: ClientFlags, data_dir: PathBuf, reads: ReadFlags) -> anyhow::Result<()> {
+async fn run_dev(
+    client: ClientFlags,
+    data_dir: PathBuf,
+    reads: ReadFlags,
+    elastic: ElasticFlags,
+) -> anyhow::Result<()> {
     let options = DevOptions {
+        split_bytes: elastic.split_bytes,
+        split_qps: elastic.split_qps,
         listen: SocketAddr::new(client.bind, client.port),
         data_dir: data_dir.clone(),
         router: client.router_config(Vec::new()),

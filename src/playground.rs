@@ -23,6 +23,8 @@ pub struct PlaygroundOptions {
     pub port: u16,
     /// Where every process keeps its data and log.
     pub data_dir: PathBuf,
+    /// When ranges split.
+    pub elastic: crate::cli::ElasticFlags,
 }
 
 /// One child as `playground.json` lists it.
@@ -114,6 +116,10 @@ fn start_all(options: &PlaygroundOptions, children: &mut Vec<Running>) -> anyhow
             members.clone(),
             "--default-replicas".into(),
             default_replicas.to_string(),
+            "--split-bytes".into(),
+            options.elastic.split_bytes.to_string(),
+            "--split-qps".into(),
+            options.elastic.split_qps.to_string(),
             "--data-dir".into(),
             path_arg(&dir.join(format!("meta{id}")))?,
         ];

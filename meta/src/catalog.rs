@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_proto::catalog::{
-    Catalog, CatalogChange, GroupDesc, GroupId, NodeDesc, NodeId, NodeState, RangeDesc, TableDesc,
-    TableId, TableState, DEFAULT_TABLE, DEFAULT_TABLE_ID,
+    Catalog, CatalogChange, Counter, GroupDesc, GroupId, NodeDesc, NodeId, NodeState, RangeDesc,
+    TableDesc, TableId, TableState, DEFAULT_TABLE, DEFAULT_TABLE_ID,
 };
 
 /// A change to the catalog, replicated through the meta group's Raft log.
@@ -73,6 +73,40 @@ pub enum MetaCommand {
         /// The table.
         id: TableId,
     },
+    /// Hand out `count` consecutive range and group ids (for a split's new range and
+    /// group, allocated before the split is proposed).
+    AllocateIds {
+        /// How many.
+        count: u64,
+    },
+    /// Record a split that a group applied: its range shrank to `parent` and the new
+    /// range `child` is served by a new group on `members`. Only a higher epoch than
+    /// the catalog's is taken in.
+    RecordSplit {
+        /// The split range, after the split.
+        parent: RangeDesc,
+        /// The new range.
+        child: RangeDesc,
+        /// The new group's replicas (the parent's voters at the split).
+        members: Vec<NodeId>,
+        /// The controller split on its own (by size or load): it may merge it back.
+        automatic: bool,
+    },
+    /// Record that a range's bounds are unchanged at a higher epoch (a merge's source
+    /// frozen, then thawed when the merge was called off).
+    RecordEpoch {
+        /// The range.
+        range: RangeDesc,
+    },
+    /// Record a merge that a group applied: `target` absorbed `source`.
+    RecordMerge {
+        /// The absorbing range, after the merge.
+        target: RangeDesc,
+        /// The absorbed range (frozen).
+        source: RangeDesc,
+    },
+    /// Count a leader transfer the controller made.
+    CountLeaderTransfer,
 }
 
 impl std::fmt::Display for MetaCommand {
@@ -90,6 +124,19 @@ impl std::fmt::Display for MetaCommand {
             MetaCommand::RefuseTable { id, reason } => write!(f, "RefuseTable({id}: {reason})"),
             MetaCommand::DropTable { name } => write!(f, "DropTable({name})"),
             MetaCommand::ForgetTable { id } => write!(f, "ForgetTable({id})"),
+            MetaCommand::AllocateIds { count } => write!(f, "AllocateIds({count})"),
+            MetaCommand::RecordSplit { parent, child, .. } => write!(
+                f,
+                "RecordSplit(range {} -> {} + {}, epoch {})",
+                parent.id, parent.id, child.id, child.epoch
+            ),
+            MetaCommand::RecordMerge { target, source } => {
+                write!(f, "RecordMerge(range {} absorbs {})", target.id, source.id)
+            }
+            MetaCommand::RecordEpoch { range } => {
+                write!(f, "RecordEpoch(range {}, epoch {})", range.id, range.epoch)
+            }
+            MetaCommand::CountLeaderTransfer => write!(f, "CountLeaderTransfer"),
         }
     }
 }
@@ -101,6 +148,8 @@ pub enum Applied {
     Done,
     /// The id of a requested table.
     Table(TableId),
+    /// The first of the ids handed out.
+    Ids(u64),
 }
 
 /// Why a table name is not acceptable, or `None` if it is: 1 to 64 characters from
@@ -174,6 +223,28 @@ impl CatalogRules for Catalog {
                 }
                 _ => return Err(format!("table {id} is not being dropped")),
             },
+            MetaCommand::AllocateIds { count } => {
+                let change = CatalogChange::NextIds {
+                    next_id: self.next_id + count,
+                    next_table_id: self.next_table_id,
+                };
+                return Ok((vec![change], Applied::Ids(self.next_id + 1)));
+            }
+            MetaCommand::RecordSplit {
+                parent,
+                child,
+                members,
+                automatic,
+            } => {
+                let mut changes = record_split(self, parent, child, members)?;
+                if *automatic && !changes.is_empty() {
+                    changes.push(CatalogChange::Elastic(child.id));
+                }
+                changes
+            }
+            MetaCommand::RecordEpoch { range } => record_epoch(self, range)?,
+            MetaCommand::RecordMerge { target, source } => record_merge(self, target, source)?,
+            MetaCommand::CountLeaderTransfer => vec![CatalogChange::Count(Counter::LeaderTransfer)],
         };
         Ok((changes, Applied::Done))
     }
@@ -322,6 +393,7 @@ fn activate(
             id: group,
             members: members.clone(),
             retired: Vec::new(),
+            split_from: None,
         }));
         changes.push(CatalogChange::Range(RangeDesc {
             id: range,
@@ -385,7 +457,86 @@ fn move_replica(
     desc.members.retain(|m| Some(*m) != remove);
     desc.members.extend(add);
     desc.retired.extend(remove);
-    Ok(vec![CatalogChange::Group(desc)])
+    let mut changes = vec![CatalogChange::Group(desc)];
+    if add.is_some() {
+        changes.push(CatalogChange::Count(Counter::ReplicaMove));
+    }
+    Ok(changes)
+}
+
+/// Whether `newer` supersedes the catalog's range of the same id (or it is unknown).
+fn supersedes(catalog: &Catalog, newer: &RangeDesc) -> bool {
+    catalog
+        .ranges
+        .get(&newer.id)
+        .is_none_or(|known| known.epoch < newer.epoch)
+}
+
+fn record_split(
+    catalog: &Catalog,
+    parent: &RangeDesc,
+    child: &RangeDesc,
+    members: &[NodeId],
+) -> Result<Vec<CatalogChange>, String> {
+    let Some(known) = catalog.ranges.get(&parent.id) else {
+        return Err(format!("no such range {}", parent.id));
+    };
+    if !supersedes(catalog, parent) {
+        return Ok(Vec::new()); // Recorded already (or something newer was).
+    }
+    if parent.end != child.start || known.start != parent.start || known.table != child.table {
+        return Err(format!(
+            "range {} did not split into these halves",
+            parent.id
+        ));
+    }
+    let mut changes = vec![
+        CatalogChange::Range(parent.clone()),
+        CatalogChange::Range(child.clone()),
+        CatalogChange::Count(Counter::Split),
+    ];
+    if !catalog.groups.contains_key(&child.group) {
+        changes.push(CatalogChange::Group(GroupDesc {
+            id: child.group,
+            members: members.to_vec(),
+            retired: Vec::new(),
+            split_from: Some(parent.group),
+        }));
+    }
+    Ok(changes)
+}
+
+fn record_epoch(catalog: &Catalog, range: &RangeDesc) -> Result<Vec<CatalogChange>, String> {
+    let Some(known) = catalog.ranges.get(&range.id) else {
+        return Err(format!("no such range {}", range.id));
+    };
+    if !supersedes(catalog, range) {
+        return Ok(Vec::new());
+    }
+    if (&known.start, &known.end, known.group) != (&range.start, &range.end, range.group) {
+        return Err(format!("range {} changed its bounds", range.id));
+    }
+    Ok(vec![CatalogChange::Range(range.clone())])
+}
+
+fn record_merge(
+    catalog: &Catalog,
+    target: &RangeDesc,
+    source: &RangeDesc,
+) -> Result<Vec<CatalogChange>, String> {
+    if !catalog.ranges.contains_key(&target.id) {
+        return Err(format!("no such range {}", target.id));
+    }
+    if !supersedes(catalog, target) {
+        return Ok(Vec::new());
+    }
+    let mut changes = vec![CatalogChange::Range(target.clone())];
+    if catalog.ranges.contains_key(&source.id) {
+        changes.push(CatalogChange::RangeRemoved(source.id));
+        changes.push(CatalogChange::GroupMerged(source.group));
+        changes.push(CatalogChange::Count(Counter::Merge));
+    }
+    Ok(changes)
 }
 
 fn drop_table(catalog: &Catalog, name: &str) -> Result<Vec<CatalogChange>, String> {

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod controller;
 mod liveness;
+mod operator;
 mod placement;
 pub mod service;
 pub mod store;
@@ -105,6 +106,7 @@ pub async fn run(
         .map_err(io::Error::other)?;
     initialize_if_first(&raft, &config).await?;
 
+    let (orders, order_book) = operator::channel();
     let service = Arc::new(MetaService {
         raft: raft.clone(),
         catalog: log.subscribe(),
@@ -112,10 +114,12 @@ pub async fn run(
         members: Arc::new(config.members.clone()),
         liveness: Arc::new(Liveness::default()),
         dead_after: config.controller.dead_after,
+        orders,
     });
     let controller = tokio::spawn(controller::run(
         service.clone(),
         config.controller.clone(),
+        order_book,
         shutdown.clone(),
     ));
     tessera_common::rpc::serve(listener, service.clone(), shutdown.clone()).await;

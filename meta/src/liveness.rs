@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tessera_proto::catalog::{GroupId, NodeId};
-use tessera_proto::meta_api::{GroupMembership, ReplicaStats};
+use tessera_proto::catalog::{GroupId, NodeId, RangeDesc, RangeId};
+use tessera_proto::meta_api::{GroupMembership, RangeLoad, ReplicaStats};
 
 /// What a node last reported: when, and how many groups it leads.
 #[derive(Clone, Copy)]
@@ -32,12 +32,26 @@ pub struct GroupReport {
     pub membership: GroupMembership,
 }
 
+/// What a range's leader last reported about the range.
+#[derive(Clone, Debug)]
+pub struct RangeReport {
+    /// When.
+    pub at: Instant,
+    /// The reporting leader.
+    pub leader: NodeId,
+    /// The range as the leader's replicated state has it.
+    pub range: RangeDesc,
+    /// Its size and load.
+    pub load: RangeLoad,
+}
+
 /// When each node last reported, as seen by this meta member while it leads, and what
-/// group leaders reported about their groups.
+/// group leaders reported about their groups and ranges.
 #[derive(Default)]
 pub struct Liveness {
     reports: Mutex<HashMap<NodeId, Report>>,
     groups: Mutex<HashMap<GroupId, GroupReport>>,
+    ranges: Mutex<HashMap<RangeId, RangeReport>>,
 }
 
 impl Liveness {
@@ -48,6 +62,18 @@ impl Liveness {
         };
         self.record(node, Some(counts));
         let now = Instant::now();
+        {
+            let mut ranges = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
+            for (range, load) in replicas.iter().filter_map(|r| r.range.clone()) {
+                let report = RangeReport {
+                    at: now,
+                    leader: node,
+                    range,
+                    load,
+                };
+                ranges.insert(report.range.id, report);
+            }
+        }
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         for r in replicas {
             if let (true, Some(membership)) = (r.is_leader, &r.membership) {
@@ -60,6 +86,13 @@ impl Liveness {
                 );
             }
         }
+    }
+
+    /// What range leaders reported within `within`.
+    pub fn ranges(&self, within: Duration) -> Vec<RangeReport> {
+        let ranges = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = ranges.values().filter(|r| r.at.elapsed() <= within);
+        fresh.cloned().collect()
     }
 
     /// What `group`'s leader last reported, if anything.

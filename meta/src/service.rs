@@ -5,6 +5,7 @@
 
 use crate::catalog::{Applied, MetaCommand};
 use crate::liveness::Liveness;
+use crate::operator::Orders;
 use crate::store::CatalogLog;
 use crate::{MetaRaft, MetaTypes};
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use tessera_common::raftnet::{dispatch, RaftReply, RaftRequest};
 use tessera_common::rpc::Wire;
 use tessera_common::RpcService;
 use tessera_proto::catalog::{Catalog, NodeId, NodeState, TableState};
-use tessera_proto::meta_api::{MetaRequest, MetaResponse, NodeStatus};
+use tessera_proto::meta_api::{MetaRequest, MetaResponse, NodeStatus, Reshape};
 use tokio::sync::watch;
 
 /// Longest a catalog watch is held open.
@@ -29,6 +30,8 @@ pub struct MetaService {
     pub(crate) liveness: Arc<Liveness>,
     /// A node silent for this long is down.
     pub(crate) dead_after: Duration,
+    /// Where operators' splits and merges go (to the controller).
+    pub(crate) orders: Orders,
 }
 
 impl MetaService {
@@ -82,7 +85,7 @@ impl MetaService {
         };
         match self.propose(cmd).await {
             Ok(Applied::Table(id)) => MetaResponse::TableId(id),
-            Ok(Applied::Done) => MetaResponse::Error("no table id assigned".into()),
+            Ok(_) => MetaResponse::Error("no table id assigned".into()),
             Err(response) => response,
         }
     }
@@ -160,6 +163,31 @@ impl MetaService {
         MetaResponse::Nodes(nodes)
     }
 
+    /// Hands an operator's split or merge to the controller and answers its outcome.
+    async fn reshape(&self, order: Reshape) -> MetaResponse {
+        if !self.raft.is_leader() {
+            return self.not_leader().await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.orders.send((order, tx)).await.is_err() {
+            return MetaResponse::Error("the controller is stopping".into());
+        }
+        match rx.await {
+            Ok(Ok(())) => MetaResponse::Ok,
+            Ok(Err(e)) => MetaResponse::Error(e),
+            Err(_) => MetaResponse::Error("the controller is stopping".into()),
+        }
+    }
+
+    /// Every range's size and load, as leaders last reported them.
+    async fn loads(&self) -> MetaResponse {
+        if !self.raft.is_leader() {
+            return self.not_leader().await;
+        }
+        let ranges = self.liveness.ranges(self.dead_after);
+        MetaResponse::Loads(ranges.into_iter().map(|r| (r.range.id, r.load)).collect())
+    }
+
     async fn catalog_after(&self, known_version: u64, wait: Duration) -> MetaResponse {
         let mut rx = self.catalog.clone();
         let newer = rx.wait_for(|c| c.version > known_version);
@@ -199,6 +227,8 @@ impl MetaService {
             MetaRequest::DropTable { name } => self.drop_table(name).await,
             MetaRequest::Nodes => self.nodes().await,
             MetaRequest::Decommission { id } => self.decommission(id).await,
+            MetaRequest::Reshape(order) => self.reshape(order).await,
+            MetaRequest::Loads => self.loads().await,
         }
     }
 }

@@ -57,8 +57,9 @@ pub enum Step {
     /// Forget the leader and try another replica after a pause (an election under
     /// way, a replica not created yet, a node unreachable before the request left).
     TryAnother(Duration),
-    /// Apply these descriptors, route again, send again.
-    Reroute(Vec<RangeDesc>),
+    /// Apply these descriptors (their groups are on these nodes, if the caller does
+    /// not know better), route again, send again.
+    Reroute(Vec<RangeDesc>, Vec<NodeId>),
     /// The route is stale and no descriptor came with the error: wait for a newer
     /// catalog, route again.
     Refresh,
@@ -81,10 +82,12 @@ pub fn next_step(failure: Failure<'_>, target: NodeId, write: bool) -> Step {
         Failure::Data(DataError::NotLeader { .. } | DataError::GroupNotFound) => {
             Step::TryAnother(ELECTION_PAUSE)
         }
-        Failure::Data(DataError::EpochMismatch { ranges }) if !ranges.is_empty() => {
-            Step::Reroute(ranges.clone())
+        Failure::Data(DataError::EpochMismatch { ranges, members }) if !ranges.is_empty() => {
+            Step::Reroute(ranges.clone(), members.clone())
         }
-        Failure::Data(DataError::EpochMismatch { .. } | DataError::KeyNotInRange) => Step::Refresh,
+        Failure::Data(
+            DataError::EpochMismatch { .. } | DataError::KeyNotInRange | DataError::Frozen,
+        ) => Step::Refresh,
         Failure::Data(e @ DataError::Indeterminate) => {
             Step::GiveUp(CallError::Indeterminate(e.to_string()))
         }
@@ -118,8 +121,9 @@ pub trait Routing: Send + Sync {
     fn leader_found(&self, group: GroupId, node: NodeId);
     /// `node` did not answer as `group`'s leader.
     fn leader_lost(&self, group: GroupId, node: NodeId);
-    /// Range descriptors newer than the caller's, from a replica.
-    fn learn(&self, ranges: &[RangeDesc]);
+    /// Range descriptors newer than the caller's, from a replica whose group is on
+    /// `members` (the nodes of a group the caller does not know yet, after a split).
+    fn learn(&self, ranges: &[RangeDesc], members: &[NodeId]);
     /// Waits (briefly, at most until `until`) for newer routing information.
     fn wait_for_change(&self, until: Instant) -> impl Future<Output = ()> + Send;
 }
@@ -218,8 +222,8 @@ pub async fn call<R: Routing>(
                 routing.leader_lost(group, target);
                 tokio::time::sleep(pause).await;
             }
-            Step::Reroute(ranges) => {
-                routing.learn(&ranges);
+            Step::Reroute(ranges, members) => {
+                routing.learn(&ranges, &members);
                 stale = true;
                 if options.stale_is_error {
                     return Err(CallError::Stale(last));
@@ -281,10 +285,19 @@ mod tests {
     fn an_epoch_mismatch_carries_the_routes_to_apply() {
         let e = DataError::EpochMismatch {
             ranges: vec![range()],
+            members: vec![1, 2, 3],
         };
-        assert_eq!(data(e, true), Step::Reroute(vec![range()]));
-        let bare = DataError::EpochMismatch { ranges: vec![] };
+        assert_eq!(data(e, true), Step::Reroute(vec![range()], vec![1, 2, 3]));
+        let bare = DataError::EpochMismatch {
+            ranges: vec![],
+            members: vec![],
+        };
         assert_eq!(data(bare, false), Step::Refresh);
+    }
+
+    #[test]
+    fn a_frozen_range_waits_for_the_merge_to_be_recorded() {
+        assert_eq!(data(DataError::Frozen, true), Step::Refresh);
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub struct GroupDesc {
     /// Nodes that left the group: a node that left a single-replica group may never
     /// rejoin it (see the meta service's placement rules).
     pub retired: Vec<NodeId>,
+    /// The group it split from: such a group starts from the state the split wrote on
+    /// every replica, never from a fresh Raft log.
+    #[serde(default)]
+    pub split_from: Option<GroupId>,
 }
 
 /// One change to the catalog. The meta service computes a batch of them per command
@@ -136,8 +140,14 @@ pub enum CatalogChange {
     RangeRemoved(RangeId),
     /// A group is added or changed.
     Group(GroupDesc),
-    /// A group is forgotten.
+    /// A group is forgotten, and its replicas' data deleted (its table was dropped).
     GroupRemoved(GroupId),
+    /// A group was absorbed by a merge: forgotten, its data now the target's.
+    GroupMerged(GroupId),
+    /// Operator-visible counters moved.
+    Count(Counter),
+    /// A range's start was made by an automatic split (see `Catalog::elastic`).
+    Elastic(RangeId),
     /// The id counters moved.
     NextIds {
         /// Next range or group id.
@@ -152,6 +162,32 @@ pub enum CatalogChange {
         /// Why.
         reason: String,
     },
+}
+
+/// What the catalog counts for operators (`INFO tessera`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Counter {
+    /// A range split.
+    Split,
+    /// Two ranges merged.
+    Merge,
+    /// A replica moved to another node.
+    ReplicaMove,
+    /// A leader handed over to balance load.
+    LeaderTransfer,
+}
+
+/// The counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Range splits.
+    pub splits: u64,
+    /// Range merges.
+    pub merges: u64,
+    /// Replica moves.
+    pub replica_moves: u64,
+    /// Leader transfers made by the controller.
+    pub leader_transfers: u64,
 }
 
 /// How many recent refusals the catalog remembers.
@@ -176,6 +212,21 @@ pub struct Catalog {
     pub next_table_id: TableId,
     /// Recently refused table creations: table id → reason.
     pub refusals: BTreeMap<TableId, String>,
+    /// Groups of dropped tables: their replicas are deleted with their data wherever
+    /// they are found. (A group the catalog does not know and did not drop — a split's
+    /// new group not recorded yet, a merge's source not absorbed yet on some node — is
+    /// left alone.)
+    pub dropped_groups: std::collections::BTreeSet<GroupId>,
+    /// Groups absorbed by merges: a replica of one left on a node (its target's
+    /// replica there caught up by snapshot, past the merge) is stopped without
+    /// touching its data, which is the target's now.
+    pub merged_groups: std::collections::BTreeSet<GroupId>,
+    /// Ranges whose start an automatic split made: the controller may merge them back
+    /// into their left neighbour when both are cold. Boundaries an operator or a
+    /// table's creation made stay.
+    pub elastic: std::collections::BTreeSet<RangeId>,
+    /// Operator-visible counters.
+    pub counters: Counters,
 }
 
 /// A batch of changes that took the catalog from `version - 1` to `version`.
@@ -226,12 +277,30 @@ impl Catalog {
             }
             CatalogChange::RangeRemoved(id) => {
                 self.ranges.remove(id);
+                self.elastic.remove(id);
+            }
+            CatalogChange::Elastic(id) => {
+                self.elastic.insert(*id);
             }
             CatalogChange::Group(g) => {
                 self.groups.insert(g.id, g.clone());
             }
             CatalogChange::GroupRemoved(id) => {
                 self.groups.remove(id);
+                self.dropped_groups.insert(*id);
+            }
+            CatalogChange::GroupMerged(id) => {
+                self.groups.remove(id);
+                self.merged_groups.insert(*id);
+            }
+            CatalogChange::Count(counter) => {
+                let c = &mut self.counters;
+                match counter {
+                    Counter::Split => c.splits += 1,
+                    Counter::Merge => c.merges += 1,
+                    Counter::ReplicaMove => c.replica_moves += 1,
+                    Counter::LeaderTransfer => c.leader_transfers += 1,
+                }
             }
             CatalogChange::NextIds {
                 next_id,

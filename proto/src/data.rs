@@ -2,7 +2,7 @@
 //! errors a replica answers that the caller can act on (follow a leader, apply newer
 //! range descriptors, refresh the catalog).
 
-use crate::catalog::{NodeId, RangeDesc};
+use crate::catalog::{GroupId, NodeId, RangeDesc, RangeId};
 use crate::op::Op;
 use crate::reply::Reply;
 use bytes::Bytes;
@@ -36,6 +36,19 @@ pub enum DataRequest {
     },
     /// Delete every key of the group's range (FLUSHALL), as one Raft entry.
     Clear,
+    /// Change the range itself (split, freeze, merge), as one Raft entry.
+    Change(RangeChange),
+    /// Where the range could be split: by size (its middle key by bytes) or by load (a
+    /// key that balances the sampled requests). Answered by the leader, not replicated.
+    SplitKey {
+        /// By load rather than by size.
+        by_load: bool,
+    },
+    /// Hand leadership of the group to `to` (a voter).
+    TransferLeader {
+        /// The new leader.
+        to: NodeId,
+    },
     /// Fence (or unfence) a storage-key prefix, as one Raft entry: while fenced, every
     /// write to a key with that prefix is refused, in log order. Answers the live keys
     /// that have the prefix. The meta controller fences `name:` in `default` before
@@ -54,8 +67,65 @@ impl DataRequest {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            DataRequest::Write(_) | DataRequest::Clear | DataRequest::Fence { .. }
+            DataRequest::Write(_)
+                | DataRequest::Clear
+                | DataRequest::Fence { .. }
+                | DataRequest::Change(_)
         )
+    }
+}
+
+/// A change of a range itself, applied identically on every replica of its group (one
+/// Raft entry, one storage batch each).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RangeChange {
+    /// Split the range at storage key `at` (a user-key boundary strictly inside it): the
+    /// range keeps `[start, at)`, a new range `child_range` served by the new group
+    /// `child_group` — on the same nodes, over the same data — takes `[at, end)`, and
+    /// both get the next epoch. Answers `Ranges`.
+    Split {
+        /// The first key of the new range.
+        at: Bytes,
+        /// The new range's id (allocated by the meta service).
+        child_range: RangeId,
+        /// The new group's id (allocated by the meta service).
+        child_group: GroupId,
+    },
+    /// Stop serving (a merge's source): every request is refused until the range is
+    /// absorbed by its left neighbour or thawed. Answers `Frozen`.
+    Freeze,
+    /// Serve again after a freeze whose merge was called off (its target answered
+    /// `AbortMerge` with `Aborted`). Answers `Ranges`.
+    Unfreeze,
+    /// Absorb `source` (the frozen right neighbour, whose replicas are on the same
+    /// nodes and have applied its freeze at `frozen_at`). Answers `Ranges`.
+    Merge {
+        /// The frozen source's descriptor.
+        source: RangeDesc,
+        /// The index of the source's freeze entry.
+        frozen_at: u64,
+    },
+    /// Call off the merge of the frozen `source` into this range: a `Merge` of it
+    /// proposed later is refused. Answers `Aborted`, or `Ranges` if the merge was
+    /// applied first. (Not checked against the epoch: it is a decision about a merge
+    /// whatever happened to the range since.)
+    AbortMerge {
+        /// The source's group.
+        source: GroupId,
+        /// The index of the source's freeze entry.
+        frozen_at: u64,
+    },
+}
+
+impl std::fmt::Display for RangeChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RangeChange::Split { child_group, .. } => write!(f, "Split(into {child_group})"),
+            RangeChange::Freeze => write!(f, "Freeze"),
+            RangeChange::Unfreeze => write!(f, "Unfreeze"),
+            RangeChange::Merge { source, .. } => write!(f, "Merge({})", source.group),
+            RangeChange::AbortMerge { source, .. } => write!(f, "AbortMerge({source})"),
+        }
     }
 }
 
@@ -89,6 +159,27 @@ pub enum DataResponse {
         /// The range's end.
         next: Bytes,
     },
+    /// Answer to `Split`, `Merge` and `Unfreeze`: the descriptors after the change,
+    /// and the voters of the group that applied it.
+    Ranges {
+        /// The descriptors.
+        ranges: Vec<RangeDesc>,
+        /// The group's voters.
+        members: Vec<NodeId>,
+    },
+    /// Answer to `AbortMerge`: the merge can no longer happen.
+    Aborted,
+    /// Answer to `SplitKey`: the key, or why the range cannot split.
+    SplitKey(Result<Bytes, String>),
+    /// Answer to `Freeze`: the frozen descriptor and the freeze entry's index.
+    Frozen {
+        /// The descriptor.
+        range: RangeDesc,
+        /// The entry's index.
+        index: u64,
+    },
+    /// Answer to `TransferLeader`: the transfer started.
+    Transferring,
     /// Answer to `Fence`: live keys with the prefix, and one of them.
     Fenced {
         /// How many.
@@ -110,12 +201,18 @@ pub enum DataError {
     },
     /// The request was routed with another range epoch than the replica's; `ranges`
     /// are the current descriptors of what the replica serves (and, after a split,
-    /// of the ranges that took part of it).
+    /// of the range that took part of it), and `members` the nodes holding the
+    /// replying group (and so, right after a split, the new group as well).
     #[error("range epoch mismatch (current: {ranges:?})")]
     EpochMismatch {
         /// Current descriptors.
         ranges: Vec<RangeDesc>,
+        /// The replying group's voters.
+        members: Vec<NodeId>,
     },
+    /// The range is frozen: it is being merged into its left neighbour.
+    #[error("the range is being merged into its neighbour")]
+    Frozen,
     /// A key lies outside the replica's range.
     #[error("key not in the group's range")]
     KeyNotInRange,

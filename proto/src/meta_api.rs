@@ -1,7 +1,7 @@
 //! What routers and storage nodes ask of the meta service. Raft traffic between meta
 //! members has its own messages, in the meta crate.
 
-use crate::catalog::{CatalogUpdate, GroupId, NodeId, TableId};
+use crate::catalog::{CatalogUpdate, GroupId, NodeId, RangeDesc, RangeId, TableId};
 use serde::{Deserialize, Serialize};
 
 /// What a storage node reports about one of its replicas.
@@ -17,6 +17,21 @@ pub struct ReplicaStats {
     pub membership: Option<GroupMembership>,
     /// Whether the replica's Raft timers are stopped (an idle group asleep).
     pub asleep: bool,
+    /// On the leader only: the range as its replicated state has it, and its load.
+    pub range: Option<(RangeDesc, RangeLoad)>,
+}
+
+/// How big and how busy a range is, as its leader measures it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RangeLoad {
+    /// Bytes of keys and stored values.
+    pub bytes: u64,
+    /// Requests per second (ops, averaged over the last seconds).
+    pub qps: f64,
+    /// Whether it could split by load (false: its load is one key's).
+    pub splittable: bool,
+    /// The index of its freeze entry, if a merge froze it.
+    pub frozen_at: Option<u64>,
 }
 
 /// A group's Raft membership as its leader sees it.
@@ -85,6 +100,10 @@ pub enum MetaRequest {
     },
     /// The storage nodes as the meta leader sees them.
     Nodes,
+    /// An operator's split or merge; answered once the new layout serves.
+    Reshape(Reshape),
+    /// Every range's size and load as the leaders last reported them.
+    Loads,
     /// A storage node's periodic liveness report.
     Heartbeat {
         /// Its id.
@@ -112,6 +131,27 @@ pub enum MetaResponse {
     Error(String),
     /// Answer to `Nodes`.
     Nodes(Vec<NodeStatus>),
+    /// Answer to `Loads`.
+    Loads(Vec<(RangeId, RangeLoad)>),
+}
+
+/// A range change an operator asks for (`SPLIT`, `MERGE`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reshape {
+    /// Split the range of `table` holding user key `key` so that a range starts at it.
+    Split {
+        /// The table's name.
+        table: String,
+        /// The user key.
+        key: Vec<u8>,
+    },
+    /// Merge the range of `table` starting at user key `key` into its left neighbour.
+    Merge {
+        /// The table's name.
+        table: String,
+        /// The user key.
+        key: Vec<u8>,
+    },
 }
 
 /// One storage node, for operators.

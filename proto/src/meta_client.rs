@@ -2,8 +2,8 @@
 //! leader among the configured members, follows `NotLeader` hints, and keeps a local
 //! copy of the catalog fresh by long-polling for the changes after its version.
 
-use crate::catalog::{Catalog, CatalogUpdate, NodeId, TableId};
-use crate::meta_api::{MetaRequest, MetaResponse, NodeStatus, ReplicaStats};
+use crate::catalog::{Catalog, CatalogUpdate, NodeId, RangeId, TableId};
+use crate::meta_api::{MetaRequest, MetaResponse, NodeStatus, RangeLoad, ReplicaStats, Reshape};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,6 +172,41 @@ impl MetaClient {
             .await?
         {
             MetaResponse::Nodes(nodes) => Ok(nodes),
+            other => Err(refusal(other)),
+        }
+    }
+
+    /// Splits the range of `table` holding user key `key` at it.
+    ///
+    /// # Errors
+    /// [`MetaError::Refused`] with the reason (no such table, a key at a range's start).
+    pub async fn split(&self, table: &str, key: Vec<u8>) -> Result<(), MetaError> {
+        let req = MetaRequest::Reshape(Reshape::Split {
+            table: table.to_string(),
+            key,
+        });
+        self.expect_ok(req, Duration::from_secs(60)).await
+    }
+
+    /// Merges the range of `table` starting at user key `key` into its left neighbour.
+    ///
+    /// # Errors
+    /// [`MetaError::Refused`] with the reason (no range starts there, the first range).
+    pub async fn merge(&self, table: &str, key: Vec<u8>) -> Result<(), MetaError> {
+        let req = MetaRequest::Reshape(Reshape::Merge {
+            table: table.to_string(),
+            key,
+        });
+        self.expect_ok(req, Duration::from_secs(90)).await
+    }
+
+    /// Every range's size and load, as leaders last reported them.
+    ///
+    /// # Errors
+    /// [`MetaError`] if no leader answered.
+    pub async fn loads(&self) -> Result<Vec<(RangeId, RangeLoad)>, MetaError> {
+        match self.call_leader(&MetaRequest::Loads, RPC_TIMEOUT).await? {
+            MetaResponse::Loads(loads) => Ok(loads),
             other => Err(refusal(other)),
         }
     }

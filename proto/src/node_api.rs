@@ -22,6 +22,12 @@ pub enum NodeRequest {
         /// The group.
         group: GroupId,
     },
+    /// The last log index this node's replica of `group` applied (a merge waits for
+    /// every replica of its source to have applied the freeze).
+    Applied {
+        /// The group.
+        group: GroupId,
+    },
     /// Flush and fully compact this node's storage (operators' `COMPACT`).
     Compact,
     /// What this node stores in `[start, end)` (storage keys), whatever the group:
@@ -43,6 +49,8 @@ pub enum NodeResponse {
     Data(Result<DataResponse, DataError>),
     /// Answer to `Digest`.
     Digest(Result<ReplicaDigest, DataError>),
+    /// Answer to `Applied`.
+    Applied(Result<u64, DataError>),
     /// Answer to `Compact`.
     Compacted(Result<(), DataError>),
     /// Answer to `Footprint`: (stored keys, group records).

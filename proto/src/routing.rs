@@ -33,6 +33,8 @@ pub struct CatalogRouting {
 struct Routes {
     map: RangeMap,
     learned: HashMap<RangeId, (RangeDesc, Instant)>,
+    /// Members of groups the catalog does not know yet (split children).
+    members: HashMap<GroupId, Vec<NodeId>>,
 }
 
 impl CatalogRouting {
@@ -100,6 +102,11 @@ impl CatalogRouting {
         for (range, _) in routes.learned.values() {
             map.learn(range.clone());
         }
+        let learned: std::collections::HashSet<GroupId> =
+            routes.learned.values().map(|(r, _)| r.group).collect();
+        routes
+            .members
+            .retain(|group, _| !catalog.groups.contains_key(group) && learned.contains(group));
         routes.map = map;
     }
 }
@@ -113,11 +120,14 @@ impl Routing for CatalogRouting {
     }
 
     fn members(&self, group: GroupId) -> Vec<NodeId> {
-        self.catalog
+        let known = self
+            .catalog
             .borrow()
             .groups
             .get(&group)
-            .map(|g| g.members.clone())
+            .map(|g| g.members.clone());
+        known
+            .or_else(|| self.read().members.get(&group).cloned())
             .unwrap_or_default()
     }
 
@@ -136,8 +146,13 @@ impl Routing for CatalogRouting {
         self.leaders.remove_if(&group, |_, leader| *leader == node);
     }
 
-    fn learn(&self, ranges: &[RangeDesc]) {
+    fn learn(&self, ranges: &[RangeDesc], members: &[NodeId]) {
         self.refresh();
+        let unknown: Vec<GroupId> = {
+            let catalog = self.catalog.borrow();
+            let groups = ranges.iter().map(|r| r.group);
+            groups.filter(|g| !catalog.groups.contains_key(g)).collect()
+        };
         let mut routes = self.write();
         for range in ranges {
             if routes.map.learn(range.clone()) {
@@ -145,6 +160,9 @@ impl Routing for CatalogRouting {
                     .learned
                     .insert(range.id, (range.clone(), Instant::now()));
             }
+        }
+        for group in unknown {
+            routes.members.insert(group, members.to_vec());
         }
     }
 

@@ -82,6 +82,7 @@ pub async fn run(
     let identity = tessera_common::identity::load_or_create(&config.data_dir, config.id)?;
     let store = Store::open(&config.data_dir)?;
     let meta = Arc::new(MetaClient::new(config.meta_addrs.clone()));
+    let (events, range_events) = tokio::sync::mpsc::unbounded_channel();
     let node = Arc::new(Node {
         id: config.id,
         data: DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())?,
@@ -92,6 +93,7 @@ pub async fn run(
         timings: config.raft.clone(),
         meta: meta.clone(),
         clock: config.clock.clone(),
+        events,
     });
     let mut tasks = JoinSet::new();
     tasks.spawn(tessera_common::rpc::serve(
@@ -118,6 +120,7 @@ pub async fn run(
     });
     let s = || shutdown.clone();
     tasks.spawn(loops::catalog::run(node.clone(), catalog.clone(), s()));
+    tasks.spawn(loops::ranges::run(node.clone(), range_events, s()));
     tasks.spawn(loops::heartbeat::run(node.clone(), config.heartbeat, s()));
     let reconciler = loops::reconciler::Reconciler::new(node.clone(), catalog);
     tasks.spawn(reconciler.run(RECONCILE_EVERY, s()));

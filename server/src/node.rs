@@ -3,7 +3,7 @@
 //! the whole node. The background loops that drive it are in [`crate::loops`].
 
 use crate::replica::{GroupReplica, ReplicaOptions};
-use crate::state_machine::{DataKeyspaces, GroupStateMachine};
+use crate::state_machine::{DataKeyspaces, GroupStateMachine, RangeEvent};
 use crate::transport::{PeerTransport, Peers};
 use crate::DataRaft;
 use dashmap::DashMap;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tessera_common::raftlog::LogKeyspaces;
 use tessera_common::raftnet::{GroupNetwork, RaftPeers, RaftTimings};
 use tessera_common::{Clock, FjallLogStore};
-use tessera_proto::catalog::{Catalog, GroupDesc, GroupId, NodeId};
+use tessera_proto::catalog::{Catalog, GroupId, NodeId, RangeDesc};
 use tessera_proto::data::DataError;
 use tessera_proto::meta_client::MetaClient;
 
@@ -30,6 +30,8 @@ pub struct Node {
     pub(crate) timings: RaftTimings,
     pub(crate) meta: Arc<MetaClient>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Where state machines announce splits and merges (see `loops::ranges`).
+    pub(crate) events: tokio::sync::mpsc::UnboundedSender<RangeEvent>,
 }
 
 impl Node {
@@ -44,11 +46,11 @@ impl Node {
     }
 
     /// Creates the replicas `catalog` assigns to this node that do not exist yet, and
-    /// deletes those of groups the catalog no longer has (dropped tables), including
-    /// leftovers on disk from while this node was down. A replica on disk whose group
-    /// still exists but no longer lists this node is started too: it may still be a
-    /// voter until the group's leader finishes removing it, and the reconciler deletes
-    /// it once that is done.
+    /// deletes those of dropped tables, including leftovers on disk from while this node
+    /// was down. A replica on disk is started whatever the catalog says of it (unless
+    /// its table was dropped): its group may not be in the catalog yet (a split's new
+    /// group), or no longer list this node while it is still a voter (the reconciler
+    /// deletes it once its removal is committed).
     pub(crate) async fn adopt_groups(&self, catalog: &Catalog) {
         if catalog.version == 0 {
             return; // Not fetched yet: an empty catalog must not look like "drop all".
@@ -68,16 +70,43 @@ impl Node {
                 return;
             }
         };
-        let hosted = catalog
-            .groups
-            .values()
-            .filter(|g| g.members.contains(&self.id) || recorded.contains(&g.id));
-        for group in hosted {
-            if self.replicas.contains_key(&group.id) {
+        self.retire_absorbed(catalog).await;
+        let assigned = catalog.groups_on(self.id).map(|g| g.id);
+        let wanted: std::collections::BTreeSet<GroupId> = assigned.chain(recorded).collect();
+        for group in wanted {
+            if self.replicas.contains_key(&group) || catalog.dropped_groups.contains(&group) {
                 continue;
             }
             if let Err(e) = self.start_replica(catalog, group).await {
-                tracing::error!(group = group.id, error = %e, "cannot start replica");
+                tracing::error!(group, error = %e, "cannot start replica");
+            }
+        }
+    }
+
+    /// Stops replicas of merged-away groups whose range another replica here covers
+    /// now (that one caught up past the merge by snapshot, so no merge was applied
+    /// here to retire them). Their data is the covering replica's: it stays.
+    async fn retire_absorbed(&self, catalog: &Catalog) {
+        let replicas = self.all_replicas();
+        for zombie in replicas
+            .iter()
+            .filter(|r| catalog.merged_groups.contains(&r.id))
+        {
+            let range = zombie.range();
+            let covered = replicas.iter().any(|r| {
+                let other = r.range();
+                r.id != zombie.id && other.start <= range.start && range.end <= other.end
+            });
+            if !covered {
+                continue;
+            }
+            tracing::info!(
+                node = self.id,
+                group = zombie.id,
+                "retiring a merged-away replica"
+            );
+            if let Err(e) = self.retire_merged_locked(zombie.id).await {
+                tracing::error!(group = zombie.id, error = %e, "cannot retire a merged group");
             }
         }
     }
@@ -86,7 +115,7 @@ impl Node {
         let running: Vec<GroupId> = self.replicas.iter().map(|r| *r.key()).collect();
         let recorded = self.data.recorded_groups()?;
         for group in running.into_iter().chain(recorded) {
-            if catalog.groups.contains_key(&group) {
+            if !catalog.dropped_groups.contains(&group) {
                 continue;
             }
             self.destroy_replica(group).await?;
@@ -137,45 +166,102 @@ impl Node {
         self.logs.destroy_group(group).await
     }
 
-    async fn start_replica(&self, catalog: &Catalog, group: &GroupDesc) -> io::Result<()> {
-        let range = catalog
-            .range_of_group(group.id)
-            .ok_or_else(|| io::Error::other("group has no range"))?;
-        let sm = GroupStateMachine::open(self.data.clone(), group.id, range)?;
+    /// Starts this node's replica of `group`: from its record if it has one here (also
+    /// a split's new group), else as a new replica of the catalog's range for it — but
+    /// never one that overlaps a replica running here (a parent that has not applied
+    /// the split that created the group yet).
+    pub(crate) async fn start_replica(&self, catalog: &Catalog, group: GroupId) -> io::Result<()> {
+        let range = match self.data.record(group)? {
+            Some(record) => record.range,
+            None => {
+                let range = catalog
+                    .range_of_group(group)
+                    .ok_or_else(|| io::Error::other("group has no range"))?;
+                if let Some(overlap) = self.overlapping(range) {
+                    tracing::debug!(group, overlap, "replica waits for an overlapping one");
+                    return Ok(());
+                }
+                range.clone()
+            }
+        };
+        let events = Some(self.events.clone());
+        let sm = GroupStateMachine::open_with_events(self.data.clone(), group, &range, events)?;
         let applied = sm.applied();
-        let log = FjallLogStore::new(self.logs.clone(), group.id);
+        let log = FjallLogStore::new(self.logs.clone(), group);
         let log_bytes = log.appended_bytes();
         let transport = RaftPeers(Arc::new(PeerTransport(self.peers.clone())));
-        let network = GroupNetwork::new(transport, group.id);
+        let network = GroupNetwork::new(transport, group);
         let config = self.timings.raft_config("tessera-data")?;
         let raft = DataRaft::new(self.id, config, network, log, sm)
             .await
             .map_err(io::Error::other)?;
-        // Only the group's founding members form it; later members join through Raft.
-        if group.retired.is_empty()
-            && group.members.first() == Some(&self.id)
-            && !raft.is_initialized().await.map_err(io::Error::other)?
-        {
-            let members: BTreeMap<NodeId, openraft::BasicNode> = group
-                .members
-                .iter()
-                .map(|id| {
-                    let addr = catalog.nodes.get(id).map(|n| n.addr.clone());
-                    (*id, openraft::BasicNode::new(addr.unwrap_or_default()))
-                })
-                .collect();
-            raft.initialize(members).await.map_err(io::Error::other)?;
-        }
+        self.initialize_if_founder(catalog, group, &raft).await?;
         let options = ReplicaOptions {
             node: self.id,
             lease_reads: self.timings.lease_reads,
             log_bytes,
             clock: self.clock.clone(),
         };
-        let replica = GroupReplica::new(group.id, raft, self.data.clone(), applied, options);
-        tracing::info!(node = self.id, group = group.id, "replica started");
-        self.replicas.insert(group.id, Arc::new(replica));
+        let replica = GroupReplica::new(group, raft, self.data.clone(), applied, options);
+        tracing::info!(node = self.id, group, "replica started");
+        self.replicas.insert(group, Arc::new(replica));
         Ok(())
+    }
+
+    /// A running replica whose range overlaps `range`.
+    fn overlapping(&self, range: &RangeDesc) -> Option<GroupId> {
+        self.replicas.iter().find_map(|r| {
+            let other = r.range();
+            let overlaps = other.start < range.end && range.start < other.end;
+            overlaps.then_some(r.id)
+        })
+    }
+
+    /// Only a group's founding members form it; later members join through Raft, and a
+    /// split's new group starts from the state its split wrote.
+    async fn initialize_if_founder(
+        &self,
+        catalog: &Catalog,
+        group: GroupId,
+        raft: &DataRaft,
+    ) -> io::Result<()> {
+        let Some(desc) = catalog.groups.get(&group) else {
+            return Ok(());
+        };
+        let founder = desc.retired.is_empty()
+            && desc.split_from.is_none()
+            && desc.members.first() == Some(&self.id);
+        if !founder || raft.is_initialized().await.map_err(io::Error::other)? {
+            return Ok(());
+        }
+        let members: BTreeMap<NodeId, openraft::BasicNode> = desc
+            .members
+            .iter()
+            .map(|id| {
+                let addr = catalog.nodes.get(id).map(|n| n.addr.clone());
+                (*id, openraft::BasicNode::new(addr.unwrap_or_default()))
+            })
+            .collect();
+        raft.initialize(members).await.map_err(io::Error::other)
+    }
+
+    /// Stops this node's replica of a group a merge absorbed and deletes its Raft log
+    /// (its record went with the merge; its data is the target's now).
+    pub(crate) async fn retire_merged(&self, source: GroupId) -> io::Result<()> {
+        let _lifecycle = self.lifecycle.lock().await;
+        self.retire_merged_locked(source).await
+    }
+
+    /// [`Node::retire_merged`], for a caller holding `lifecycle`.
+    async fn retire_merged_locked(&self, source: GroupId) -> io::Result<()> {
+        if let Some((_, replica)) = self.replicas.remove(&source) {
+            if let Err(e) = replica.raft.shutdown().await {
+                tracing::warn!(group = source, error = %e, "raft shutdown");
+            }
+        }
+        self.data.forget_record(source)?;
+        self.data.snapshots.remove(source)?;
+        self.logs.destroy_group(source).await
     }
 
     /// Stops every replica's Raft instance and closes the connections to peers.

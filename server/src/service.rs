@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tessera_common::raftnet::{dispatch, RaftReply};
 use tessera_common::rpc::Wire;
 use tessera_common::RpcService;
+use tessera_proto::catalog::GroupId;
 use tessera_proto::data::DataError;
 use tessera_proto::node_api::{NodeRequest, NodeResponse};
 
@@ -16,13 +17,17 @@ impl Node {
     async fn serve(&self, req: NodeRequest) -> NodeResponse {
         match req {
             NodeRequest::Data { group, epoch, req } => match self.replica(group) {
-                Some(replica) => NodeResponse::Data(replica.serve(epoch, req).await),
+                Some(replica) => {
+                    let served = replica.serve(epoch, req).await;
+                    NodeResponse::Data(served.map_err(|e| self.with_neighbours(e)))
+                }
                 None => NodeResponse::Data(Err(DataError::GroupNotFound)),
             },
             NodeRequest::Digest { group } => match self.replica(group) {
                 Some(replica) => NodeResponse::Digest(replica.digest()),
                 None => NodeResponse::Digest(Err(DataError::GroupNotFound)),
             },
+            NodeRequest::Applied { group } => NodeResponse::Applied(self.applied(group).await),
             NodeRequest::Compact => NodeResponse::Compacted(self.compact().await),
             NodeRequest::Footprint { start, end } => NodeResponse::Footprint(
                 self.data
@@ -30,6 +35,41 @@ impl Node {
                     .map_err(|e| DataError::Internal(e.to_string())),
             ),
         }
+    }
+
+    /// The last index `group`'s replica applied, made durable before it is answered (a
+    /// merge counts on its source's freeze surviving a crash of this node).
+    async fn applied(&self, group: GroupId) -> Result<u64, DataError> {
+        let index = match self.replica(group) {
+            Some(replica) => replica.applied_index(),
+            None => return Err(DataError::GroupNotFound),
+        };
+        let synced = self.data.syncer.sync().await;
+        synced.map_err(|e| DataError::Internal(e.to_string()))?;
+        Ok(index)
+    }
+
+    /// An `EpochMismatch` also carries the descriptors of this node's other replicas of
+    /// the same table: after a split the new range is here too, so a router routing
+    /// with the old descriptor learns both halves from one answer.
+    fn with_neighbours(&self, e: DataError) -> DataError {
+        let DataError::EpochMismatch {
+            mut ranges,
+            members,
+        } = e
+        else {
+            return e;
+        };
+        let Some(table) = ranges.first().map(|r| r.table) else {
+            return DataError::EpochMismatch { ranges, members };
+        };
+        for replica in self.all_replicas() {
+            let range = replica.range();
+            if range.table == table && !ranges.iter().any(|r| r.id == range.id) {
+                ranges.push((*range).clone());
+            }
+        }
+        DataError::EpochMismatch { ranges, members }
     }
 
     async fn answer_peer(&self, msg: PeerMessage) -> PeerReply {

@@ -89,6 +89,11 @@ pub struct StoredValue {
 }
 
 impl StoredValue {
+    /// Bytes of the encoded value.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
+
     /// Encodes header and payload.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN + self.payload.len());

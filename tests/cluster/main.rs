@@ -7,6 +7,7 @@ mod harness;
 mod basic;
 mod batching;
 mod catch_up;
+mod elastic;
 mod expiry;
 mod hibernation;
 mod multi_key;

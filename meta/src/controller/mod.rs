@@ -8,16 +8,23 @@
 //!   `default`, dropped tables until their fence is lifted;
 //! - heals and balances ([`healing`]): replaces the replicas of dead nodes, of lagging
 //!   followers and of decommissioning nodes; marks a drained node removed; evens
-//!   replica counts out (within ±1) when nothing else is under way.
+//!   replica counts out (within ±1) when nothing else is under way;
+//! - splits and merges ranges by size and load, and spreads leaders by load and count
+//!   ([`elastic`], carried out by [`ranges`]), and carries out operators' `SPLIT` and
+//!   `MERGE` ([`orders`]) between its own steps, so one range change at a time.
 //!
 //! A group whose leader reports a membership other than the catalog's is "unsettled"
 //! and is left alone until its leader finished the previous change, so at most one
 //! change per group is ever in flight.
 
+mod elastic;
 mod healing;
+mod orders;
+mod ranges;
 mod tables;
 
 use crate::catalog::MetaCommand;
+use crate::operator::OrderBook;
 use crate::service::MetaService;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +46,22 @@ pub struct ControllerConfig {
     pub lag_entries: u64,
     /// ...and is replaced once it has lagged for this long.
     pub lag_window: Duration,
+    /// A range holding more bytes than this splits at its middle key (0: never).
+    pub split_bytes: u64,
+    /// A range serving more requests per second than this for `split_after` splits
+    /// where the load divides evenly (0: never).
+    pub split_qps: f64,
+    /// How long a range must stay over `split_qps` to split.
+    pub split_after: Duration,
+    /// How long two neighbours must stay cold (under a quarter of `split_bytes` and a
+    /// tenth of `split_qps`) to merge back.
+    pub merge_after: Duration,
 }
+
+/// Default `split_bytes`: 128 MiB.
+pub const DEFAULT_SPLIT_BYTES: u64 = 128 << 20;
+/// Default `split_qps`.
+pub const DEFAULT_SPLIT_QPS: f64 = 2_500.0;
 
 impl Default for ControllerConfig {
     fn default() -> Self {
@@ -48,20 +70,49 @@ impl Default for ControllerConfig {
             dead_after: Duration::from_secs(10),
             lag_entries: 10_000,
             lag_window: Duration::from_secs(30),
+            split_bytes: DEFAULT_SPLIT_BYTES,
+            split_qps: DEFAULT_SPLIT_QPS,
+            split_after: Duration::from_secs(10),
+            merge_after: Duration::from_secs(60),
         }
     }
 }
 
 /// Runs until `shutdown`; acts only while this member leads.
-pub async fn run(service: Arc<MetaService>, config: ControllerConfig, shutdown: CancellationToken) {
-    let mut tick = tessera_common::ticker::Ticker::new(TICK, shutdown);
+pub(crate) async fn run(
+    service: Arc<MetaService>,
+    config: ControllerConfig,
+    mut orders: OrderBook,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tessera_common::ticker::Ticker::new(TICK, shutdown.clone());
     let routing = CatalogRouting::new(service.catalog.clone());
     let mut leading_since: Option<Instant> = None;
     let mut healer = healing::Healer::default();
-    while tick.tick().await {
+    let mut elastic = elastic::Elastic::default();
+    loop {
+        let shaper = ranges::Reshaper {
+            service: &service,
+            routing: &routing,
+            config: &config,
+        };
+        tokio::select! {
+            more = tick.tick() => if !more { break },
+            order = orders.recv() => {
+                let Some((order, reply)) = order else { break };
+                let outcome = if service.raft.is_leader() {
+                    orders::carry_out(&shaper, order).await
+                } else {
+                    Err("this meta member does not lead".into())
+                };
+                let _ = reply.send(outcome);
+                continue;
+            }
+        }
         if !service.raft.is_leader() {
             leading_since = None;
             healer = healing::Healer::default();
+            elastic = elastic::Elastic::default();
             continue;
         }
         let since = *leading_since.get_or_insert_with(Instant::now);
@@ -79,9 +130,17 @@ pub async fn run(service: Arc<MetaService>, config: ControllerConfig, shutdown: 
         if since.elapsed() < config.dead_after {
             continue;
         }
-        for cmd in healer.plan(&catalog, &service, &config) {
-            propose(&service, cmd).await;
+        if shaper.recover(&catalog).await {
+            continue; // Record what is half done before deciding anything new.
         }
+        let cmds = healer.plan(&catalog, &service, &config);
+        if !cmds.is_empty() {
+            for cmd in cmds {
+                propose(&service, cmd).await;
+            }
+            continue;
+        }
+        elastic.step(&shaper, &catalog).await;
     }
     for client in routing.node_clients() {
         client.close().await;

@@ -38,6 +38,7 @@ impl RpcService for FakeNode {
             None => Err(DataError::GroupNotFound),
             Some((_, current, ranges)) if *current != epoch => Err(DataError::EpochMismatch {
                 ranges: ranges.clone(),
+                members: vec![1],
             }),
             Some(_) => {
                 self.served.fetch_add(1, Ordering::Relaxed);
@@ -71,6 +72,7 @@ async fn setup(nodes: usize) -> (Vec<Arc<FakeNode>>, Cluster, CancellationToken)
             id: 10,
             members: vec![1],
             retired: vec![],
+            split_from: None,
         }),
     ];
     let mut fakes = Vec::new();

@@ -4,7 +4,9 @@
 //! 7.0.15 reports) and its parser. `data` commands become ops run by the range that
 //! holds their keys; `local` ones run in the router.
 
-use super::admin::{Compact, CreateTable, Decommission, DropTable, Nodes, Ranges, Table, Tables};
+use super::admin::{
+    Compact, CreateTable, Decommission, DropTable, Merge, Nodes, Ranges, Split, Table, Tables,
+};
 use super::connection::{
     Auth, Client, CommandCmd, Config, Echo, Hello, Ping, Quit, Reset, Select, Time,
 };
@@ -76,6 +78,7 @@ commands! {
     local Info,
     local Keys,
     data Lcs,
+    local Merge,
     data MGet,
     data MSet,
     data MSetNx,
@@ -101,6 +104,7 @@ commands! {
     data SetEx,
     data SetNx,
     data SetRange,
+    local Split,
     data Strlen,
     data Substr,
     local Table,

@@ -16,6 +16,8 @@ pub struct Change {
     pub key: Vec<u8>,
     /// Its expiry before the batch (to drop the old expiry-index entry).
     pub old_expiry: Option<u64>,
+    /// Bytes it took before the batch (key and stored value; 0 if absent).
+    pub old_size: usize,
     /// Its new value, or `None` if deleted.
     pub new: Option<StoredValue>,
 }
@@ -150,16 +152,14 @@ impl<'a> Engine<'a> {
             if !seen.insert(key.clone()) {
                 continue;
             }
-            let old_expiry = self
-                .original
-                .get(&key)
-                .cloned()
-                .flatten()
-                .and_then(|v| v.expires_at_ms);
+            let old = self.original.get(&key).and_then(Option::as_ref);
+            let old_expiry = old.and_then(|v| v.expires_at_ms);
+            let old_size = old.map_or(0, |v| key.len() + v.encoded_len());
             let new = self.current.remove(&key).flatten();
             changes.push(Change {
                 key,
                 old_expiry,
+                old_size,
                 new,
             });
         }

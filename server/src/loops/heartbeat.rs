@@ -1,35 +1,72 @@
 //! Heartbeats: liveness and per-replica stats for the meta service, every second.
 
 use crate::node::Node;
+use crate::replica::{GroupReplica, NoSplit};
 use openraft::async_runtime::WatchReceiver;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_common::ticker::Ticker;
-use tessera_proto::meta_api::ReplicaStats;
+use tessera_proto::catalog::GroupId;
+use tessera_proto::meta_api::{RangeLoad, ReplicaStats};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Reports to the meta service every `every` until `shutdown`.
 pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: CancellationToken) {
     let mut tick = Ticker::new(every, shutdown);
+    // Each replica's served ops when last reported, to report requests per second.
+    let mut last: HashMap<GroupId, (u64, Instant)> = HashMap::new();
     while tick.tick().await {
-        let stats: Vec<ReplicaStats> = node
-            .all_replicas()
+        let replicas = node.all_replicas();
+        last.retain(|g, _| replicas.iter().any(|r| r.id == *g));
+        let stats: Vec<ReplicaStats> = replicas
             .iter()
-            .map(|r| {
-                let membership = r.leader_membership(node.id, false);
-                let metrics = r.raft.metrics();
-                let m = metrics.borrow_watched();
-                ReplicaStats {
-                    group: r.id,
-                    is_leader: membership.is_some(),
-                    applied: m.last_applied.as_ref().map_or(0, |id| id.index),
-                    membership,
-                    asleep: r.hibernation.is_asleep(),
-                }
-            })
+            .map(|r| stats_of(&node, r, &mut last))
             .collect();
         if let Err(e) = node.meta.heartbeat(node.id, stats).await {
             tracing::debug!(error = %e, "heartbeat failed");
         }
+    }
+}
+
+fn stats_of(
+    node: &Node,
+    replica: &GroupReplica,
+    last: &mut HashMap<GroupId, (u64, Instant)>,
+) -> ReplicaStats {
+    let membership = replica.leader_membership(node.id, false);
+    let applied = {
+        let metrics = replica.raft.metrics();
+        let m = metrics.borrow_watched();
+        m.last_applied.as_ref().map_or(0, |id| id.index)
+    };
+    let ops = replica.load.ops();
+    let (before, at) = last
+        .insert(replica.id, (ops, Instant::now()))
+        .unwrap_or((ops, Instant::now()));
+    let seconds = at.elapsed().as_secs_f64();
+    let qps = if seconds > 0.0 {
+        (ops - before) as f64 / seconds
+    } else {
+        0.0
+    };
+    let range = membership.as_ref().map(|_| {
+        let desc = replica.range();
+        let load = RangeLoad {
+            bytes: replica.bytes(),
+            qps,
+            splittable: replica.load.balanced_key(&desc) != Err(NoSplit::HotKey),
+            frozen_at: replica.frozen_at(),
+        };
+        ((*desc).clone(), load)
+    });
+    ReplicaStats {
+        group: replica.id,
+        is_leader: membership.is_some(),
+        applied,
+        membership,
+        asleep: replica.hibernation.is_asleep(),
+        range,
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod heartbeat;
+pub(crate) mod ranges;
 pub(crate) mod reconciler;
 pub(crate) mod sleeper;
 pub(crate) mod snapshotter;

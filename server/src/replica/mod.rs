@@ -6,13 +6,14 @@
 //! A request is checked against the replica's applied range — epoch and bounds — before
 //! it is served; the state machine checks the epoch again when the write applies.
 
+mod load;
 mod membership;
 mod read;
 mod snapshot;
 mod write;
 
 use crate::hibernation::Hibernation;
-use crate::state_machine::{Applied, DataKeyspaces};
+use crate::state_machine::{CommandBody, DataKeyspaces, Published};
 use crate::value::SeqGen;
 use crate::DataRaft;
 use bytes::Bytes;
@@ -21,9 +22,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tessera_common::Clock;
 use tessera_proto::catalog::{GroupId, NodeId, RangeDesc};
-use tessera_proto::data::{DataError, DataRequest, DataResponse};
+use tessera_proto::data::{DataError, DataRequest, DataResponse, RangeChange};
 use tessera_proto::op::OpKind;
 
+pub use load::{Load, NoSplit};
 pub use snapshot::LogSize;
 
 /// This node's replica of one group.
@@ -33,7 +35,7 @@ pub struct GroupReplica {
     /// Its Raft instance.
     pub raft: DataRaft,
     ks: DataKeyspaces,
-    applied: Arc<Applied>,
+    applied: Arc<Published>,
     proposer: tokio::sync::Mutex<SeqGen>,
     clock: Arc<dyn Clock>,
     /// A membership step (see the reconciler) is running for this replica.
@@ -43,6 +45,8 @@ pub struct GroupReplica {
     /// How a read confirms this replica still leads the group.
     read_policy: ReadPolicy,
     log_size: LogSize,
+    /// Requests served and sampled keys, for load-based splits.
+    pub(crate) load: Load,
 }
 
 /// How a replica runs besides its Raft instance.
@@ -63,7 +67,7 @@ impl GroupReplica {
         id: GroupId,
         raft: DataRaft,
         ks: DataKeyspaces,
-        applied: Arc<Applied>,
+        applied: Arc<Published>,
         options: ReplicaOptions,
     ) -> Self {
         Self {
@@ -81,7 +85,18 @@ impl GroupReplica {
                 ReadPolicy::ReadIndex
             },
             log_size: LogSize::new(options.log_bytes),
+            load: Load::default(),
         }
+    }
+
+    /// Bytes of keys and values in its range.
+    pub fn bytes(&self) -> u64 {
+        self.applied.bytes()
+    }
+
+    /// The index of its freeze entry, if a merge froze it.
+    pub fn frozen_at(&self) -> Option<u64> {
+        self.applied.frozen_at()
     }
 
     /// The range as last applied: bounds and epoch.
@@ -100,17 +115,24 @@ impl GroupReplica {
         self.hibernation.wake(&self.raft);
         let range = self.range();
         if epoch != range.epoch {
-            return Err(DataError::EpochMismatch {
-                ranges: vec![(*range).clone()],
-            });
+            return Err(self.epoch_mismatch(&range));
+        }
+        let unfreezing = matches!(
+            req,
+            DataRequest::Change(RangeChange::Freeze | RangeChange::Unfreeze)
+        );
+        if self.applied.frozen() && !unfreezing {
+            return Err(DataError::Frozen);
         }
         match req {
             DataRequest::Write(ops) => {
                 check_keys(&range, ops.iter().flat_map(OpKind::keys))?;
+                self.load.record(&ops);
                 self.write_ops(range.epoch, ops).await
             }
             DataRequest::Read(ops) => {
                 check_keys(&range, ops.iter().flat_map(OpKind::keys))?;
+                self.load.record(&ops);
                 if ops.iter().any(OpKind::is_write) {
                     return Err(DataError::Internal("a read request holds a write".into()));
                 }
@@ -134,6 +156,38 @@ impl GroupReplica {
             }
             DataRequest::Clear => self.clear(&range).await,
             DataRequest::Fence { prefix, on } => self.fence(range.epoch, prefix, on).await,
+            DataRequest::Change(change) => {
+                self.change_range(range.epoch, CommandBody::Change(change))
+                    .await
+            }
+            DataRequest::SplitKey { by_load } => {
+                self.read_barrier().await?;
+                Ok(DataResponse::SplitKey(self.split_key(&range, by_load)?))
+            }
+            DataRequest::TransferLeader { to } => {
+                self.raft
+                    .trigger()
+                    .transfer_leader(to)
+                    .await
+                    .map_err(|e| DataError::Internal(e.to_string()))?;
+                Ok(DataResponse::Transferring)
+            }
+        }
+    }
+
+    /// The answer to a request routed with another epoch.
+    fn epoch_mismatch(&self, range: &RangeDesc) -> DataError {
+        use openraft::async_runtime::WatchReceiver;
+        let metrics = self.raft.metrics();
+        let members = metrics
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        DataError::EpochMismatch {
+            ranges: vec![range.clone()],
+            members,
         }
     }
 }

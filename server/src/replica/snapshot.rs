@@ -46,12 +46,17 @@ pub(super) struct RangeTally {
 }
 
 impl GroupReplica {
-    fn applied_index(&self) -> Option<u64> {
+    fn last_applied(&self) -> Option<u64> {
         self.raft
             .metrics()
             .borrow_watched()
             .last_applied
             .map(|l| l.index)
+    }
+
+    /// The last log index applied (0: none).
+    pub fn applied_index(&self) -> u64 {
+        self.last_applied().unwrap_or(0)
     }
 
     /// Snapshots and purges the log if `limit` bytes were appended to it since the
@@ -65,7 +70,7 @@ impl GroupReplica {
         if limit == 0 || grown < limit {
             return;
         }
-        let applied = self.applied_index().unwrap_or(0);
+        let applied = self.applied_index();
         let entries = applied
             .saturating_sub(size.index_at_snapshot.load(Relaxed))
             .max(1);
@@ -85,7 +90,7 @@ impl GroupReplica {
     pub async fn snapshot_and_purge(&self, keep: u64) -> Result<(), String> {
         const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
         let raft = &self.raft;
-        let Some(applied) = self.applied_index() else {
+        let Some(applied) = self.last_applied() else {
             return Ok(()); // Nothing applied, nothing to purge.
         };
         raft.trigger().snapshot().await.map_err(|e| e.to_string())?;

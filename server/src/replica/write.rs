@@ -2,7 +2,7 @@
 //! Raft entry; the reply comes back once the entry is applied.
 
 use super::GroupReplica;
-use crate::state_machine::{CommandBody, DataCommand, DataReply};
+use crate::state_machine::{Applied, CommandBody, DataCommand, DataReply};
 use bytes::Bytes;
 use openraft::error::ClientWriteError;
 use openraft::impls::ProgressResponder;
@@ -43,6 +43,19 @@ impl GroupReplica {
         }
     }
 
+    /// Proposes `body` and expects one reply per op.
+    async fn replies(
+        &self,
+        epoch: u64,
+        body: CommandBody,
+        ops: usize,
+    ) -> Result<Vec<Reply>, DataError> {
+        match self.propose(epoch, body, ops).await? {
+            Applied::Replies(replies) => Ok(replies),
+            _ => Err(DataError::Internal("unexpected outcome".into())),
+        }
+    }
+
     /// Client ops as one entry: atomic within the group.
     pub(super) async fn write_ops(
         &self,
@@ -50,17 +63,30 @@ impl GroupReplica {
         ops: Vec<Op>,
     ) -> Result<DataResponse, DataError> {
         let n = ops.len();
-        self.propose(epoch, CommandBody::Ops(ops), n)
+        self.replies(epoch, CommandBody::Ops(ops), n)
             .await
             .map(DataResponse::Replies)
     }
 
     /// Deletes every key of the range.
     pub(super) async fn clear(&self, range: &RangeDesc) -> Result<DataResponse, DataError> {
-        self.propose(range.epoch, CommandBody::Clear, 1).await?;
+        self.replies(range.epoch, CommandBody::Clear, 1).await?;
         Ok(DataResponse::Cleared {
             next: Bytes::copy_from_slice(&range.end),
         })
+    }
+
+    /// Proposes a split, a freeze or a merge (see `DataRequest`).
+    pub(super) async fn change_range(
+        &self,
+        epoch: u64,
+        body: CommandBody,
+    ) -> Result<DataResponse, DataError> {
+        match self.propose(epoch, body, 1).await? {
+            Applied::Ranges(ranges, members) => Ok(DataResponse::Ranges { ranges, members }),
+            Applied::Frozen(range, index) => Ok(DataResponse::Frozen { range, index }),
+            Applied::Replies(_) => Ok(DataResponse::Aborted),
+        }
     }
 
     /// Sets or lifts a fence on a key prefix.
@@ -71,7 +97,7 @@ impl GroupReplica {
         on: bool,
     ) -> Result<DataResponse, DataError> {
         let replies = self
-            .propose(epoch, CommandBody::Fence { prefix, on }, 1)
+            .replies(epoch, CommandBody::Fence { prefix, on }, 1)
             .await?;
         match replies.as_slice() {
             [Reply::Array(items)] => Ok(DataResponse::Fenced {
@@ -92,13 +118,13 @@ impl GroupReplica {
     /// passed. Followers do nothing: the deletion reaches them through the log, so
     /// every replica stays identical.
     pub async fn sweep_expired(&self, keys: Vec<Bytes>) -> Result<(), DataError> {
-        if keys.is_empty() || !self.raft.is_leader() {
+        if keys.is_empty() || !self.raft.is_leader() || self.applied.frozen() {
             return Ok(());
         }
         let range = self.range();
         super::check_keys(&range, keys.iter())?;
         self.hibernation.wake(&self.raft); // Requests wake the group in `serve`.
-        self.propose(range.epoch, CommandBody::Sweep(keys), 1)
+        self.replies(range.epoch, CommandBody::Sweep(keys), 1)
             .await
             .map(drop)
     }

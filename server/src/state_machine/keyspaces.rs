@@ -72,6 +72,15 @@ impl DataKeyspaces {
         Ok(())
     }
 
+    /// Deletes `group`'s record, leaving the data of its range (a merge's source, whose
+    /// data is its target's now).
+    ///
+    /// # Errors
+    /// fjall errors.
+    pub fn forget_record(&self, group: GroupId) -> io::Result<()> {
+        self.groups.remove(group.to_be_bytes()).map_err(io_err)
+    }
+
     /// Deletes everything a replica of `group` left in the data keyspaces: the keys of
     /// its range, their expiry-index entries, its record and its snapshot file; then
     /// fsyncs. (Its Raft log is the log store's to delete.)

@@ -9,9 +9,11 @@
 //! proposed it under and is refused at apply if the epoch moved meanwhile.
 
 mod keyspaces;
+mod ranges;
 mod snapshot;
 
 pub use keyspaces::{expiry_key, DataKeyspaces};
+pub use ranges::RangeEvent;
 pub use snapshot::GroupSnapshotBuilder;
 
 use crate::engine::{Change, Engine};
@@ -27,8 +29,8 @@ use std::io;
 use std::sync::{Arc, Mutex, RwLock};
 use tessera_common::raftlog::io_err;
 use tessera_common::raftnet::SnapshotBytes;
-use tessera_proto::catalog::{GroupId, RangeDesc};
-use tessera_proto::data::DataError;
+use tessera_proto::catalog::{GroupId, NodeId, RangeDesc};
+use tessera_proto::data::{DataError, RangeChange};
 use tessera_proto::op::{Op, OpKind};
 use tessera_proto::reply::Reply;
 
@@ -63,6 +65,9 @@ pub enum CommandBody {
         /// Fence, or lift the fence.
         on: bool,
     },
+    /// Change the range itself: applied on its own, in a batch of its own, after
+    /// everything before it is written.
+    Change(RangeChange),
 }
 
 impl std::fmt::Display for DataCommand {
@@ -72,13 +77,24 @@ impl std::fmt::Display for DataCommand {
             CommandBody::Sweep(keys) => write!(f, "Sweep({})", keys.len()),
             CommandBody::Clear => write!(f, "Clear"),
             CommandBody::Fence { on, .. } => write!(f, "Fence({on})"),
+            CommandBody::Change(change) => change.fmt(f),
         }
     }
 }
 
-/// The result of applying one [`DataCommand`]: one reply per op, or why the command
-/// was refused as a whole.
-pub type DataReply = Result<Vec<Reply>, DataError>;
+/// What an applied [`DataCommand`] answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Applied {
+    /// One reply per op.
+    Replies(Vec<Reply>),
+    /// The descriptors after a split or a merge, and the group's voters.
+    Ranges(Vec<RangeDesc>, Vec<NodeId>),
+    /// The frozen descriptor and the freeze entry's index.
+    Frozen(RangeDesc, u64),
+}
+
+/// The result of applying one [`DataCommand`], or why it was refused as a whole.
+pub type DataReply = Result<Applied, DataError>;
 
 /// The persisted per-group record.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -93,16 +109,26 @@ pub struct GroupRecord {
     pub max_seq: Seq,
     /// Key prefixes whose writes are refused (tables being created or existing).
     pub fenced: Vec<Vec<u8>>,
+    /// Bytes of the keys and stored values in the range (kept at apply).
+    pub bytes: u64,
+    /// The index of the freeze entry, once the range is frozen for a merge.
+    pub frozen_at: Option<u64>,
+    /// Merges into this range that were called off: (source group, freeze index).
+    pub aborted_merges: Vec<(GroupId, u64)>,
+    /// Merges into this range that were applied: (source group, freeze index).
+    pub merged: Vec<(GroupId, u64)>,
 }
 
 /// What the replica's request paths read of the applied state.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub struct Published {
     max_seq: Mutex<Seq>,
     range: RwLock<Arc<RangeDesc>>,
+    frozen_at: Mutex<Option<u64>>,
+    bytes: std::sync::atomic::AtomicU64,
 }
 
-impl Applied {
+impl Published {
     /// The highest applied sequence number.
     pub fn max_seq(&self) -> Seq {
         *self.max_seq.lock().unwrap_or_else(|p| p.into_inner())
@@ -113,7 +139,25 @@ impl Applied {
         self.range.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether the range is frozen for a merge.
+    pub fn frozen(&self) -> bool {
+        self.frozen_at().is_some()
+    }
+
+    /// The index of the freeze entry, if the range is frozen.
+    pub fn frozen_at(&self) -> Option<u64> {
+        *self.frozen_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bytes of keys and values in the range.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn publish(&self, record: &GroupRecord) {
+        use std::sync::atomic::Ordering;
+        *self.frozen_at.lock().unwrap_or_else(|p| p.into_inner()) = record.frozen_at;
+        self.bytes.store(record.bytes, Ordering::Relaxed);
         *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = record.max_seq;
         let mut range = self.range.write().unwrap_or_else(|p| p.into_inner());
         if **range != record.range {
@@ -131,7 +175,9 @@ pub struct GroupStateMachine {
     group: GroupId,
     ks: DataKeyspaces,
     record: GroupRecord,
-    applied: Arc<Applied>,
+    applied: Arc<Published>,
+    /// Where splits and merges are announced to the node (none in tests).
+    events: Option<tokio::sync::mpsc::UnboundedSender<RangeEvent>>,
 }
 
 impl GroupStateMachine {
@@ -140,6 +186,19 @@ impl GroupStateMachine {
     /// # Errors
     /// fjall or decoding errors.
     pub fn open(ks: DataKeyspaces, group: GroupId, range: &RangeDesc) -> io::Result<Self> {
+        Self::open_with_events(ks, group, range, None)
+    }
+
+    /// [`GroupStateMachine::open`], announcing splits and merges on `events`.
+    ///
+    /// # Errors
+    /// fjall or decoding errors.
+    pub fn open_with_events(
+        ks: DataKeyspaces,
+        group: GroupId,
+        range: &RangeDesc,
+        events: Option<tokio::sync::mpsc::UnboundedSender<RangeEvent>>,
+    ) -> io::Result<Self> {
         let record = match ks.record(group)? {
             Some(record) => record,
             None => GroupRecord {
@@ -147,18 +206,19 @@ impl GroupStateMachine {
                 ..Default::default()
             },
         };
-        let applied = Arc::new(Applied::default());
+        let applied = Arc::new(Published::default());
         applied.publish(&record);
         Ok(Self {
             group,
             ks,
             record,
             applied,
+            events,
         })
     }
 
     /// The applied state the group's request paths read.
-    pub fn applied(&self) -> Arc<Applied> {
+    pub fn applied(&self) -> Arc<Published> {
         self.applied.clone()
     }
 
@@ -174,9 +234,10 @@ impl GroupStateMachine {
     /// proposed.
     fn run(&mut self, engine: &mut Engine<'_>, cmd: &DataCommand) -> io::Result<DataReply> {
         if cmd.epoch != self.record.range.epoch {
-            return Ok(Err(DataError::EpochMismatch {
-                ranges: vec![self.record.range.clone()],
-            }));
+            return Ok(Err(self.epoch_mismatch()));
+        }
+        if self.record.frozen_at.is_some() {
+            return Ok(Err(DataError::Frozen));
         }
         // A leader whose clock lags an earlier leader's may propose a lower sequence;
         // lifting it here keeps sequences increasing in log order, identically on every
@@ -200,9 +261,24 @@ impl GroupStateMachine {
             CommandBody::Sweep(keys) => vec![engine.sweep(keys)?],
             CommandBody::Clear => vec![self.clear_range(engine)?],
             CommandBody::Fence { prefix, on } => vec![self.fence(engine, prefix, *on)?],
+            _ => {
+                return Ok(Err(DataError::Internal(
+                    "a range change in an op batch".into(),
+                )))
+            }
         };
         self.record.max_seq = base.nth(replies.len().saturating_sub(1));
-        Ok(Ok(replies))
+        Ok(Ok(Applied::Replies(replies)))
+    }
+
+    /// The error for a command proposed under another epoch: the current descriptor
+    /// and the group's voters.
+    fn epoch_mismatch(&self) -> DataError {
+        let members = self.record.membership.membership().voter_ids().collect();
+        DataError::EpochMismatch {
+            ranges: vec![self.record.range.clone()],
+            members,
+        }
     }
 
     /// Sets or lifts a fence on `prefix`; answers how many live keys have it, and one,
@@ -249,6 +325,25 @@ impl GroupStateMachine {
         }
         engine.clear_pending();
         Ok(Reply::Ok)
+    }
+
+    /// Writes what `engine` changed, and the record, in one batch.
+    fn write(&mut self, engine: Engine<'_>) -> io::Result<()> {
+        let changes = engine.into_changes();
+        for change in &changes {
+            let new = change
+                .new
+                .as_ref()
+                .map_or(0, |v| change.key.len() + v.encoded_len());
+            let delta = new as i64 - change.old_size as i64;
+            self.record.bytes = self.record.bytes.saturating_add_signed(delta);
+        }
+        let mut batch = self.ks.db.batch();
+        write_changes(&self.ks, &mut batch, changes);
+        self.record_batch(&mut batch)?;
+        batch.commit().map_err(io_err)?;
+        self.applied.publish(&self.record);
+        Ok(())
     }
 
     fn record_batch(&self, batch: &mut fjall::OwnedWriteBatch) -> io::Result<()> {
@@ -303,26 +398,49 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         };
         let mut engine = Engine::new(&read, 0, Seq::default());
         let mut replies = Vec::new();
+        let mut events = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
-            self.record.applied = Some(entry.log_id);
             let reply = match entry.payload {
-                EntryPayload::Blank => Ok(Vec::new()),
-                EntryPayload::Normal(cmd) => self.run(&mut engine, &cmd)?,
+                EntryPayload::Normal(DataCommand {
+                    epoch,
+                    body: CommandBody::Change(change),
+                    ..
+                }) => {
+                    // Everything before it is written first: a split counts and a merge
+                    // hands over the data as it stands.
+                    self.write(std::mem::replace(
+                        &mut engine,
+                        Engine::new(&read, 0, Seq::default()),
+                    ))?;
+                    let (reply, event) = self.change_range(entry.log_id, epoch, &change).await?;
+                    events.extend(event);
+                    reply
+                }
+                EntryPayload::Normal(cmd) => {
+                    self.record.applied = Some(entry.log_id);
+                    self.run(&mut engine, &cmd)?
+                }
+                EntryPayload::Blank => {
+                    self.record.applied = Some(entry.log_id);
+                    Ok(Applied::Replies(Vec::new()))
+                }
                 EntryPayload::Membership(m) => {
+                    self.record.applied = Some(entry.log_id);
                     self.record.membership =
                         StoredMembershipOf::<DataTypes>::new(Some(entry.log_id), m);
-                    Ok(Vec::new())
+                    Ok(Applied::Replies(Vec::new()))
                 }
             };
             if let Some(responder) = responder {
                 replies.push((responder, reply));
             }
         }
-        let mut batch = self.ks.db.batch();
-        write_changes(&self.ks, &mut batch, engine.into_changes());
-        self.record_batch(&mut batch)?;
-        batch.commit().map_err(io_err)?;
-        self.applied.publish(&self.record);
+        self.write(engine)?;
+        if let Some(tx) = &self.events {
+            for event in events {
+                let _ = tx.send(event);
+            }
+        }
         for (responder, reply) in replies {
             responder.send(reply);
         }
@@ -409,7 +527,8 @@ mod tests {
         assert_eq!(
             refused,
             Err(DataError::EpochMismatch {
-                ranges: vec![range]
+                ranges: vec![range],
+                members: Vec::new(),
             })
         );
         assert!(!engine.changed());

@@ -1,10 +1,12 @@
 //! How operators see a range: its table, bounds as written after `table:`, epoch, group,
-//! leader and replicas.
+//! leader and replicas, and its size and load as its leader last reported them.
 
 use crate::Context;
 use bytes::Bytes;
-use tessera_proto::catalog::{Catalog, RangeDesc, TableDesc};
+use std::collections::HashMap;
+use tessera_proto::catalog::{Catalog, RangeDesc, RangeId, TableDesc};
 use tessera_proto::keys::table_end;
+use tessera_proto::meta_api::RangeLoad;
 use tessera_proto::reply::Reply;
 
 /// The user-visible form of a range bound: the key within its table (nil: the end).
@@ -15,8 +17,25 @@ fn bound(key: &[u8], table: &TableDesc, end: bool) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(key.get(4..).unwrap_or_default()))
 }
 
+/// Every range's size and load as leaders last reported them (none if the meta
+/// service does not answer: the rest of the description still helps).
+pub async fn loads(ctx: &Context) -> HashMap<RangeId, RangeLoad> {
+    match ctx.meta.loads().await {
+        Ok(loads) => loads.into_iter().collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "no range loads from the meta service");
+            HashMap::new()
+        }
+    }
+}
+
 /// One range, as a map.
-pub fn range_reply(ctx: &Context, catalog: &Catalog, range: &RangeDesc) -> Reply {
+pub fn range_reply(
+    ctx: &Context,
+    catalog: &Catalog,
+    range: &RangeDesc,
+    load: Option<&RangeLoad>,
+) -> Reply {
     let Some(table) = catalog.tables.get(&range.table) else {
         return Reply::Nil;
     };
@@ -40,6 +59,20 @@ pub fn range_reply(ctx: &Context, catalog: &Catalog, range: &RangeDesc) -> Reply
         (
             Reply::bulk("replicas"),
             Reply::Array(members.into_iter().map(|m| Reply::Int(m as i64)).collect()),
+        ),
+        (
+            Reply::bulk("bytes"),
+            load.map_or(Reply::Nil, |l| Reply::Int(l.bytes as i64)),
+        ),
+        (
+            Reply::bulk("qps"),
+            load.map_or(Reply::Nil, |l| Reply::Int(l.qps.round() as i64)),
+        ),
+        (
+            Reply::bulk("splittable"),
+            load.map_or(Reply::Nil, |l| {
+                Reply::bulk(if l.splittable { "yes" } else { "no" })
+            }),
         ),
     ])
 }

@@ -1,5 +1,5 @@
 //! Tessera's operator commands: `CREATETABLE`, `DROPTABLE`, `TABLES`, `TABLE INFO`,
-//! `RANGES`, `NODES`, `DECOMMISSION`, `COMPACT`.
+//! `RANGES`, `SPLIT`, `MERGE`, `NODES`, `DECOMMISSION`, `COMPACT`.
 //!
 //! Creating and dropping a table is the meta controller's work (it fences the table's
 //! prefix in `default` first, so creating a table never changes the meaning of a
@@ -12,6 +12,7 @@ mod describe;
 mod droptable;
 mod nodes;
 mod ranges;
+mod split;
 mod table;
 mod tables;
 
@@ -21,5 +22,6 @@ pub use decommission::Decommission;
 pub use droptable::DropTable;
 pub use nodes::Nodes;
 pub use ranges::Ranges;
+pub use split::{Merge, Split};
 pub use table::Table;
 pub use tables::Tables;

@@ -1,6 +1,6 @@
 //! `RANGES [table]`.
 
-use super::describe::{range_reply, table_named};
+use super::describe::{loads, range_reply, table_named};
 use crate::cmd::{ClusterCommand, Parsed};
 use crate::Context;
 use futures::future::BoxFuture;
@@ -45,12 +45,12 @@ impl ClusterCommand for Ranges {
                 all
             }
         };
-        let reply = Reply::Array(
-            ranges
+        Box::pin(async move {
+            let loads = loads(&ctx).await;
+            let reply = ranges
                 .iter()
-                .map(|r| range_reply(&ctx, &catalog, r))
-                .collect(),
-        );
-        Box::pin(async move { reply })
+                .map(|r| range_reply(&ctx, &catalog, r, loads.get(&r.id)));
+            Reply::Array(reply.collect())
+        })
     }
 }

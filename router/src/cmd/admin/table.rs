@@ -1,6 +1,6 @@
 //! `TABLE INFO name`.
 
-use super::describe::{range_reply, table_named};
+use super::describe::{loads, range_reply, table_named};
 use crate::cmd::keyless::count as keyless_count;
 use crate::cmd::{ClusterCommand, Parsed};
 use crate::Context;
@@ -59,6 +59,7 @@ impl ClusterCommand for Table {
                 keys += counted.keys;
                 bytes += counted.bytes;
             }
+            let loads = loads(&ctx).await;
             Reply::Map(vec![
                 (Reply::bulk("id"), Reply::Int(i64::from(table.id))),
                 (Reply::bulk("name"), Reply::bulk(table.name.clone())),
@@ -73,7 +74,7 @@ impl ClusterCommand for Table {
                     Reply::Array(
                         ranges
                             .iter()
-                            .map(|r| range_reply(&ctx, &catalog, r))
+                            .map(|r| range_reply(&ctx, &catalog, r, loads.get(&r.id)))
                             .collect(),
                     ),
                 ),

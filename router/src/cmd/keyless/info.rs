@@ -124,6 +124,12 @@ fn tessera(ctx: &Context, out: &mut String) {
         catalog.ranges.len(),
         catalog.groups.len()
     );
+    let c = &catalog.counters;
+    let _ = write!(
+        out,
+        "range_splits:{}\r\nrange_merges:{}\r\nreplica_moves:{}\r\nleader_transfers:{}\r\n",
+        c.splits, c.merges, c.replica_moves, c.leader_transfers
+    );
     for (table, count) in ctx.scan_reads() {
         let name = catalog
             .tables

@@ -1,0 +1,63 @@
+//! Acting on splits and merges once applied: a split's new group is started here (its
+//! record was written by the split, so the replica begins where the split left it), and
+//! the former parent's leader campaigns for it at once; a merge's absorbed group is
+//! stopped and its Raft log deleted.
+
+use crate::node::Node;
+use crate::state_machine::RangeEvent;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Handles range events until `shutdown`.
+pub(crate) async fn run(
+    node: Arc<Node>,
+    mut events: mpsc::UnboundedReceiver<RangeEvent>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        match event {
+            RangeEvent::Split { parent, child } => start_child(&node, parent, child).await,
+            RangeEvent::Merged { target, source } => {
+                tracing::info!(
+                    node = node.id,
+                    target,
+                    source,
+                    "merged: retiring the source"
+                );
+                if let Err(e) = node.retire_merged(source).await {
+                    tracing::error!(group = source, error = %e, "cannot retire a merged group");
+                }
+            }
+        }
+    }
+}
+
+async fn start_child(node: &Node, parent: u64, child: u64) {
+    {
+        let _lifecycle = node.lifecycle.lock().await;
+        if node.replica(child).is_none() {
+            // The split wrote the new group's record here: no catalog is needed.
+            let none = tessera_proto::catalog::Catalog::default();
+            if let Err(e) = node.start_replica(&none, child).await {
+                tracing::error!(group = child, error = %e, "cannot start a split's new group");
+                return;
+            }
+        }
+    }
+    tracing::info!(node = node.id, parent, child, "split: new group started");
+    let leads_parent = node.replica(parent).is_some_and(|p| p.raft.is_leader());
+    if let Some(child) = node.replica(child).filter(|_| leads_parent) {
+        // The former parent's leader stands first, so the new range serves at once.
+        if let Err(e) = child.raft.trigger().elect(false).await {
+            tracing::debug!(group = child.id, error = %e, "election of a new group");
+        }
+    }
+}
