@@ -192,6 +192,9 @@ pub enum Command {
         lag_window: Duration,
         #[command(flatten)]
         elastic: ElasticFlags,
+        /// Abort at this crash point (recovery tests; see `common::failpoint`).
+        #[arg(long, hide = true)]
+        failpoint: Option<String>,
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]
@@ -238,6 +241,9 @@ pub enum Command {
         /// needed again ("0s": never). Saves CPU on nodes with many idle ranges.
         #[arg(long, default_value = "5s", value_parser = parse_duration, env = "TESSERA_HIBERNATE_AFTER")]
         hibernate_after: Duration,
+        /// Abort at this crash point (recovery tests; see `common::failpoint`).
+        #[arg(long, hide = true)]
+        failpoint: Option<String>,
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]

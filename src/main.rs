@@ -76,10 +76,14 @@ fn main() -> anyhow::Result<()> {
                 lag_entries,
                 lag_window,
                 elastic,
+                failpoint,
                 secret,
                 ..
             } => {
                 secret.apply()?;
+                if let Some(point) = failpoint {
+                    tessera_common::failpoint::arm(point);
+                }
                 run_meta(MetaFlags {
                     id,
                     members,
@@ -108,10 +112,14 @@ fn main() -> anyhow::Result<()> {
                 snapshot_bytes,
                 hibernate_after,
                 reads,
+                failpoint,
                 secret,
                 ..
             } => {
                 secret.apply()?;
+                if let Some(point) = failpoint {
+                    tessera_common::failpoint::arm(point);
+                }
                 let config = NodeConfig {
                     id,
                     data_dir,

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod directory;
+pub mod failpoint;
 pub mod frame;
 pub mod identity;
 pub mod raftlog;

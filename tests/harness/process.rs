@@ -111,6 +111,11 @@ impl Service {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 
+    /// Whether the process has exited on its own (reaped if so).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// SIGKILL, then reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -347,6 +347,34 @@ impl Cluster {
         self.meta[i].1 = Some(member);
     }
 
+    /// Drops `--failpoint NAME` from every stored command line, so restarts run clean.
+    pub fn disarm(&mut self) {
+        for a in self.meta_args.iter_mut().chain(self.node_args.iter_mut()) {
+            if let Some(i) = a.iter().position(|x| x == "--failpoint") {
+                a.drain(i..i + 2);
+            }
+        }
+    }
+
+    /// Node and meta processes that exited on their own (a failpoint), marked dead.
+    pub fn reap_exited(&mut self) -> (Vec<NodeId>, Vec<u64>) {
+        let mut nodes = Vec::new();
+        for (id, slot) in &mut self.nodes {
+            if slot.as_mut().is_some_and(|s| s.exited()) {
+                *slot = None;
+                nodes.push(*id);
+            }
+        }
+        let mut metas = Vec::new();
+        for (id, slot) in &mut self.meta {
+            if slot.as_mut().is_some_and(|s| s.exited()) {
+                *slot = None;
+                metas.push(*id);
+            }
+        }
+        (nodes, metas)
+    }
+
     /// SIGKILL every process, then start them all again on the same data (the router
     /// on the same port, so clients can reconnect).
     pub fn kill_all_and_restart(&mut self) {

@@ -9,4 +9,5 @@ mod healing;
 mod load;
 mod partition;
 mod playground;
+mod reshape;
 mod sigkill;

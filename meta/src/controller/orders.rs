@@ -3,6 +3,7 @@
 //! in the way.
 
 use super::ranges::Reshaper;
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_proto::catalog::{Catalog, RangeDesc, TableState};
 use tessera_proto::keys::storage_key;
@@ -23,6 +24,16 @@ pub(crate) async fn carry_out(shaper: &Reshaper<'_>, order: Reshape) -> Result<(
     }
 }
 
+/// The catalog once what the leaders report is recorded in it (a change a failed-over
+/// meta leader left half done may be what the order asks for).
+async fn current(shaper: &Reshaper<'_>) -> Arc<Catalog> {
+    let catalog = shaper.service.catalog.borrow().clone();
+    if shaper.recover(&catalog).await {
+        return shaper.service.catalog.borrow().clone();
+    }
+    catalog
+}
+
 fn table_id(catalog: &Catalog, table: &str) -> Result<u32, String> {
     match catalog.table_by_name(table) {
         Some(t) if t.state == TableState::Active => Ok(t.id),
@@ -34,7 +45,7 @@ fn table_id(catalog: &Catalog, table: &str) -> Result<u32, String> {
 async fn split(shaper: &Reshaper<'_>, table: &str, key: &[u8]) -> Result<(), String> {
     let deadline = Instant::now() + SETTLE_DEADLINE;
     loop {
-        let catalog = shaper.service.catalog.borrow().clone();
+        let catalog = current(shaper).await;
         let id = table_id(&catalog, table)?;
         let at = storage_key(id, key);
         let range = catalog
@@ -59,7 +70,7 @@ async fn split(shaper: &Reshaper<'_>, table: &str, key: &[u8]) -> Result<(), Str
 async fn merge(shaper: &Reshaper<'_>, table: &str, key: &[u8]) -> Result<(), String> {
     let deadline = Instant::now() + SETTLE_DEADLINE;
     loop {
-        let catalog = shaper.service.catalog.borrow().clone();
+        let catalog = current(shaper).await;
         let (left, right) = neighbours(&catalog, table, key)?;
         match shaper.colocated(&catalog, &left, &right) {
             Ok(()) => {

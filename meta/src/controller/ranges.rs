@@ -22,6 +22,7 @@ use crate::service::MetaService;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_common::failpoint;
 use tessera_proto::call::{call, CallOptions, Routing};
 use tessera_proto::catalog::{Catalog, GroupId, NodeId, RangeDesc};
 use tessera_proto::data::{DataRequest, DataResponse, RangeChange};
@@ -141,6 +142,7 @@ impl Reshaper<'_> {
             reason,
             "split applied"
         );
+        failpoint::hit("meta-split-before-record");
         self.propose(MetaCommand::RecordSplit {
             parent,
             child: child.clone(),
@@ -207,6 +209,7 @@ impl Reshaper<'_> {
             other => return Err(format!("unexpected answer to a freeze: {other:?}")),
         };
         tracing::info!(range = right.id, index, reason, "merge: source frozen");
+        failpoint::hit("meta-merge-after-freeze");
         self.finish_merge(catalog, left, &frozen, index, reason)
             .await
     }
@@ -244,6 +247,7 @@ impl Reshaper<'_> {
             reason,
             "merge applied"
         );
+        failpoint::hit("meta-merge-before-record");
         self.propose(MetaCommand::RecordMerge {
             target: merged.clone(),
             source: source.clone(),

@@ -53,6 +53,7 @@ async fn start_child(node: &Node, parent: u64, child: u64) {
         }
     }
     tracing::info!(node = node.id, parent, child, "split: new group started");
+    tessera_common::failpoint::hit("split-before-election");
     let leads_parent = node.replica(parent).is_some_and(|p| p.raft.is_leader());
     if let Some(child) = node.replica(child).filter(|_| leads_parent) {
         // The former parent's leader stands first, so the new range serves at once.

@@ -9,6 +9,7 @@ use openraft::type_config::alias::{LeaderIdOf, LogIdOf, StoredMembershipOf};
 use openraft::vote::RaftLeaderIdExt;
 use std::io;
 use std::time::Duration;
+use tessera_common::failpoint;
 use tessera_common::raftlog::io_err;
 use tessera_proto::catalog::{GroupId, RangeDesc, RangeId};
 use tessera_proto::data::{DataError, RangeChange};
@@ -70,9 +71,20 @@ impl GroupStateMachine {
                 self.merge(&mut batch, source, *frozen_at).await?
             }
         };
+        let split = matches!(change, RangeChange::Split { .. });
+        if split {
+            failpoint::hit("split-before-apply");
+        }
         self.record.applied = Some(log_id);
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
+        match outcome {
+            Ok(_) if split => failpoint::hit("split-after-apply"),
+            Ok(_) if matches!(change, RangeChange::Merge { .. }) => {
+                failpoint::hit("merge-after-apply")
+            }
+            _ => {}
+        }
         self.applied.publish(&self.record);
         Ok(match outcome {
             Ok((applied, event)) => (Ok(applied), event),
