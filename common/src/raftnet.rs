@@ -206,10 +206,12 @@ where
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+        let data = snapshot.snapshot.into_inner();
+        let option = RPCOption::new(snapshot_ttl(data.len()).max(option.hard_ttl()));
         let req = RaftRequest::Snapshot {
             vote,
             meta: snapshot.meta,
-            data: snapshot.snapshot.into_inner(),
+            data,
         };
         let pick = |r| {
             if let RaftReply::Snapshot(s) = r {
@@ -327,6 +329,15 @@ impl Default for RaftTimings {
             lease_reads: false,
         }
     }
+}
+
+/// How long sending and installing one snapshot of `bytes` may take: a whole range (up
+/// to the split size, 128 MiB by default) travels as one message. With openraft's
+/// 200 ms a large snapshot arrives, is installed, and is sent again because the answer
+/// came late; one fixed long bound would leave a send into a dead connection hanging
+/// as long. So: 10 s, plus a second per 2 MiB.
+fn snapshot_ttl(bytes: usize) -> Duration {
+    Duration::from_secs(10) + Duration::from_secs((bytes >> 21) as u64)
 }
 
 impl RaftTimings {

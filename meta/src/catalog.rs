@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_proto::catalog::{
-    Catalog, CatalogChange, Counter, GroupDesc, GroupId, NodeDesc, NodeId, NodeState, RangeDesc,
-    TableDesc, TableId, TableState, DEFAULT_TABLE, DEFAULT_TABLE_ID,
+    Catalog, CatalogChange, Counter, GroupDesc, GroupId, NodeDesc, NodeId, NodeState, Origin,
+    RangeDesc, TableDesc, TableId, TableState, DEFAULT_TABLE, DEFAULT_TABLE_ID,
 };
 
 /// A change to the catalog, replicated through the meta group's Raft log.
@@ -389,20 +389,24 @@ fn activate(
     for ((start, end), members) in bounds.into_iter().zip(placements) {
         let (group, range) = (next_id + 1, next_id + 2);
         next_id += 2;
-        changes.push(CatalogChange::Group(GroupDesc {
-            id: group,
-            members: members.clone(),
-            retired: Vec::new(),
-            split_from: None,
-        }));
-        changes.push(CatalogChange::Range(RangeDesc {
+        let range = RangeDesc {
             id: range,
             table: id,
             start,
             end,
             epoch: 1,
             group,
+        };
+        changes.push(CatalogChange::Group(GroupDesc {
+            id: group,
+            members: members.clone(),
+            retired: Vec::new(),
+            origin: Origin::Founded {
+                range: range.clone(),
+                members: members.clone(),
+            },
         }));
+        changes.push(CatalogChange::Range(range));
     }
     changes.push(CatalogChange::Table(TableDesc {
         state: TableState::Active,
@@ -500,7 +504,9 @@ fn record_split(
             id: child.group,
             members: members.to_vec(),
             retired: Vec::new(),
-            split_from: Some(parent.group),
+            origin: Origin::Split {
+                parent: parent.group,
+            },
         }));
     }
     Ok(changes)
@@ -533,7 +539,10 @@ fn record_merge(
     let mut changes = vec![CatalogChange::Range(target.clone())];
     if catalog.ranges.contains_key(&source.id) {
         changes.push(CatalogChange::RangeRemoved(source.id));
-        changes.push(CatalogChange::GroupMerged(source.group));
+        changes.push(CatalogChange::GroupMerged {
+            source: source.group,
+            target: target.group,
+        });
         changes.push(CatalogChange::Count(Counter::Merge));
     }
     Ok(changes)

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use tessera_proto::catalog::{GroupId, NodeId, RangeDesc, RangeId};
 use tessera_proto::meta_api::{GroupMembership, RangeLoad, ReplicaStats};
 
+/// How long a range report with a higher epoch outranks a newer one with a lower.
+const STALE_REPORT: Duration = Duration::from_secs(3);
+
 /// What a node last reported: when, and how many groups it leads.
 #[derive(Clone, Copy)]
 struct Report {
@@ -71,7 +74,14 @@ impl Liveness {
                     range,
                     load,
                 };
-                ranges.insert(report.range.id, report);
+                // A deposed leader that does not know it yet may report an older
+                // state: keep the newest epoch (unless it went silent).
+                let older = ranges.get(&report.range.id).is_some_and(|known| {
+                    known.range.epoch > report.range.epoch && known.at.elapsed() < STALE_REPORT
+                });
+                if !older {
+                    ranges.insert(report.range.id, report);
+                }
             }
         }
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());

@@ -118,10 +118,46 @@ pub struct GroupDesc {
     /// Nodes that left the group: a node that left a single-replica group may never
     /// rejoin it (see the meta service's placement rules).
     pub retired: Vec<NodeId>,
-    /// The group it split from: such a group starts from the state the split wrote on
-    /// every replica, never from a fresh Raft log.
-    #[serde(default)]
-    pub split_from: Option<GroupId>,
+    /// How the group came to be, which says where a new replica of it starts.
+    pub origin: Origin,
+}
+
+/// How a group came to be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// Founded with its table. A founding member's replica that starts without a
+    /// record starts from the founding range (and replays the group's log from its
+    /// first entry, range changes included); any other new replica starts empty and is
+    /// sent a snapshot (its leader purges its log before adding it).
+    Founded {
+        /// The range it was founded with, at epoch 1.
+        range: RangeDesc,
+        /// Its founding members.
+        members: Vec<NodeId>,
+    },
+    /// Split from `parent`: its replicas start from the state the split wrote on every
+    /// replica of the parent, or from a snapshot (its log never holds the entries
+    /// before the split).
+    Split {
+        /// The group it split from.
+        parent: GroupId,
+    },
+}
+
+impl GroupDesc {
+    /// The range a replica of this group on `node` starts from when it has no record:
+    /// the founding range for a founding member that never left, else `None` (it will
+    /// be sent a snapshot).
+    pub fn founding_range(&self, node: NodeId) -> Option<&RangeDesc> {
+        match &self.origin {
+            Origin::Founded { range, members }
+                if members.contains(&node) && !self.retired.contains(&node) =>
+            {
+                Some(range)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One change to the catalog. The meta service computes a batch of them per command
@@ -143,7 +179,12 @@ pub enum CatalogChange {
     /// A group is forgotten, and its replicas' data deleted (its table was dropped).
     GroupRemoved(GroupId),
     /// A group was absorbed by a merge: forgotten, its data now the target's.
-    GroupMerged(GroupId),
+    GroupMerged {
+        /// The absorbed group.
+        source: GroupId,
+        /// The group that absorbed it.
+        target: GroupId,
+    },
     /// Operator-visible counters moved.
     Count(Counter),
     /// A range's start was made by an automatic split (see `Catalog::elastic`).
@@ -220,7 +261,8 @@ pub struct Catalog {
     /// Groups absorbed by merges: a replica of one left on a node (its target's
     /// replica there caught up by snapshot, past the merge) is stopped without
     /// touching its data, which is the target's now.
-    pub merged_groups: std::collections::BTreeSet<GroupId>,
+    /// Absorbed group → the group that absorbed it.
+    pub merged_groups: BTreeMap<GroupId, GroupId>,
     /// Ranges whose start an automatic split made: the controller may merge them back
     /// into their left neighbour when both are cold. Boundaries an operator or a
     /// table's creation made stay.
@@ -289,9 +331,9 @@ impl Catalog {
                 self.groups.remove(id);
                 self.dropped_groups.insert(*id);
             }
-            CatalogChange::GroupMerged(id) => {
-                self.groups.remove(id);
-                self.merged_groups.insert(*id);
+            CatalogChange::GroupMerged { source, target } => {
+                self.groups.remove(source);
+                self.merged_groups.insert(*source, *target);
             }
             CatalogChange::Count(counter) => {
                 let c = &mut self.counters;

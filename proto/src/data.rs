@@ -51,7 +51,8 @@ pub enum DataRequest {
     },
     /// Fence (or unfence) a storage-key prefix, as one Raft entry: while fenced, every
     /// write to a key with that prefix is refused, in log order. Answers the live keys
-    /// that have the prefix. The meta controller fences `name:` in `default` before
+    /// of this range that have the prefix, and where the range ends (the caller fences
+    /// the next range too while the prefix goes on). The meta controller fences `name:` in `default` before
     /// table `name` exists, so creating it never changes the meaning of a stored key.
     Fence {
         /// The storage-key prefix.
@@ -182,10 +183,12 @@ pub enum DataResponse {
     Transferring,
     /// Answer to `Fence`: live keys with the prefix, and one of them.
     Fenced {
-        /// How many.
+        /// How many (in this range).
         count: u64,
         /// One of them (a storage key).
         example: Option<Bytes>,
+        /// Where this range ends: the prefix may go on in the next range.
+        next: Bytes,
     },
 }
 

@@ -49,13 +49,14 @@ pub struct GroupMembership {
 
 impl GroupMembership {
     /// Whether its leader has a step to take for `members` to become exactly the voter
-    /// set: not while a joint change is finishing (openraft completes it by itself),
-    /// nor once the voters are `members` and no learner is left.
+    /// set: unless the voters are `members` and no learner is left. A joint
+    /// configuration needs a step too: openraft does not finish one whose leader was
+    /// lost between the two steps; a new leader changing to `members` does.
     pub fn needs_step_towards(&self, members: &[NodeId]) -> bool {
         let same =
             |a: &[NodeId], b: &[NodeId]| a.len() == b.len() && a.iter().all(|n| b.contains(n));
         let settled = self.learners.is_empty() && same(&self.voters, members);
-        !self.joint && !settled
+        self.joint || !settled
     }
 }
 

@@ -51,12 +51,23 @@ impl MetaClient {
         req: &MetaRequest,
         deadline: Duration,
     ) -> Result<MetaResponse, MetaError> {
+        self.call_leader_for(req, deadline, RPC_TIMEOUT).await
+    }
+
+    /// Like `call_leader`, each attempt waiting up to `attempt` for its answer.
+    async fn call_leader_for(
+        &self,
+        req: &MetaRequest,
+        deadline: Duration,
+        attempt: Duration,
+    ) -> Result<MetaResponse, MetaError> {
         let until = tokio::time::Instant::now() + deadline;
         let mut last_error = String::from("no meta member configured");
         while tokio::time::Instant::now() < until && !self.members.is_empty() {
             let idx = self.leader.load(Ordering::Relaxed) % self.members.len();
             let member = &self.members[idx];
-            match member.call(req, RPC_TIMEOUT).await {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            match member.call(req, attempt.min(left)).await {
                 Ok(MetaResponse::NotLeader { leader_addr }) => {
                     let hinted = leader_addr
                         .and_then(|addr| self.members.iter().position(|m| m.addr() == addr));
@@ -88,6 +99,16 @@ impl MetaClient {
 
     async fn expect_ok(&self, req: MetaRequest, deadline: Duration) -> Result<(), MetaError> {
         match self.call_leader(&req, deadline).await? {
+            MetaResponse::Ok => Ok(()),
+            other => Err(refusal(other)),
+        }
+    }
+
+    /// A reshape order: the leader answers once the new layout serves, which can take
+    /// most of `deadline` (a merge first moves replicas together), so one attempt may
+    /// wait that long; another member is tried only if the first cannot be reached.
+    async fn reshape(&self, req: MetaRequest, deadline: Duration) -> Result<(), MetaError> {
+        match self.call_leader_for(&req, deadline, deadline).await? {
             MetaResponse::Ok => Ok(()),
             other => Err(refusal(other)),
         }
@@ -185,7 +206,7 @@ impl MetaClient {
             table: table.to_string(),
             key,
         });
-        self.expect_ok(req, Duration::from_secs(60)).await
+        self.reshape(req, Duration::from_secs(60)).await
     }
 
     /// Merges the range of `table` starting at user key `key` into its left neighbour.
@@ -197,7 +218,7 @@ impl MetaClient {
             table: table.to_string(),
             key,
         });
-        self.expect_ok(req, Duration::from_secs(90)).await
+        self.reshape(req, Duration::from_secs(90)).await
     }
 
     /// Every range's size and load, as leaders last reported them.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tessera_common::raftlog::LogKeyspaces;
 use tessera_common::raftnet::{GroupNetwork, RaftPeers, RaftTimings};
 use tessera_common::{Clock, FjallLogStore};
-use tessera_proto::catalog::{Catalog, GroupId, NodeId, RangeDesc};
+use tessera_proto::catalog::{Catalog, GroupId, NodeId, Origin, RangeDesc};
 use tessera_proto::data::DataError;
 use tessera_proto::meta_client::MetaClient;
 
@@ -83,21 +83,25 @@ impl Node {
         }
     }
 
-    /// Stops replicas of merged-away groups whose range another replica here covers
-    /// now (that one caught up past the merge by snapshot, so no merge was applied
-    /// here to retire them). Their data is the covering replica's: it stays.
+    /// Stops replicas of merged-away groups that no replica here needs any more: the
+    /// target's replica here covers them now (it caught up past the merge by snapshot,
+    /// so no merge was applied here to retire them), or the target has no replica here
+    /// (it moved away). A target replica here that has yet to apply the merge needs
+    /// the source's record, so the source stays until then. Their data stays: it is
+    /// the target's, or no replica's here (and a snapshot replaces it if one comes).
     async fn retire_absorbed(&self, catalog: &Catalog) {
         let replicas = self.all_replicas();
-        for zombie in replicas
-            .iter()
-            .filter(|r| catalog.merged_groups.contains(&r.id))
-        {
+        for zombie in &replicas {
+            let Some(target) = catalog.merged_groups.get(&zombie.id) else {
+                continue;
+            };
             let range = zombie.range();
-            let covered = replicas.iter().any(|r| {
+            let needed = replicas.iter().any(|r| {
                 let other = r.range();
-                r.id != zombie.id && other.start <= range.start && range.end <= other.end
+                let covers = other.start <= range.start && range.end <= other.end;
+                r.id == *target && !covers
             });
-            if !covered {
+            if needed {
                 continue;
             }
             tracing::info!(
@@ -174,10 +178,19 @@ impl Node {
         let range = match self.data.record(group)? {
             Some(record) => record.range,
             None => {
-                let range = catalog
-                    .range_of_group(group)
+                // A founding member replays the group's log from the founding range;
+                // anyone else starts empty and is sent a snapshot (which sets the
+                // range): the catalog's range only keeps it from overlapping others.
+                let desc = catalog.groups.get(&group);
+                let range = desc
+                    .and_then(|d| d.founding_range(self.id))
+                    .or_else(|| catalog.range_of_group(group))
                     .ok_or_else(|| io::Error::other("group has no range"))?;
-                if let Some(overlap) = self.overlapping(range) {
+                let current = catalog.range_of_group(group).unwrap_or(range);
+                let overlap = self
+                    .overlapping(range)
+                    .or_else(|| self.overlapping(current));
+                if let Some(overlap) = overlap {
                     tracing::debug!(group, overlap, "replica waits for an overlapping one");
                     return Ok(());
                 }
@@ -228,9 +241,12 @@ impl Node {
         let Some(desc) = catalog.groups.get(&group) else {
             return Ok(());
         };
-        let founder = desc.retired.is_empty()
-            && desc.split_from.is_none()
-            && desc.members.first() == Some(&self.id);
+        let founder = match &desc.origin {
+            Origin::Founded { members, .. } => {
+                desc.retired.is_empty() && members.first() == Some(&self.id)
+            }
+            Origin::Split { .. } => false,
+        };
         if !founder || raft.is_initialized().await.map_err(io::Error::other)? {
             return Ok(());
         }

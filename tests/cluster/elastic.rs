@@ -2,7 +2,7 @@
 //! clients keep writing through several routers, scan, and run transactions; leaders
 //! spread back over a node that was away.
 
-use crate::harness::{connect, wait_for, TestCluster};
+use crate::harness::{connect, connect_waiting, wait_for, TestCluster};
 use crate::tables::admin;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Value};
@@ -391,5 +391,112 @@ async fn leaders_spread_back_over_a_node_that_was_away() {
     .await;
     assert_eq!(leaders.len(), 3, "six ranges of t and default, on 3 nodes");
     assert!(counter(&mut con, "leader_transfers").await >= 1);
+    cluster.cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_survive_repeated_splits_and_merges_next_to_their_key() {
+    let cluster = TestCluster::start().await;
+    let url = cluster.url();
+    let appender = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut con = connect(&url).await;
+            let mut acked = Vec::new();
+            for i in 0..400u32 {
+                let r: redis::RedisResult<u64> = con.append("list:0", format!("{i},")).await;
+                r.unwrap_or_else(|e| panic!("APPEND {i}: {e}"));
+                acked.push(i);
+            }
+            acked
+        })
+    };
+    let mut con = cluster.client().await;
+    for round in 0..6 {
+        for point in ["list:1", "list:0x", "list:"] {
+            let split = admin(&mut con, &["SPLIT", "default", point]).await;
+            assert_eq!(split.unwrap(), Value::Okay, "round {round}: SPLIT {point}");
+        }
+        for point in ["list:", "list:0x", "list:1"] {
+            let merge = admin(&mut con, &["MERGE", "default", point]).await;
+            assert_eq!(merge.unwrap(), Value::Okay, "round {round}: MERGE {point}");
+        }
+    }
+    let acked = appender.await.unwrap();
+    let list: String = con.get("list:0").await.unwrap();
+    let stored: Vec<u32> = list
+        .trim_end_matches(',')
+        .split(',')
+        .map(|t| t.parse().unwrap())
+        .collect();
+    assert_eq!(stored, acked, "every acknowledged append, once, in order");
+    cluster.cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_after_splits_merges_and_replica_moves_under_appends() {
+    let cluster = TestCluster::start_nodes(5, Default::default()).await;
+    let url = cluster.url();
+    let appenders: Vec<_> = (0..4)
+        .map(|c| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut con = connect(&url).await;
+                let mut acked = Vec::new();
+                for i in 0..300u32 {
+                    let key = format!("list:{}", i % 3);
+                    let token = format!("{c}-{i},");
+                    let r: redis::RedisResult<u64> = con.append(&key, &token).await;
+                    r.unwrap_or_else(|e| panic!("APPEND {key} {token}: {e}"));
+                    acked.push((key, token));
+                }
+                acked
+            })
+        })
+        .collect();
+    // MERGE waits for the replicas to be moved together, behind the drain.
+    let mut con = connect_waiting(&url, Duration::from_secs(120)).await;
+    let points = ["list:1", "list:2", "reg:", "list:0x"];
+    // Splits and merges while two nodes drain: their replicas move to the others.
+    for round in 0..4 {
+        let started = std::time::Instant::now();
+        for point in points {
+            let ok = admin(&mut con, &["SPLIT", "default", point]).await.unwrap();
+            assert_eq!(ok, Value::Okay);
+        }
+        if round < 2 {
+            let node = (round + 1).to_string();
+            let ok = admin(&mut con, &["DECOMMISSION", &node]).await.unwrap();
+            assert_eq!(ok, Value::Okay);
+        }
+        for point in points {
+            let ok = admin(&mut con, &["MERGE", "default", point]).await.unwrap();
+            assert_eq!(ok, Value::Okay);
+        }
+        eprintln!("round {round}: {:?}", started.elapsed());
+    }
+    let mut all = Vec::new();
+    for a in appenders {
+        all.extend(a.await.unwrap());
+    }
+    for key in ["list:0", "list:1", "list:2"] {
+        let value: String = con.get(key).await.unwrap();
+        for (_, token) in all.iter().filter(|(k, _)| k == key) {
+            assert_eq!(value.matches(token.as_str()).count(), 1, "{key}: {token}");
+        }
+    }
+    let catalog = cluster.catalog().await;
+    for range in catalog.table_ranges(0) {
+        let members = catalog.groups[&range.group].members.clone();
+        wait_for(Duration::from_secs(30), "replicas to agree", || async {
+            let digests = cluster.digests(range.group).await;
+            let first = digests.first()?.1.clone();
+            let same = digests.iter().all(|(_, d)| {
+                (d.applied, d.digest, d.keys) == (first.applied, first.digest, first.keys)
+            });
+            (digests.len() == members.len() && same).then_some(())
+        })
+        .await;
+    }
     cluster.cluster.shutdown().await.unwrap();
 }

@@ -222,9 +222,11 @@ pub fn check_appends(ops: &[ListOp], final_tokens: &[u64]) -> Result<(), String>
             _ => None,
         })
         .collect();
-    for (token, _, _) in &acked {
+    for (token, invoked, completed) in &acked {
         if !position.contains_key(token) {
-            return Err(format!("acknowledged append of {token} is lost"));
+            return Err(format!(
+                "acknowledged append of {token} (at {invoked}..{completed}) is lost"
+            ));
         }
     }
     // Real time: an append acknowledged before another was invoked comes first.

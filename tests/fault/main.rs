@@ -9,6 +9,7 @@ mod harness;
 mod cluster;
 
 mod checker;
+mod reshape;
 mod scenarios;
 mod workload;
 
@@ -67,4 +68,14 @@ async fn scenario_10_delay_and_loss_on_every_link_to_the_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_11_malformed_requests_during_partitions() {
     run(Scenario::Garbage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_12_splits_and_merges_under_partitions_pauses_and_kills() {
+    run(Scenario::Reshape).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_13_splits_and_merges_during_leader_shuffles_and_replica_moves() {
+    run(Scenario::ReshapeShuffle).await;
 }

@@ -6,6 +6,7 @@
 use crate::checker::{check_appends, check_register};
 use crate::cluster::{Cluster, Shape};
 use crate::harness::{test_dir, wait_for, wait_serving};
+use crate::reshape;
 use crate::workload::{final_reads, Rng, Workload};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -43,6 +44,11 @@ pub enum Scenario {
     Slow,
     /// 11: scenario 1 plus clients sending malformed and oversized requests.
     Garbage,
+    /// 12: splits and merges while nodes are partitioned, paused and killed.
+    Reshape,
+    /// 13: splits and merges while leaders are shuffled and replicas move (a node
+    /// drains, a new one joins).
+    ReshapeShuffle,
 }
 
 fn fault_time() -> Duration {
@@ -78,15 +84,27 @@ pub async fn run(scenario: Scenario) {
         namespaces: true,
         proxied: scenario == Scenario::Slow,
         // Churn: node 5 joins during the faults.
-        held_back: usize::from(scenario == Scenario::Churn),
+        held_back: usize::from(matches!(
+            scenario,
+            Scenario::Churn | Scenario::ReshapeShuffle
+        )),
     };
     let mut cluster = Cluster::start(dir.path(), shape);
     let url = cluster.url();
     wait_serving(&url, Duration::from_secs(60)).await;
     let (group, _) = cluster.default_group().await;
     let workload = Workload::start(&url, 6, seed);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    eprintln!(
+        "scenario {scenario:?}: workload epoch at unix {:.3}",
+        wall.as_secs_f64()
+    );
     let tables = (scenario == Scenario::MetaChurn)
         .then(|| tokio::spawn(table_churn(url.clone(), fault_time())));
+    let reshaping = matches!(scenario, Scenario::Reshape | Scenario::ReshapeShuffle);
+    let reshapes = reshaping.then(|| tokio::spawn(reshape::churn(url.clone(), fault_time(), seed)));
     let garbage = (scenario == Scenario::Garbage).then(|| {
         let addr = cluster.router.addr;
         std::thread::spawn(move || send_garbage(addr, fault_time()))
@@ -99,6 +117,10 @@ pub async fn run(scenario: Scenario) {
         let (created, dropped, unknown) = tables.await.expect("table churn");
         check_tables(&url, &created, &dropped, &unknown).await;
     }
+    let outcomes = match reshapes {
+        Some(reshapes) => Some(reshapes.await.expect("reshape churn")),
+        None => None,
+    };
     if let Some(garbage) = garbage {
         let answered = garbage.join().expect("garbage sender");
         eprintln!("malformed requests answered with protocol errors: {answered}");
@@ -134,6 +156,12 @@ pub async fn run(scenario: Scenario) {
             )
             .await;
     }
+    if let Some(outcomes) = outcomes {
+        // The clients stopped: every group's replicas converge.
+        eprintln!("range changes: {outcomes:?}");
+        assert!(outcomes.splits > 0 && outcomes.merges > 0, "{outcomes:?}");
+        reshape::check_layout(&cluster).await;
+    }
     eprintln!("scenario {scenario:?}: linearizable, no acknowledged write lost");
 }
 
@@ -162,8 +190,12 @@ async fn inject(
     until: Instant,
 ) {
     let n = cluster.nodes.len();
+    let mut round = 0;
     while Instant::now() < until {
+        round += 1;
         match scenario {
+            Scenario::Reshape => reshape::faults_round(cluster, rng).await,
+            Scenario::ReshapeShuffle => reshape::shuffle_round(cluster, rng, round - 1).await,
             Scenario::LeaderPartition | Scenario::Garbage => {
                 let a = leader(cluster, group).await as usize - 1;
                 let lab = cluster.lab.as_ref().unwrap();

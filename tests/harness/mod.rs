@@ -112,6 +112,12 @@ impl TestCluster {
         wait_serving(&self.url(), Duration::from_secs(30)).await;
     }
 
+    /// The catalog as the meta service has it now.
+    pub async fn catalog(&self) -> std::sync::Arc<tessera_proto::catalog::Catalog> {
+        let meta = tessera_proto::MetaClient::new(vec![self.cluster.meta_addr().to_string()]);
+        meta.full_catalog().await.expect("catalog")
+    }
+
     /// Node `id`'s digest of `group`, if it is running and hosts it.
     pub async fn digest(&self, id: NodeId, group: GroupId) -> Option<ReplicaDigest> {
         let addr = self.cluster.node_addr(id)?;
@@ -195,9 +201,14 @@ impl TestCluster {
 
 /// A redis-rs connection with a generous response timeout.
 pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    connect_waiting(url, Duration::from_secs(30)).await
+}
+
+/// A connection whose replies may take up to `limit` (admin commands that wait for
+/// the cluster to settle: MERGE moves replicas first).
+pub async fn connect_waiting(url: &str, limit: Duration) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(url).expect("client");
-    let config =
-        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(limit));
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await

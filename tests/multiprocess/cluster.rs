@@ -483,23 +483,35 @@ impl Cluster {
         }
     }
 
-    /// Waits until `group`'s members in the catalog are `expected` (any order) and all
-    /// of them hold the same data at the same applied index.
+    /// Whether all of `group`'s members in the catalog hold the same data at the same
+    /// applied index (one look; `wait_replicas_agree` waits for it).
+    pub async fn replicas_agree(&self, group: GroupId) -> bool {
+        let Some(catalog) = self.catalog().await else {
+            return false;
+        };
+        let Some(members) = catalog.groups.get(&group).map(|g| g.members.clone()) else {
+            return false;
+        };
+        let mut digests = Vec::new();
+        for m in &members {
+            match self.digest(*m, group).await {
+                Some(d) => digests.push(d),
+                None => return false,
+            }
+        }
+        let Some(first) = digests.first() else {
+            return false;
+        };
+        digests
+            .iter()
+            .all(|d| d.applied == first.applied && d.digest == first.digest && d.keys == first.keys)
+    }
+
+    /// Waits until all of `group`'s members in the catalog hold the same data at the
+    /// same applied index.
     pub async fn wait_replicas_agree(&self, group: GroupId, limit: Duration, what: &str) {
         wait_for(limit, what, || async {
-            let catalog = self.catalog().await?;
-            let members = catalog.groups.get(&group)?.members.clone();
-            let mut digests = Vec::new();
-            for m in &members {
-                digests.push(self.digest(*m, group).await?);
-            }
-            let first = digests.first()?.clone();
-            digests
-                .iter()
-                .all(|d| {
-                    d.applied == first.applied && d.digest == first.digest && d.keys == first.keys
-                })
-                .then_some(())
+            self.replicas_agree(group).await.then_some(())
         })
         .await
     }

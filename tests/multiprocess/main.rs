@@ -5,6 +5,7 @@
 mod harness;
 
 mod cluster;
+mod elastic;
 mod healing;
 mod load;
 mod partition;

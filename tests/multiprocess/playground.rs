@@ -3,7 +3,8 @@
 
 use crate::harness::{connect, test_dir, wait_for, wait_serving};
 use redis::AsyncCommands;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn alive(pid: u32) -> bool {
@@ -15,33 +16,32 @@ fn pid_of(entry: &serde_json::Value) -> u32 {
     entry["pid"].as_u64().expect("pid") as u32
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_five_node_playground_survives_losing_two_nodes() {
-    let dir = test_dir();
-    let data = dir.path().join("pg");
-    let log = std::fs::File::create(dir.path().join("playground.log")).unwrap();
-    let mut playground = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "playground",
-            "--meta",
-            "3",
-            "--nodes",
-            "5",
-            "--port",
-            "0",
-            "--data-dir",
-        ])
+/// Starts `tessera playground --nodes 5` (plus `flags`) with its data and log under
+/// `dir`; the child and its `playground.json` listing once written.
+pub(crate) async fn start_playground(dir: &Path, flags: &[&str]) -> (Child, serde_json::Value) {
+    let data = dir.join("pg");
+    let log = std::fs::File::create(dir.join("playground.log")).unwrap();
+    let playground = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["playground", "--nodes", "5", "--port", "0"])
+        .args(flags)
+        .arg("--data-dir")
         .arg(&data)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .unwrap();
-    let listing: serde_json::Value =
-        wait_for(Duration::from_secs(60), "playground.json", || async {
-            let text = std::fs::read_to_string(data.join("playground.json")).ok()?;
-            serde_json::from_str(&text).ok()
-        })
-        .await;
+    let listing = wait_for(Duration::from_secs(60), "playground.json", || async {
+        let text = std::fs::read_to_string(data.join("playground.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    })
+    .await;
+    (playground, listing)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_node_playground_survives_losing_two_nodes() {
+    let dir = test_dir();
+    let (mut playground, listing) = start_playground(dir.path(), &["--meta", "3"]).await;
     let router = listing["router"]["addr"].as_str().unwrap().to_string();
     let metas = listing["meta"].as_array().unwrap();
     let nodes = listing["nodes"].as_array().unwrap();

@@ -16,9 +16,9 @@
 use super::ranges::{show, Reshaper};
 use crate::catalog::{CatalogRules, MetaCommand};
 use crate::liveness::RangeReport;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
-use tessera_proto::catalog::{Catalog, NodeId, RangeDesc, RangeId};
+use tessera_proto::catalog::{Catalog, GroupId, NodeId, NodeState, RangeDesc, RangeId};
 use tessera_proto::data::{DataRequest, DataResponse};
 use tokio::time::Instant;
 
@@ -32,15 +32,23 @@ const TRANSFER_SETTLE: Duration = Duration::from_secs(3);
 /// What the elastic planner remembers between ticks.
 #[derive(Default)]
 pub(crate) struct Elastic {
-    /// Since when each range has been over the load threshold.
-    hot_since: HashMap<RangeId, Instant>,
+    /// Each range's reported requests/s over the last `split_after`: (report time, qps).
+    load: HashMap<RangeId, VecDeque<(std::time::Instant, f64)>>,
     /// Since when each (left, right) pair has been cold enough to merge.
     cold_since: HashMap<(RangeId, RangeId), Instant>,
-    /// The last leader transfer, until the reports show it (or it is given up).
-    transfer: Option<Instant>,
+    /// The last leader transfer: the group, the node it went to, and when.
+    transfer: Option<(GroupId, NodeId, Instant)>,
+    /// Transfers that did not take (the target was not caught up, or refused): not
+    /// tried again for a while.
+    failed_transfers: HashMap<(GroupId, NodeId), Instant>,
     /// Ranges that could not split lately (no split key), and when that was found.
     unsplittable: HashMap<RangeId, Instant>,
 }
+
+/// A follower this many entries behind its leader is not a transfer target.
+const TRANSFER_LAG: u64 = 64;
+/// How long a transfer that did not take is not tried again.
+const TRANSFER_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Something to do.
 enum Action {
@@ -63,15 +71,49 @@ enum Action {
 }
 
 impl Elastic {
-    /// Takes at most one elastic step.
-    pub(crate) async fn step(&mut self, shaper: &Reshaper<'_>, catalog: &Catalog) {
-        let reports: Vec<RangeReport> = shaper
+    /// The leaders' fresh reports of the catalog's ranges as they are.
+    fn reports(shaper: &Reshaper<'_>, catalog: &Catalog) -> Vec<RangeReport> {
+        shaper
             .service
             .liveness
             .ranges(Duration::from_secs(3))
             .into_iter()
             .filter(|r| catalog.ranges.get(&r.range.id) == Some(&r.range))
-            .collect();
+            .collect()
+    }
+
+    /// Records the leaders' load reports (every tick, also while a new meta leader
+    /// waits before acting, so a sustained load counts from when it began).
+    pub(crate) fn observe(&mut self, shaper: &Reshaper<'_>, catalog: &Catalog) {
+        let reports = Self::reports(shaper, catalog);
+        let window = shaper.config.split_after;
+        self.load
+            .retain(|id, _| reports.iter().any(|r| r.range.id == *id));
+        for report in &reports {
+            let samples = self.load.entry(report.range.id).or_default();
+            if samples.back().is_none_or(|(at, _)| *at < report.at) {
+                samples.push_back((report.at, report.load.qps));
+            }
+            while samples.front().is_some_and(|(at, _)| at.elapsed() > window) {
+                samples.pop_front();
+            }
+        }
+    }
+
+    /// The range's mean requests/s over `split_after`, once reports cover that long.
+    fn sustained_qps(&self, range: RangeId, window: Duration) -> Option<f64> {
+        let samples = self.load.get(&range)?;
+        let (oldest, _) = samples.front()?;
+        // Reports come every heartbeat: a window covered but for the last one is full.
+        if oldest.elapsed() + Duration::from_secs(1) < window {
+            return None;
+        }
+        Some(samples.iter().map(|(_, q)| q).sum::<f64>() / samples.len() as f64)
+    }
+
+    /// Takes at most one elastic step.
+    pub(crate) async fn step(&mut self, shaper: &Reshaper<'_>, catalog: &Catalog) {
+        let reports = Self::reports(shaper, catalog);
         let Some(action) = self.plan(shaper, catalog, &reports) else {
             return;
         };
@@ -96,7 +138,7 @@ impl Elastic {
                 super::propose(shaper.service, cmd).await;
             }
             Action::Transfer { range, to, reason } => {
-                self.transfer = Some(Instant::now());
+                self.transfer = Some((range.group, to, Instant::now()));
                 transfer(shaper, &range, to, &reason).await;
             }
         }
@@ -109,20 +151,8 @@ impl Elastic {
         reports: &[RangeReport],
     ) -> Option<Action> {
         let config = shaper.config;
-        let now = Instant::now();
-        self.hot_since
-            .retain(|id, _| reports.iter().any(|r| r.range.id == *id));
         self.unsplittable
             .retain(|_, at| at.elapsed() < config.split_after);
-        for report in reports {
-            let id = report.range.id;
-            let hot = config.split_qps > 0.0 && report.load.qps > config.split_qps;
-            if hot {
-                self.hot_since.entry(id).or_insert(now);
-            } else {
-                self.hot_since.remove(&id);
-            }
-        }
         for report in reports {
             let (range, load) = (&report.range, &report.load);
             if self.unsplittable.contains_key(&range.id) {
@@ -142,13 +172,13 @@ impl Elastic {
                     reason,
                 });
             }
-            let hot_for = self.hot_since.get(&range.id).map(|t| t.elapsed());
-            if hot_for.is_some_and(|t| t >= config.split_after) && load.splittable {
+            let sustained = self.sustained_qps(range.id, config.split_after);
+            let hot = sustained.filter(|q| config.split_qps > 0.0 && *q > config.split_qps);
+            if let (Some(qps), true) = (hot, load.splittable) {
                 let reason = format!(
-                    "{:.0} requests/s over --split-qps {} for {}s",
-                    load.qps,
+                    "{qps:.0} requests/s on average over {}s, above --split-qps {}",
+                    config.split_after.as_secs(),
                     config.split_qps,
-                    config.split_after.as_secs()
                 );
                 return Some(Action::Split {
                     range: range.clone(),
@@ -187,7 +217,7 @@ impl Elastic {
                 return;
             }
         };
-        self.hot_since.remove(&range.id);
+        self.load.remove(&range.id);
         match shaper.split(range, &at, true, reason).await {
             Ok(child) => tracing::info!(
                 range = range.id,
@@ -272,10 +302,25 @@ impl Elastic {
         catalog: &Catalog,
         reports: &[RangeReport],
     ) -> Option<Action> {
-        if self.transfer.is_some_and(|t| t.elapsed() < TRANSFER_SETTLE) {
-            return None;
+        if let Some((group, to, at)) = self.transfer {
+            if at.elapsed() < TRANSFER_SETTLE {
+                return None;
+            }
+            let led = reports
+                .iter()
+                .any(|r| r.range.group == group && r.leader == to);
+            if !led {
+                tracing::info!(
+                    group,
+                    to,
+                    "leader transfer did not take; not retried for 30s"
+                );
+                self.failed_transfers.insert((group, to), Instant::now());
+            }
+            self.transfer = None;
         }
-        self.transfer = None;
+        self.failed_transfers
+            .retain(|_, at| at.elapsed() < TRANSFER_BACKOFF);
         let nodes = shaper.service.live_active(catalog);
         if nodes.len() < 2 {
             return None;
@@ -286,10 +331,22 @@ impl Elastic {
             *load.entry(r.leader).or_default() += r.load.qps;
             *leaders.entry(r.leader).or_default() += 1;
         }
+        // Voters that could take over: live, caught up, not refused lately.
         let voters = |r: &RangeReport| -> Vec<NodeId> {
-            let members = shaper.settled(catalog, r.range.group).unwrap_or_default();
+            let group = r.range.group;
+            let members = shaper.settled(catalog, group).unwrap_or_default();
+            let report = shaper.service.liveness.group(group);
+            let caught_up = |m: &NodeId| {
+                report.as_ref().is_some_and(|g| {
+                    let lag = g.membership.lag.iter().find(|(n, _)| n == m);
+                    lag.is_some_and(|(_, lag)| *lag <= TRANSFER_LAG)
+                })
+            };
             let eligible = members.into_iter().filter(|m| *m != r.leader);
-            eligible.filter(|m| nodes.contains(m)).collect()
+            eligible
+                .filter(|m| nodes.contains(m) && caught_up(m))
+                .filter(|m| !self.failed_transfers.contains_key(&(group, *m)))
+                .collect()
         };
         let total: f64 = load.values().sum();
         let mean = total / nodes.len() as f64;
@@ -302,7 +359,7 @@ impl Elastic {
             let mut hot: Vec<&RangeReport> =
                 reports.iter().filter(|r| r.leader == busiest).collect();
             hot.sort_by(|a, b| b.load.qps.total_cmp(&a.load.qps));
-            for r in hot {
+            for r in hot.into_iter().filter(|r| r.load.qps > 0.0) {
                 let q = r.load.qps;
                 let to = voters(r)
                     .into_iter()
@@ -347,7 +404,9 @@ impl Elastic {
     }
 }
 
-/// One replica move that brings `right`'s group onto `left`'s nodes.
+/// One replica move that brings the groups of `left` and `right` onto the same nodes:
+/// `right`'s group towards `left`'s nodes, or, where one of those nodes takes no new
+/// replicas (it is draining), `left`'s group towards `right`'s.
 pub(crate) fn colocate_step(
     shaper: &Reshaper<'_>,
     catalog: &Catalog,
@@ -359,15 +418,24 @@ pub(crate) fn colocate_step(
     if l.len() != r.len() {
         return None; // Different replica counts never co-locate.
     }
-    let remove = r.iter().find(|n| !l.contains(n))?;
-    let add = l
-        .iter()
-        .find(|n| !r.contains(n) && catalog.may_join(right.group, **n))?;
-    Some(MetaCommand::MoveReplica {
-        group: right.group,
-        remove: Some(*remove),
-        add: Some(*add),
-    })
+    let towards = |group, from: &[NodeId], to: &[NodeId]| {
+        let remove = from.iter().find(|n| !to.contains(n))?;
+        let active = |n: &NodeId| {
+            catalog
+                .nodes
+                .get(n)
+                .is_some_and(|d| d.state == NodeState::Active)
+        };
+        let add = to
+            .iter()
+            .find(|n| !from.contains(n) && active(n) && catalog.may_join(group, **n))?;
+        Some(MetaCommand::MoveReplica {
+            group,
+            remove: Some(*remove),
+            add: Some(*add),
+        })
+    };
+    towards(right.group, &r, &l).or_else(|| towards(left.group, &l, &r))
 }
 
 /// Hands `range`'s leadership to `to`, and counts it.

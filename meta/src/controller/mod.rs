@@ -126,6 +126,7 @@ pub(crate) async fn run(
         if !steps.run(&catalog).await {
             continue; // No default table yet: nothing else to look after.
         }
+        elastic.observe(&shaper, &catalog);
         // A new leader has heard from nobody yet: everyone would look dead.
         if since.elapsed() < config.dead_after {
             continue;

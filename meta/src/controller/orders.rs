@@ -81,8 +81,10 @@ async fn merge(shaper: &Reshaper<'_>, table: &str, key: &[u8]) -> Result<(), Str
             Err(why) if Instant::now() >= deadline => return Err(why),
             Err(_) => {}
         }
+        // A step can be refused when the catalog moved on since it was read (a drain
+        // or a failover moving the same replicas); the next round plans again.
         if let Some(cmd) = super::elastic::colocate_step(shaper, &catalog, &left, &right) {
-            if !super::propose(shaper.service, cmd).await {
+            if !super::propose(shaper.service, cmd).await && Instant::now() >= deadline {
                 return Err("cannot move the ranges' replicas together".into());
             }
         }

@@ -36,6 +36,8 @@ use tokio::time::Instant;
 const STEP_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a merge waits for the source's replicas to apply its freeze.
 const CATCH_UP_DEADLINE: Duration = Duration::from_secs(5);
+/// What a target answers to a merge that was called off (see the state machine).
+const MERGE_CALLED_OFF: &str = "this merge was called off";
 /// How often it asks them meanwhile.
 const CATCH_UP_POLL: Duration = Duration::from_millis(20);
 
@@ -236,9 +238,15 @@ impl Reshaper<'_> {
             source: source.clone(),
             frozen_at,
         });
-        let merged = match self.send(target, req).await? {
-            DataResponse::Ranges { ranges, .. } if ranges.len() == 1 => ranges[0].clone(),
-            other => return Err(format!("unexpected answer to a merge: {other:?}")),
+        let merged = match self.send(target, req).await {
+            Ok(DataResponse::Ranges { ranges, .. }) if ranges.len() == 1 => ranges[0].clone(),
+            Ok(other) => return Err(format!("unexpected answer to a merge: {other:?}")),
+            // Called off earlier (a thaw that did not get through): thaw now.
+            Err(e) if e.contains(MERGE_CALLED_OFF) => {
+                self.call_off(target, source, frozen_at).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         };
         tracing::info!(
             table = merged.table,
@@ -356,6 +364,10 @@ impl Reshaper<'_> {
         }
         for report in reports.iter().filter(|r| r.load.frozen_at.is_some()) {
             let source = &report.range;
+            let known = catalog.ranges.get(&source.id);
+            if !known.is_some_and(|k| k.group == source.group && k.epoch < source.epoch) {
+                continue; // Merged or dropped meanwhile: an old report.
+            }
             let target = catalog.ranges.values().find(|r| {
                 r.table == source.table && r.end == source.start && r.group != source.group
             });

@@ -22,7 +22,7 @@ use tessera_proto::catalog::{
     Catalog, NodeState, TableDesc, TableState, DEFAULT_TABLE, DEFAULT_TABLE_ID,
 };
 use tessera_proto::data::{DataRequest, DataResponse};
-use tessera_proto::keys::storage_key;
+use tessera_proto::keys::{prefix_end, storage_key};
 use tessera_proto::routing::CatalogRouting;
 
 /// How long a new leader waits for nodes it has not heard from before placing replicas.
@@ -139,10 +139,12 @@ impl Steps<'_> {
         propose(self.service, MetaCommand::ForgetTable { id: table.id }).await;
     }
 
-    /// Sets or lifts the fence on `name:` in `default`: the live keys it covers and an
+    /// Sets or lifts the fence on `name:` in every range of `default` the prefix spans
+    /// (it may span several once `default` split): the live keys it covers and an
     /// example (its user key).
     async fn fence(&self, name: &str, on: bool) -> Result<(u64, String), String> {
         let prefix = storage_key(DEFAULT_TABLE_ID, format!("{name}:").as_bytes());
+        let end = prefix_end(&prefix).unwrap_or_default();
         let req = DataRequest::Fence {
             prefix: prefix.clone().into(),
             on,
@@ -151,15 +153,30 @@ impl Steps<'_> {
             until: tokio::time::Instant::now() + FENCE_DEADLINE,
             stale_is_error: false,
         };
-        match call(self.routing, &prefix, None, &req, options).await {
-            Ok(DataResponse::Fenced { count, example }) => {
-                let example = example
-                    .map(|k| String::from_utf8_lossy(k.get(4..).unwrap_or_default()).into_owned())
-                    .unwrap_or_default();
-                Ok((count, example))
+        let (mut total, mut first) = (0, None);
+        let mut anchor = prefix.clone();
+        // Bounded: one call per range the prefix spans.
+        while anchor < end {
+            match call(self.routing, &anchor, None, &req, options).await {
+                Ok(DataResponse::Fenced {
+                    count,
+                    example,
+                    next,
+                }) => {
+                    total += count;
+                    first = first.or(example);
+                    if next.as_ref() <= anchor.as_slice() {
+                        return Err("a fence answered no progress".into());
+                    }
+                    anchor = next.to_vec();
+                }
+                Ok(_) => return Err("unexpected reply to a fence".into()),
+                Err(e) => return Err(e.to_string()),
             }
-            Ok(_) => Err("unexpected reply to a fence".into()),
-            Err(e) => Err(e.to_string()),
         }
+        let example = first
+            .map(|k| String::from_utf8_lossy(k.get(4..).unwrap_or_default()).into_owned())
+            .unwrap_or_default();
+        Ok((total, example))
     }
 }

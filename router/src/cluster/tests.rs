@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tessera_common::rpc::{serve, Never, Wire};
 use tessera_common::RpcService;
-use tessera_proto::catalog::{CatalogChange, GroupDesc, NodeDesc, NodeState, RangeDesc};
+use tessera_proto::catalog::{CatalogChange, GroupDesc, NodeDesc, NodeState, Origin, RangeDesc};
 use tessera_proto::commands::strings::Get;
 use tessera_proto::data::DataError;
 use tessera_proto::node_api::{NodeRequest, NodeResponse};
@@ -72,7 +72,7 @@ async fn setup(nodes: usize) -> (Vec<Arc<FakeNode>>, Cluster, CancellationToken)
             id: 10,
             members: vec![1],
             retired: vec![],
-            split_from: None,
+            origin: Origin::Split { parent: 1 },
         }),
     ];
     let mut fakes = Vec::new();

@@ -42,10 +42,13 @@ impl GroupReplica {
             .flatten()
             .filter(|(id, _)| **id != me)
             .map(|(id, matched)| {
-                (
-                    *id,
-                    last.saturating_sub(matched.as_ref().map_or(0, |l| l.index)),
-                )
+                // A member that acknowledged nothing yet (a learner whose replica has not
+                // started, or not received its snapshot) is not caught up, however
+                // short the log.
+                let lag = matched
+                    .as_ref()
+                    .map_or(u64::MAX, |l| last.saturating_sub(l.index));
+                (*id, lag)
             })
             .collect();
         Some(GroupMembership {
@@ -97,7 +100,13 @@ impl GroupReplica {
             return Ok(());
         }
         let joining: Vec<NodeId> = desired.difference(&voters).copied().collect();
-        for node in joining.iter().filter(|n| !learners.contains(n)) {
+        let new: Vec<&NodeId> = joining.iter().filter(|n| !learners.contains(n)).collect();
+        if !new.is_empty() {
+            // A new replica must start from a snapshot, never replay the log from the
+            // start: it does not know the range the first entries were proposed under.
+            self.snapshot_and_purge(0).await?;
+        }
+        for node in new {
             let addr = catalog
                 .nodes
                 .get(node)

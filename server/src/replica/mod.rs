@@ -136,15 +136,15 @@ impl GroupReplica {
                 if ops.iter().any(OpKind::is_write) {
                     return Err(DataError::Internal("a read request holds a write".into()));
                 }
-                self.read_barrier().await?;
+                self.read_barrier(&range).await?;
                 self.read(&ops).map(DataResponse::Replies)
             }
             DataRequest::Scan { start, end, limit } => {
-                self.read_barrier().await?;
+                self.read_barrier(&range).await?;
                 self.scan(&range, &start, &end, limit)
             }
             DataRequest::Count { start, end } => {
-                self.read_barrier().await?;
+                self.read_barrier(&range).await?;
                 let (from, to) = clip(&range, &start, &end);
                 let tally = self.walk(from, to, false)?;
                 Ok(DataResponse::Count {
@@ -155,13 +155,13 @@ impl GroupReplica {
                 })
             }
             DataRequest::Clear => self.clear(&range).await,
-            DataRequest::Fence { prefix, on } => self.fence(range.epoch, prefix, on).await,
+            DataRequest::Fence { prefix, on } => self.fence(&range, prefix, on).await,
             DataRequest::Change(change) => {
                 self.change_range(range.epoch, CommandBody::Change(change))
                     .await
             }
             DataRequest::SplitKey { by_load } => {
-                self.read_barrier().await?;
+                self.read_barrier(&range).await?;
                 Ok(DataResponse::SplitKey(self.split_key(&range, by_load)?))
             }
             DataRequest::TransferLeader { to } => {

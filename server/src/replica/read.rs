@@ -38,18 +38,29 @@ fn read_barrier_error(
 }
 
 impl GroupReplica {
-    /// Waits until this replica may serve a linearizable read: a quorum confirmed its
-    /// leadership after the read arrived (ReadIndex), or, with lease reads, within
-    /// the lease (followers refuse to elect anyone else until it runs out).
-    pub(super) async fn read_barrier(&self) -> Result<(), DataError> {
-        match self
+    /// Waits until this replica may serve a linearizable read of `range` (as checked
+    /// when the request arrived): a quorum confirmed its leadership after the read
+    /// arrived (ReadIndex), or, with lease reads, within the lease (followers refuse to
+    /// elect anyone else until it runs out); and the range is still the one checked.
+    /// A split or merge applied while the read waited moved some keys to another
+    /// group, whose newer writes this replica may not have applied: the read is
+    /// refused with the new descriptor instead.
+    pub(super) async fn read_barrier(&self, range: &RangeDesc) -> Result<(), DataError> {
+        if let Err(e) = self
             .raft
             .ensure_linearizable(self.read_policy.clone())
             .await
         {
-            Ok(_) => Ok(()),
-            Err(e) => Err(read_barrier_error(&e)),
+            return Err(read_barrier_error(&e));
         }
+        let now = self.range();
+        if now.epoch != range.epoch {
+            return Err(self.epoch_mismatch(&now));
+        }
+        if self.applied.frozen() {
+            return Err(DataError::Frozen);
+        }
+        Ok(())
     }
 
     /// Evaluates read-only ops on a consistent view of the applied state.

@@ -92,12 +92,12 @@ impl GroupReplica {
     /// Sets or lifts a fence on a key prefix.
     pub(super) async fn fence(
         &self,
-        epoch: u64,
+        range: &RangeDesc,
         prefix: Bytes,
         on: bool,
     ) -> Result<DataResponse, DataError> {
         let replies = self
-            .replies(epoch, CommandBody::Fence { prefix, on }, 1)
+            .replies(range.epoch, CommandBody::Fence { prefix, on }, 1)
             .await?;
         match replies.as_slice() {
             [Reply::Array(items)] => Ok(DataResponse::Fenced {
@@ -109,6 +109,7 @@ impl GroupReplica {
                     Some(Reply::Bulk(k)) => Some(k.clone()),
                     _ => None,
                 },
+                next: Bytes::copy_from_slice(&range.end),
             }),
             _ => Err(DataError::Internal("unexpected reply to a fence".into())),
         }

@@ -288,8 +288,13 @@ impl GroupStateMachine {
         if on {
             self.record.fenced.push(prefix.to_vec());
         }
-        let touched: std::collections::HashMap<Vec<u8>, bool> =
-            engine.touched_with_prefix(prefix).into_iter().collect();
+        // Only this range's keys: other ranges' keys on this node are theirs to count.
+        let range = &self.record.range;
+        let touched: std::collections::HashMap<Vec<u8>, bool> = engine
+            .touched_with_prefix(prefix)
+            .into_iter()
+            .filter(|(k, _)| range.contains(k))
+            .collect();
         let (mut count, mut example) = (0, None);
         let mut consider = |key: &[u8], live: bool| {
             if live {
@@ -297,7 +302,15 @@ impl GroupStateMachine {
                 example.get_or_insert_with(|| key.to_vec());
             }
         };
-        for kv in self.ks.data.prefix(prefix) {
+        let from = prefix.max(range.start.as_slice()).to_vec();
+        let to = match tessera_proto::keys::prefix_end(prefix) {
+            Some(end) if end.as_slice() < range.end.as_slice() => end,
+            _ => range.end.clone(),
+        };
+        if from >= to {
+            return Ok(Reply::Array(vec![Reply::Int(0), Reply::Nil]));
+        }
+        for kv in self.ks.data.range(from..to) {
             let (k, v) = kv.into_inner().map_err(io_err)?;
             if !touched.contains_key(k.as_ref()) {
                 consider(&k, !StoredValue::is_expired_raw(&v, engine.now_ms));
@@ -464,6 +477,14 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
             postcard::from_bytes(snapshot.get_ref()).map_err(io_err)?;
         let mut batch = self.ks.db.batch();
         let range = &payload.record.range;
+        tracing::info!(
+            group = self.group,
+            range = range.id,
+            epoch = range.epoch,
+            applied = payload.record.applied.as_ref().map_or(0, |l| l.index),
+            keys = payload.entries.len(),
+            "installing a snapshot"
+        );
         self.ks.clear_batch(&mut batch, &range.start, &range.end)?;
         for (k, v) in payload.entries {
             if let Some(at) = StoredValue::decode(&v).and_then(|s| s.expires_at_ms) {
