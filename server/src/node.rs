@@ -175,7 +175,14 @@ impl Node {
     /// never one that overlaps a replica running here (a parent that has not applied
     /// the split that created the group yet).
     pub(crate) async fn start_replica(&self, catalog: &Catalog, group: GroupId) -> io::Result<()> {
-        let range = match self.data.record(group)? {
+        let record = self.data.record(group)?;
+        let founder = catalog
+            .groups
+            .get(&group)
+            .and_then(|d| d.founding_range(self.id))
+            .is_some();
+        let awaits_snapshot = record.is_none() && !founder;
+        let range = match record {
             Some(record) => record.range,
             None => {
                 // A founding member replays the group's log from the founding range;
@@ -214,6 +221,7 @@ impl Node {
             lease_reads: self.timings.lease_reads,
             log_bytes,
             clock: self.clock.clone(),
+            awaits_snapshot,
         };
         let replica = GroupReplica::new(group, raft, self.data.clone(), applied, options);
         tracing::info!(node = self.id, group, "replica started");

@@ -75,6 +75,12 @@ impl Node {
     async fn answer_peer(&self, msg: PeerMessage) -> PeerReply {
         match msg {
             PeerMessage::Raft { group, msg } => match self.replica(group) {
+                Some(replica) if replica.refuses_replay(&msg) => {
+                    PeerReply::Raft(RaftReply::Failed(format!(
+                        "group {group} on node {} starts from a snapshot, not the first log entry",
+                        self.id
+                    )))
+                }
                 Some(replica) => {
                     if hibernation::wakes(&msg) {
                         replica.hibernation.wake(&replica.raft);

@@ -250,7 +250,8 @@ pub fn check_appends(ops: &[ListOp], final_tokens: &[u64]) -> Result<(), String>
         };
         if tokens.len() > final_tokens.len() || tokens[..] != final_tokens[..tokens.len()] {
             return Err(format!(
-                "read {tokens:?} (at {invoked}..{completed}) is not a prefix of the final list"
+                "read {tokens:?} (at {invoked}..{completed}) is not a prefix of the final list\n{}",
+                divergence(ops, tokens, final_tokens)
             ));
         }
         // A read that began after an append was acknowledged must see it.
@@ -263,6 +264,40 @@ pub fn check_appends(ops: &[ListOp], final_tokens: &[u64]) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// Where a read and the final list part, and how the appends around there ended.
+fn divergence(ops: &[ListOp], read: &[u64], final_tokens: &[u64]) -> String {
+    let at = read
+        .iter()
+        .zip(final_tokens)
+        .position(|(a, b)| a != b)
+        .unwrap_or(read.len().min(final_tokens.len()));
+    let describe = |token: Option<&u64>| match token {
+        None => "nothing".to_string(),
+        Some(t) => {
+            let append = ops.iter().find_map(|o| match o {
+                ListOp::Append {
+                    token,
+                    outcome,
+                    invoked,
+                    completed,
+                } if token == t => Some(format!("{outcome:?} at {invoked}..{completed}")),
+                _ => None,
+            });
+            format!("{t} (append {})", append.unwrap_or("never made".into()))
+        }
+    };
+    let window = |list: &[u64]| list[at.saturating_sub(2)..(at + 3).min(list.len())].to_vec();
+    format!(
+        "they part at index {at}: the read has {}, the final list has {}; \
+         read around there {:?}, final around there {:?}; final length {}",
+        describe(read.get(at)),
+        describe(final_tokens.get(at)),
+        window(read),
+        window(final_tokens),
+        final_tokens.len()
+    )
 }
 
 #[cfg(test)]

@@ -154,3 +154,22 @@ pub async fn check_layout(cluster: &Cluster) {
             .await;
     }
 }
+
+/// Prints each default-table group's replicas (applied index, key count, digest): on a
+/// failed check, whether the replicas parted.
+pub async fn report_replicas(cluster: &Cluster) {
+    let Some(catalog) = cluster.catalog().await else {
+        eprintln!("no catalog to report replicas from");
+        return;
+    };
+    for range in catalog.table_ranges(0) {
+        let members = &catalog.groups[&range.group].members;
+        for m in members {
+            let digest = cluster.digest(*m, range.group).await;
+            eprintln!(
+                "range {} [{:?}..{:?}) group {} node {m}: {digest:?}",
+                range.id, range.start, range.end, range.group
+            );
+        }
+    }
+}

@@ -144,6 +144,9 @@ pub async fn run(scenario: Scenario) {
     }
     for (i, (ops, final_tokens)) in history.lists.iter().zip(&lists).enumerate() {
         if let Err(e) = check_appends(ops, final_tokens) {
+            if reshaping {
+                reshape::report_replicas(&cluster).await;
+            }
             panic!("scenario {scenario:?}: list {i}: {e}");
         }
     }

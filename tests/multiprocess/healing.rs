@@ -368,3 +368,98 @@ async fn a_lagging_follower_is_replaced() {
         .await;
     assert_all_readable(&mut con, &acked).await;
 }
+
+/// Regression (found by fault scenario 13): a leader purges its log before it adds a
+/// learner, so the learner is sent a snapshot; but a leader elected before the learner
+/// received it, whose own log was never purged, sent the group's log from its first
+/// entry. The learner had started from the range at its current epoch, refused every
+/// earlier write as stale and lost it; once it led, reads missed them. Now it refuses
+/// that replay, and the new leader purges its log and sends a snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_whose_leader_changes_still_starts_from_a_snapshot() {
+    let dir = test_dir();
+    let shape = Shape {
+        nodes: 4,
+        namespaces: true,
+        ..quick()
+    };
+    let cluster = Cluster::start(dir.path(), shape);
+    let mut con = wait_serving(&cluster.url(), Duration::from_secs(60)).await;
+    let (group, members) = cluster.default_group().await;
+    let spare = (1..=4).find(|n| !members.contains(n)).unwrap();
+    // The spare reaches the meta service (it may receive replicas) but no member.
+    let lab = cluster.lab.as_ref().unwrap();
+    let idx = |n: NodeId| n as usize - 1;
+    members.iter().for_each(|m| lab.cut(idx(spare), idx(*m)));
+    // Writes at the range's first epoch, a split (the epoch moves on), more writes.
+    let mut acked = Vec::new();
+    for prefix in ["before", "after"] {
+        if prefix == "after" {
+            let _: redis::Value = redis::cmd("SPLIT")
+                .arg("default")
+                .arg("m")
+                .query_async(&mut con)
+                .await
+                .expect("SPLIT");
+        }
+        for i in 0..40u64 {
+            let key = format!("{prefix}:{i}");
+            let _: () = con.set(&key, i).await.unwrap();
+            acked.push((key, i));
+        }
+    }
+    let leader = wait_for(Duration::from_secs(30), "a leader", || {
+        cluster.leader_of(group)
+    })
+    .await;
+    let leaving = *members.iter().find(|m| **m != leader).unwrap();
+    let _: () = redis::cmd("DECOMMISSION")
+        .arg(leaving)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // A leader purges its log, then adds the spare as a learner: the entry after it.
+    let purged_by = wait_for(
+        Duration::from_secs(60),
+        "a leader to purge its log and add the learner",
+        || async {
+            for m in &members {
+                let d = cluster.digest(*m, group).await;
+                if d.is_some_and(|d| d.leader == Some(*m) && d.purged > 0 && d.applied > d.purged) {
+                    return Some(*m);
+                }
+            }
+            None
+        },
+    )
+    .await;
+    // Another member, whose log holds the first entry, takes over.
+    let signal = |sig| {
+        let service = cluster.nodes[idx(purged_by)].1.as_ref().unwrap();
+        service.signal(sig)
+    };
+    signal(libc::SIGSTOP);
+    wait_for(Duration::from_secs(30), "another leader", || async {
+        cluster.leader_of(group).await.filter(|l| *l != purged_by)
+    })
+    .await;
+    signal(libc::SIGCONT);
+    members.iter().for_each(|m| lab.heal(idx(spare), idx(*m)));
+    wait_for(
+        Duration::from_secs(90),
+        "the decommissioned node to be drained",
+        || async {
+            let catalog = cluster.catalog().await?;
+            let drained = catalog
+                .groups
+                .values()
+                .all(|g| !g.members.contains(&leaving));
+            (drained && catalog.groups[&group].members.contains(&spare)).then_some(())
+        },
+    )
+    .await;
+    cluster
+        .wait_replicas_agree(group, Duration::from_secs(60), "the new replica to agree")
+        .await;
+    assert_all_readable(&mut con, &acked).await;
+}

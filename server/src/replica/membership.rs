@@ -101,9 +101,12 @@ impl GroupReplica {
         }
         let joining: Vec<NodeId> = desired.difference(&voters).copied().collect();
         let new: Vec<&NodeId> = joining.iter().filter(|n| !learners.contains(n)).collect();
-        if !new.is_empty() {
-            // A new replica must start from a snapshot, never replay the log from the
-            // start: it does not know the range the first entries were proposed under.
+        // A new replica must start from a snapshot, never replay the log from the start:
+        // it does not know the range the first entries were proposed under (it refuses
+        // them). So the leader purges its log before it adds one, and so does a leader
+        // elected while a learner still has nothing, if its own log was never purged.
+        let empty_learner = learners.iter().any(|n| lag(n) == u64::MAX);
+        if !new.is_empty() || (empty_learner && !self.log_purged()) {
             self.snapshot_and_purge(0).await?;
         }
         for node in new {

@@ -15,11 +15,12 @@ mod write;
 use crate::hibernation::Hibernation;
 use crate::state_machine::{CommandBody, DataKeyspaces, Published};
 use crate::value::SeqGen;
-use crate::DataRaft;
+use crate::{DataRaft, DataTypes};
 use bytes::Bytes;
 use openraft::ReadPolicy;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use tessera_common::raftnet::RaftRequest;
 use tessera_common::Clock;
 use tessera_proto::catalog::{GroupId, NodeId, RangeDesc};
 use tessera_proto::data::{DataError, DataRequest, DataResponse, RangeChange};
@@ -47,6 +48,9 @@ pub struct GroupReplica {
     log_size: LogSize,
     /// Requests served and sampled keys, for load-based splits.
     pub(crate) load: Load,
+    /// Started empty and not as a founding member: its first state must come from a
+    /// snapshot (see [`GroupReplica::refuses_replay`]).
+    awaits_snapshot: bool,
 }
 
 /// How a replica runs besides its Raft instance.
@@ -59,6 +63,8 @@ pub struct ReplicaOptions {
     pub log_bytes: Arc<AtomicU64>,
     /// The wall clock.
     pub clock: Arc<dyn Clock>,
+    /// It starts empty and not as a founding member: it must be sent a snapshot.
+    pub awaits_snapshot: bool,
 }
 
 impl GroupReplica {
@@ -86,7 +92,22 @@ impl GroupReplica {
             },
             log_size: LogSize::new(options.log_bytes),
             load: Load::default(),
+            awaits_snapshot: options.awaits_snapshot,
         }
+    }
+
+    /// Whether to refuse `msg`: log entries from the group's first entry on, sent to a
+    /// replica that must start from a snapshot. It started from the catalog's range at
+    /// its current epoch, not the range those entries were proposed under, so it would
+    /// refuse them as stale and miss every write they hold. A leader whose log is not
+    /// purged sends them (one elected after another had purged and added this learner);
+    /// the refusal stands until the leader purges its log and sends a snapshot.
+    pub fn refuses_replay(&self, msg: &RaftRequest<DataTypes>) -> bool {
+        let RaftRequest::Append(rpc) = msg else {
+            return false;
+        };
+        let from_first = rpc.prev_log_id.is_none() && !rpc.entries.is_empty();
+        from_first && self.awaits_snapshot && self.applied_index() == 0
     }
 
     /// Bytes of keys and values in its range.

@@ -54,6 +54,11 @@ impl GroupReplica {
             .map(|l| l.index)
     }
 
+    /// Whether its Raft log was ever purged (else it holds the group's first entry).
+    pub(super) fn log_purged(&self) -> bool {
+        self.raft.metrics().borrow_watched().purged.is_some()
+    }
+
     /// The last log index applied (0: none).
     pub fn applied_index(&self) -> u64 {
         self.last_applied().unwrap_or(0)
