@@ -255,26 +255,39 @@ impl CatalogRules for Catalog {
         Ok(applied)
     }
 
-    /// A node that left a group deleted its replica; joining again, it replays the
-    /// group's log from the start and passes through every old membership on the way
-    /// (openraft: "node ids must not be reused"). In an old membership where it alone
-    /// was a quorum — only single-replica groups have one — it could elect itself
-    /// next to the real group. With three or more voters it would need the vote of a
-    /// member whose log is newer than its own, which Raft refuses, as long as only
-    /// one member joins at a time (the controller's rule).
     fn may_join(&self, group: GroupId, node: NodeId) -> bool {
-        let Some(desc) = self.groups.get(&group) else {
-            return false;
-        };
-        if desc.members.contains(&node) {
-            return false;
-        }
-        let single = self
-            .range_of_group(group)
-            .and_then(|r| self.tables.get(&r.table))
-            .is_none_or(|t| t.replicas <= 1);
-        !(single && desc.retired.contains(&node))
+        join_refusal(self, group, node).is_none()
     }
+}
+
+/// Why `node` may not receive a replica of `group`, if it may not: it must be a known
+/// active node, not a member already, and not a former member of a single-replica
+/// group. That last rule: a node that left deletes its replica only after it learns it
+/// left; if it dies first, it restarts with its old log, whose last membership may be
+/// the one where it alone was a quorum, and could elect itself next to the real group.
+/// With three or more voters it would need the vote of a member whose log is newer
+/// than its own, which Raft refuses, as long as only one member joins at a time (the
+/// controller's rule).
+fn join_refusal(catalog: &Catalog, group: GroupId, node: NodeId) -> Option<String> {
+    match catalog.nodes.get(&node) {
+        Some(n) if n.state == NodeState::Active => {}
+        Some(n) => return Some(format!("node {node} is {}", n.state.name())),
+        None => return Some(format!("no such node {node}")),
+    }
+    let Some(desc) = catalog.groups.get(&group) else {
+        return Some(format!("no such group {group}"));
+    };
+    if desc.members.contains(&node) {
+        return Some(format!(
+            "node {node} already holds a replica of group {group}"
+        ));
+    }
+    let single = catalog
+        .range_of_group(group)
+        .and_then(|r| catalog.tables.get(&r.table))
+        .is_none_or(|t| t.replicas <= 1);
+    (single && desc.retired.contains(&node))
+        .then(|| format!("node {node} left group {group} and cannot rejoin it"))
 }
 
 fn register(
@@ -426,30 +439,14 @@ fn move_replica(
     remove: Option<NodeId>,
     add: Option<NodeId>,
 ) -> Result<Vec<CatalogChange>, String> {
-    if let Some(add) = add {
-        match catalog.nodes.get(&add) {
-            Some(node) if node.state == NodeState::Active => {}
-            Some(node) => return Err(format!("node {add} is {}", node.state.name())),
-            None => return Err(format!("no such node {add}")),
-        }
+    if let Some(why) = add.and_then(|add| join_refusal(catalog, group, add)) {
+        return Err(why);
     }
     let mut desc = catalog
         .groups
         .get(&group)
         .cloned()
         .ok_or_else(|| format!("no such group {group}"))?;
-    if let Some(add) = add {
-        if desc.members.contains(&add) {
-            return Err(format!(
-                "node {add} already holds a replica of group {group}"
-            ));
-        }
-        if !catalog.may_join(group, add) {
-            return Err(format!(
-                "node {add} left group {group} and cannot rejoin it"
-            ));
-        }
-    }
     if let Some(remove) = remove {
         if !desc.members.contains(&remove) {
             return Err(format!("node {remove} holds no replica of group {group}"));

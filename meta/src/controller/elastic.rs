@@ -18,7 +18,7 @@ use crate::catalog::{CatalogRules, MetaCommand};
 use crate::liveness::RangeReport;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
-use tessera_proto::catalog::{Catalog, GroupId, NodeId, NodeState, RangeDesc, RangeId};
+use tessera_proto::catalog::{Catalog, GroupId, NodeId, RangeDesc, RangeId};
 use tessera_proto::data::{DataRequest, DataResponse};
 use tokio::time::Instant;
 
@@ -420,15 +420,7 @@ pub(crate) fn colocate_step(
     }
     let towards = |group, from: &[NodeId], to: &[NodeId]| {
         let remove = from.iter().find(|n| !to.contains(n))?;
-        let active = |n: &NodeId| {
-            catalog
-                .nodes
-                .get(n)
-                .is_some_and(|d| d.state == NodeState::Active)
-        };
-        let add = to
-            .iter()
-            .find(|n| !from.contains(n) && active(n) && catalog.may_join(group, **n))?;
+        let add = to.iter().find(|n| catalog.may_join(group, **n))?;
         Some(MetaCommand::MoveReplica {
             group,
             remove: Some(*remove),
