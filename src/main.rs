@@ -18,6 +18,10 @@ use tessera_server::NodeConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// The allocator of every Tessera process (see docs/benchmarks.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Settings of a meta member.
 struct MetaFlags {
     id: u64,
