@@ -176,21 +176,18 @@ impl Node {
     /// the split that created the group yet).
     pub(crate) async fn start_replica(&self, catalog: &Catalog, group: GroupId) -> io::Result<()> {
         let record = self.data.record(group)?;
-        let founder = catalog
+        let founding = catalog
             .groups
             .get(&group)
-            .and_then(|d| d.founding_range(self.id))
-            .is_some();
-        let awaits_snapshot = record.is_none() && !founder;
+            .and_then(|d| d.founding_range(self.id));
+        let awaits_snapshot = record.is_none() && founding.is_none();
         let range = match record {
             Some(record) => record.range,
             None => {
                 // A founding member replays the group's log from the founding range;
                 // anyone else starts empty and is sent a snapshot (which sets the
                 // range): the catalog's range only keeps it from overlapping others.
-                let desc = catalog.groups.get(&group);
-                let range = desc
-                    .and_then(|d| d.founding_range(self.id))
+                let range = founding
                     .or_else(|| catalog.range_of_group(group))
                     .ok_or_else(|| io::Error::other("group has no range"))?;
                 let current = catalog.range_of_group(group).unwrap_or(range);

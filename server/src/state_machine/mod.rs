@@ -8,10 +8,12 @@
 //! changes it, identically on every replica. A command carries the epoch its leader
 //! proposed it under and is refused at apply if the epoch moved meanwhile.
 
+mod command;
 mod keyspaces;
 mod ranges;
 mod snapshot;
 
+pub use command::{Applied, CommandBody, DataCommand, DataReply};
 pub use keyspaces::{expiry_key, DataKeyspaces};
 pub use ranges::RangeEvent;
 pub use snapshot::GroupSnapshotBuilder;
@@ -19,7 +21,6 @@ pub use snapshot::GroupSnapshotBuilder;
 use crate::engine::{Change, Engine};
 use crate::value::{Seq, StoredValue};
 use crate::DataTypes;
-use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
@@ -29,72 +30,10 @@ use std::io;
 use std::sync::{Arc, Mutex, RwLock};
 use tessera_common::raftlog::io_err;
 use tessera_common::raftnet::SnapshotBytes;
-use tessera_proto::catalog::{GroupId, NodeId, RangeDesc};
-use tessera_proto::data::{DataError, RangeChange};
+use tessera_proto::catalog::{GroupId, RangeDesc};
+use tessera_proto::data::DataError;
 use tessera_proto::op::{Op, OpKind};
 use tessera_proto::reply::Reply;
-
-/// A replicated write: the leader's sequence number, clock and range epoch carried in
-/// the entry so every replica computes the same result.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DataCommand {
-    /// Sequence number of the first op; op `i` gets `seq.nth(i)`.
-    pub seq: Seq,
-    /// The leader's clock when it proposed the write.
-    pub now_ms: u64,
-    /// The range epoch the leader proposed it under.
-    pub epoch: u64,
-    /// What to do.
-    pub body: CommandBody,
-}
-
-/// What a replicated write does.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum CommandBody {
-    /// Client ops, applied in order.
-    Ops(Vec<Op>),
-    /// Delete these keys if they have expired by the entry's time (the sweeper).
-    Sweep(Vec<Bytes>),
-    /// Delete every key of the range (`FLUSHALL`).
-    Clear,
-    /// Fence (or unfence) a key prefix: while fenced, every write to a key with that
-    /// prefix is refused. Answers `[count, example]` of the live keys with it.
-    Fence {
-        /// The storage-key prefix.
-        prefix: Bytes,
-        /// Fence, or lift the fence.
-        on: bool,
-    },
-    /// Change the range itself: applied on its own, in a batch of its own, after
-    /// everything before it is written.
-    Change(RangeChange),
-}
-
-impl std::fmt::Display for DataCommand {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.body {
-            CommandBody::Ops(ops) => write!(f, "Ops({}, seq {:?})", ops.len(), self.seq),
-            CommandBody::Sweep(keys) => write!(f, "Sweep({})", keys.len()),
-            CommandBody::Clear => write!(f, "Clear"),
-            CommandBody::Fence { on, .. } => write!(f, "Fence({on})"),
-            CommandBody::Change(change) => change.fmt(f),
-        }
-    }
-}
-
-/// What an applied [`DataCommand`] answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Applied {
-    /// One reply per op.
-    Replies(Vec<Reply>),
-    /// The descriptors after a split or a merge, and the group's voters.
-    Ranges(Vec<RangeDesc>, Vec<NodeId>),
-    /// The frozen descriptor and the freeze entry's index.
-    Frozen(RangeDesc, u64),
-}
-
-/// The result of applying one [`DataCommand`], or why it was refused as a whole.
-pub type DataReply = Result<Applied, DataError>;
 
 /// The persisted per-group record.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -1,0 +1,72 @@
+//! What a data group replicates: the command in each Raft entry and what applying it
+//! answers.
+
+use crate::value::Seq;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tessera_proto::catalog::{NodeId, RangeDesc};
+use tessera_proto::data::{DataError, RangeChange};
+use tessera_proto::op::Op;
+use tessera_proto::reply::Reply;
+
+/// A replicated write: the leader's sequence number, clock and range epoch carried in
+/// the entry so every replica computes the same result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DataCommand {
+    /// Sequence number of the first op; op `i` gets `seq.nth(i)`.
+    pub seq: Seq,
+    /// The leader's clock when it proposed the write.
+    pub now_ms: u64,
+    /// The range epoch the leader proposed it under.
+    pub epoch: u64,
+    /// What to do.
+    pub body: CommandBody,
+}
+
+/// What a replicated write does.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum CommandBody {
+    /// Client ops, applied in order.
+    Ops(Vec<Op>),
+    /// Delete these keys if they have expired by the entry's time (the sweeper).
+    Sweep(Vec<Bytes>),
+    /// Delete every key of the range (`FLUSHALL`).
+    Clear,
+    /// Fence (or unfence) a key prefix: while fenced, every write to a key with that
+    /// prefix is refused. Answers `[count, example]` of the live keys with it.
+    Fence {
+        /// The storage-key prefix.
+        prefix: Bytes,
+        /// Fence, or lift the fence.
+        on: bool,
+    },
+    /// Change the range itself: applied on its own, in a batch of its own, after
+    /// everything before it is written.
+    Change(RangeChange),
+}
+
+impl std::fmt::Display for DataCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.body {
+            CommandBody::Ops(ops) => write!(f, "Ops({}, seq {:?})", ops.len(), self.seq),
+            CommandBody::Sweep(keys) => write!(f, "Sweep({})", keys.len()),
+            CommandBody::Clear => write!(f, "Clear"),
+            CommandBody::Fence { on, .. } => write!(f, "Fence({on})"),
+            CommandBody::Change(change) => change.fmt(f),
+        }
+    }
+}
+
+/// What an applied [`DataCommand`] answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Applied {
+    /// One reply per op.
+    Replies(Vec<Reply>),
+    /// The descriptors after a split or a merge, and the group's voters.
+    Ranges(Vec<RangeDesc>, Vec<NodeId>),
+    /// The frozen descriptor and the freeze entry's index.
+    Frozen(RangeDesc, u64),
+}
+
+/// The result of applying one [`DataCommand`], or why it was refused as a whole.
+pub type DataReply = Result<Applied, DataError>;
