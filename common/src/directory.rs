@@ -1,7 +1,7 @@
 //! Clients by node id, following address changes: one multiplexed connection per
 //! peer, shared by every caller on this process.
 
-use dashmap::DashMap;
+use crate::hash::FastDashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ pub trait AddressedClient: Send + Sync + 'static {
 
 /// Node id → client.
 pub struct Directory<C> {
-    clients: DashMap<u64, Arc<C>>,
+    clients: FastDashMap<u64, Arc<C>>,
     /// The version of the address list last followed (addresses only change with it).
     version: AtomicU64,
 }
@@ -23,7 +23,7 @@ pub struct Directory<C> {
 impl<C> Default for Directory<C> {
     fn default() -> Self {
         Self {
-            clients: DashMap::new(),
+            clients: FastDashMap::default(),
             version: AtomicU64::new(0),
         }
     }

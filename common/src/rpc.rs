@@ -14,9 +14,9 @@
 //! a [`ServiceClient`] speaks the service half alone.
 
 use crate::frame;
+use crate::hash::FastMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
@@ -86,7 +86,7 @@ pub enum RpcError {
     Encode(io::Error),
 }
 
-type Pending<Resp> = Arc<Mutex<HashMap<u64, oneshot::Sender<Resp>>>>;
+type Pending<Resp> = Arc<Mutex<FastMap<u64, oneshot::Sender<Resp>>>>;
 
 struct Connection<Resp> {
     next_id: AtomicU64,

@@ -6,11 +6,11 @@ use crate::call::Routing;
 use crate::catalog::{Catalog, GroupId, NodeId, RangeDesc, RangeId};
 use crate::node_api::NodeClient;
 use crate::range_map::{RangeMap, Route};
-use dashmap::DashMap;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_common::directory::Directory;
+use tessera_common::hash::FastDashMap;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -24,7 +24,7 @@ const CATALOG_WAIT: Duration = Duration::from_millis(200);
 pub struct CatalogRouting {
     catalog: watch::Receiver<Arc<Catalog>>,
     map: RwLock<Routes>,
-    leaders: DashMap<GroupId, NodeId>,
+    leaders: FastDashMap<GroupId, NodeId>,
     nodes: Directory<NodeClient>,
 }
 
@@ -43,7 +43,7 @@ impl CatalogRouting {
         Self {
             catalog,
             map: RwLock::default(),
-            leaders: DashMap::new(),
+            leaders: FastDashMap::default(),
             nodes: Directory::default(),
         }
     }

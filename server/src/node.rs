@@ -6,10 +6,10 @@ use crate::replica::{GroupReplica, ReplicaOptions};
 use crate::state_machine::{DataKeyspaces, GroupStateMachine, RangeEvent};
 use crate::transport::{PeerTransport, Peers};
 use crate::DataRaft;
-use dashmap::DashMap;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
+use tessera_common::hash::FastDashMap;
 use tessera_common::raftlog::LogKeyspaces;
 use tessera_common::raftnet::{GroupNetwork, RaftPeers, RaftTimings};
 use tessera_common::{Clock, FjallLogStore};
@@ -22,7 +22,7 @@ pub struct Node {
     pub(crate) id: NodeId,
     pub(crate) data: DataKeyspaces,
     pub(crate) logs: LogKeyspaces,
-    pub(crate) replicas: DashMap<GroupId, Arc<GroupReplica>>,
+    pub(crate) replicas: FastDashMap<GroupId, Arc<GroupReplica>>,
     /// Held while replicas are started or deleted, so two loops never start the same
     /// group twice or delete one that is being started.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,

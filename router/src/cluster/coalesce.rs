@@ -10,9 +10,9 @@
 //! whole (unavailable, outcome unknown, a stale route) is every member's.
 
 use bytes::Bytes;
-use dashmap::DashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_common::hash::FastDashMap;
 use tessera_proto::call::{call, CallError, CallOptions};
 use tessera_proto::catalog::GroupId;
 use tessera_proto::data::{DataRequest, DataResponse};
@@ -52,7 +52,7 @@ pub enum Outcome {
 pub struct Coalescer {
     routing: Arc<CatalogRouting>,
     deadline: Duration,
-    queues: DashMap<(GroupId, bool), mpsc::UnboundedSender<Queued>>,
+    queues: FastDashMap<(GroupId, bool), mpsc::UnboundedSender<Queued>>,
     tasks: TaskTracker,
 }
 
@@ -62,7 +62,7 @@ impl Coalescer {
         Self {
             routing,
             deadline,
-            queues: DashMap::new(),
+            queues: FastDashMap::default(),
             tasks: TaskTracker::new(),
         }
     }
