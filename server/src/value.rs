@@ -70,6 +70,18 @@ impl SeqGen {
     }
 }
 
+/// The expiry-index key of `key` expiring at `at_ms`: time first, so that everything
+/// due by a given time is one range read.
+pub fn expiry_key(at_ms: u64, key: &[u8]) -> Vec<u8> {
+    [&at_ms.to_be_bytes()[..], key].concat()
+}
+
+/// The time and the key of an expiry-index key; `None` if it is too short.
+pub fn split_expiry_key(index_key: &[u8]) -> Option<(u64, &[u8])> {
+    let (at, key) = index_key.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*at), key))
+}
+
 /// The type tag of a stored value.
 pub const TYPE_STRING: u8 = 0;
 /// Bytes of header in front of every payload.

@@ -174,7 +174,8 @@ impl Node {
     }
 
     /// The ranges tile the table, epochs only grow, every key reads as the model says,
-    /// and each range counts exactly its bytes.
+    /// and each range counts at least its bytes (a blind write may count a key twice
+    /// until the range is recounted).
     fn check(&self, model: &HashMap<Vec<u8>, Vec<u8>>, epochs: &mut HashMap<GroupId, u64>) {
         let ranges = self.ranges();
         assert_eq!(ranges.first().unwrap().start, table_start(0));
@@ -191,7 +192,12 @@ impl Node {
                 bytes += (k.len() + v.len()) as u64;
             }
             let record = self.ks.record(r.group).unwrap().unwrap();
-            assert_eq!(record.bytes, bytes, "range {} counts its bytes", r.group);
+            assert!(
+                record.bytes >= bytes,
+                "range {} counts {} of {bytes} bytes",
+                r.group,
+                record.bytes,
+            );
         }
         for (k, v) in model {
             assert_eq!(self.value(k).as_ref(), Some(v), "key {k:?}");

@@ -18,7 +18,7 @@ use tessera_proto::commands::strings::{Set, SetCond, SetReply};
 use tessera_proto::keys::{storage_key, table_end, table_start};
 use tessera_proto::op::Op;
 use tessera_server::state_machine::{
-    expiry_key, CommandBody, DataCommand, DataKeyspaces, GroupStateMachine,
+    expiry_key, CommandBody, DataCommand, DataKeyspaces, GroupStateMachine, Recount,
 };
 use tessera_server::value::{Seq, StoredValue};
 use tessera_server::DataTypes;
@@ -67,6 +67,11 @@ fn ops(seq: Seq, now_ms: u64, ops: Vec<Op>) -> DataCommand {
 
 fn key(k: &[u8]) -> Bytes {
     Bytes::from(storage_key(0, k))
+}
+
+/// The expiry-index entry of user key `k` at `at_ms`.
+fn index(at_ms: u64, k: &[u8]) -> Bytes {
+    Bytes::from(expiry_key(at_ms, &storage_key(0, k)))
 }
 
 fn set(key: &[u8], value: &[u8]) -> Op {
@@ -209,7 +214,8 @@ async fn expiry_uses_the_entry_clock_and_the_sweep_removes_data_and_index() {
         seq: Seq::new(2, 0, 1),
         now_ms,
         epoch: 1,
-        body: CommandBody::Sweep(vec![key(b"t"), key(b"p")]),
+        // `p` has no expiry: its entry is one a blind write left, dropped on its own.
+        body: CommandBody::Sweep(vec![index(1_100, b"t"), index(1_000, b"p")]),
     };
     apply(&mut sm, 2, sweep(1_050)).await;
     assert!(stored(&ks, b"t").is_some());
@@ -221,6 +227,54 @@ async fn expiry_uses_the_entry_clock_and_the_sweep_removes_data_and_index() {
         .get(expiry_key(1_100, &storage_key(0, b"t")))
         .unwrap()
         .is_none());
+}
+
+#[tokio::test]
+async fn a_blind_set_leaves_an_entry_the_sweep_drops_and_a_recount_fixes_the_bytes() {
+    let dir = TempDir::new().unwrap();
+    let (_store, ks) = open(&dir);
+    let mut sm = GroupStateMachine::open(ks.clone(), 1, &whole()).unwrap();
+    let expiring = set_expiring(b"t", b"v", Expiry::In(100));
+    apply(&mut sm, 1, ops(Seq::new(1, 0, 1), 1_000, vec![expiring])).await;
+    // A plain SET does not read the key: the old expiry's entry stays behind, and the
+    // byte count cannot know the key was there.
+    let plain = set(b"t", b"a longer value");
+    apply(&mut sm, 2, ops(Seq::new(2, 0, 1), 1_010, vec![plain])).await;
+    assert_eq!(stored(&ks, b"t").unwrap().expires_at_ms, None);
+    assert!(ks.expiry.get(index(1_100, b"t")).unwrap().is_some());
+    let actual = (storage_key(0, b"t").len() + 25 + b"a longer value".len()) as u64;
+    let record = ks.record(1).unwrap().unwrap();
+    assert!(record.bytes > actual, "counted twice: {}", record.bytes);
+
+    let sweep = DataCommand {
+        body: CommandBody::Sweep(vec![index(1_100, b"t")]),
+        ..ops(Seq::new(3, 0, 1), 1_100, Vec::new())
+    };
+    apply(&mut sm, 3, sweep).await;
+    assert_eq!(stored(&ks, b"t").unwrap().payload, b"a longer value");
+    assert!(ks.expiry.get(index(1_100, b"t")).unwrap().is_none());
+
+    // A write after the count keeps its bytes; the count replaces what came before.
+    let seen = Recount {
+        bytes: record.bytes,
+        unsure: record.unsure,
+        actual,
+    };
+    apply(
+        &mut sm,
+        4,
+        ops(Seq::new(4, 0, 1), 1_200, vec![set(b"u", b"1")]),
+    )
+    .await;
+    let recount = DataCommand {
+        body: CommandBody::Recount(seen),
+        ..ops(Seq::new(5, 0, 1), 1_200, Vec::new())
+    };
+    apply(&mut sm, 5, recount).await;
+    let record = ks.record(1).unwrap().unwrap();
+    let u = (storage_key(0, b"u").len() + 25 + 1) as u64;
+    assert_eq!(record.bytes, actual + u);
+    assert_eq!(record.unsure, u, "only the write after the count is unsure");
 }
 
 #[tokio::test]

@@ -13,7 +13,10 @@ use std::time::Duration;
 use tessera::dev::DevOptions;
 
 /// The fields of each range `RANGES table` lists.
-async fn ranges(con: &mut MultiplexedConnection, table: &str) -> Vec<BTreeMap<String, Value>> {
+pub(crate) async fn ranges(
+    con: &mut MultiplexedConnection,
+    table: &str,
+) -> Vec<BTreeMap<String, Value>> {
     let Value::Array(ranges) = admin(con, &["RANGES", table]).await.unwrap() else {
         panic!("RANGES answers an array");
     };

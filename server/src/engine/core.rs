@@ -2,9 +2,9 @@
 //! every change in an overlay (so later ops of the same batch see earlier ones), and
 //! hands the changes back for the caller to write atomically.
 
-use crate::value::{Seq, StoredValue, TYPE_STRING};
-use std::collections::HashMap;
+use crate::value::{split_expiry_key, Seq, StoredValue, TYPE_STRING};
 use std::io;
+use tessera_common::hash::FastMap;
 
 /// Reads a stored value by storage key.
 pub type Reader<'a> = dyn Fn(&[u8]) -> io::Result<Option<Vec<u8>>> + Send + Sync + 'a;
@@ -18,6 +18,10 @@ pub struct Change {
     pub old_expiry: Option<u64>,
     /// Bytes it took before the batch (key and stored value; 0 if absent).
     pub old_size: usize,
+    /// Written without reading what was there ([`Engine::put_blind`]): the two fields
+    /// above are unknown (`None`, 0), so an old expiry-index entry may be left behind
+    /// for the sweeper, and the byte count may now count the key twice.
+    pub blind: bool,
     /// Its new value, or `None` if deleted.
     pub new: Option<StoredValue>,
 }
@@ -32,6 +36,26 @@ pub enum Found {
     WrongType,
 }
 
+/// A key before the batch.
+#[derive(Clone, Copy)]
+enum Before {
+    /// It was absent (or could not be read).
+    Absent,
+    /// Its expiry and stored size (key and value).
+    Was(Option<u64>, usize),
+    /// The batch wrote it without reading it.
+    Unread,
+}
+
+/// What the batch knows of a key it touched: the key before the batch (for the expiry
+/// index and byte counts) and as the ops so far left it.
+struct Slot {
+    before: Before,
+    now: Option<StoredValue>,
+    /// Whether an op of the batch wrote it (it is then in `Engine::dirty` once).
+    dirty: bool,
+}
+
 /// Evaluates ops for one group.
 pub struct Engine<'a> {
     read: &'a Reader<'a>,
@@ -39,9 +63,19 @@ pub struct Engine<'a> {
     pub now_ms: u64,
     /// The sequence number given to values written by the current op.
     pub seq: Seq,
-    original: HashMap<Vec<u8>, Option<StoredValue>>,
-    current: HashMap<Vec<u8>, Option<StoredValue>>,
+    slots: FastMap<Vec<u8>, Slot>,
     dirty: Vec<Vec<u8>>,
+    stale_index: Vec<Vec<u8>>,
+}
+
+/// What a batch of ops changed.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// One net change per key, in the order keys were first changed.
+    pub keys: Vec<Change>,
+    /// Expiry-index entries that no longer match their key's expiry (left behind by
+    /// blind writes), to delete.
+    pub stale_index: Vec<Vec<u8>>,
 }
 
 impl<'a> Engine<'a> {
@@ -51,21 +85,32 @@ impl<'a> Engine<'a> {
             read,
             now_ms,
             seq,
-            original: HashMap::new(),
-            current: HashMap::new(),
+            slots: FastMap::default(),
             dirty: Vec::new(),
+            stale_index: Vec::new(),
         }
+    }
+
+    /// The slot of `key`, read from storage the first time.
+    fn slot(&mut self, key: &[u8]) -> io::Result<&mut Slot> {
+        if !self.slots.contains_key(key) {
+            let now = (self.read)(key)?.and_then(|bytes| StoredValue::decode(&bytes));
+            let before = now.as_ref().map_or(Before::Absent, |v| {
+                Before::Was(v.expires_at_ms, key.len() + v.encoded_len())
+            });
+            let slot = Slot {
+                before,
+                now,
+                dirty: false,
+            };
+            self.slots.insert(key.to_vec(), slot);
+        }
+        Ok(self.slots.get_mut(key).expect("inserted above"))
     }
 
     /// The value of `key` as the ops so far left it, expired or not.
     pub(crate) fn load(&mut self, key: &[u8]) -> io::Result<Option<StoredValue>> {
-        if let Some(v) = self.current.get(key) {
-            return Ok(v.clone());
-        }
-        let stored = (self.read)(key)?.and_then(|bytes| StoredValue::decode(&bytes));
-        self.original.insert(key.to_vec(), stored.clone());
-        self.current.insert(key.to_vec(), stored.clone());
-        Ok(stored)
+        Ok(self.slot(key)?.now.clone())
     }
 
     /// The value of `key` if it exists and has not expired.
@@ -73,6 +118,21 @@ impl<'a> Engine<'a> {
         let now = self.now_ms;
         Ok(self
             .load(key)?
+            .filter(|v| v.expires_at_ms.is_none_or(|at| at > now)))
+    }
+
+    /// The expiry of `key` as the ops so far left it (`None`: absent or no expiry).
+    pub(crate) fn expiry_of(&mut self, key: &[u8]) -> io::Result<Option<u64>> {
+        Ok(self.slot(key)?.now.as_ref().and_then(|v| v.expires_at_ms))
+    }
+
+    /// The value of `key` if it exists and has not expired, without a copy.
+    pub(crate) fn live_ref(&mut self, key: &[u8]) -> io::Result<Option<&StoredValue>> {
+        let now = self.now_ms;
+        Ok(self
+            .slot(key)?
+            .now
+            .as_ref()
             .filter(|v| v.expires_at_ms.is_none_or(|at| at > now)))
     }
 
@@ -96,27 +156,56 @@ impl<'a> Engine<'a> {
         self.set_raw(key, Some(value));
     }
 
+    /// Writes `payload` under `key` like [`Engine::put`], without reading the key first
+    /// if the batch has not: for writes whose result does not depend on the old value
+    /// (a plain `SET`, `MSET`). Saves a storage read per key and replica.
+    pub(crate) fn put_blind(&mut self, key: &[u8], payload: Vec<u8>, expires_at_ms: Option<u64>) {
+        if self.slots.contains_key(key) {
+            return self.put(key, payload, expires_at_ms);
+        }
+        let value = StoredValue {
+            kind: TYPE_STRING,
+            seq: self.seq,
+            expires_at_ms,
+            payload,
+        };
+        let slot = Slot {
+            before: Before::Unread,
+            now: Some(value),
+            dirty: true,
+        };
+        self.slots.insert(key.to_vec(), slot);
+        self.dirty.push(key.to_vec());
+    }
+
     /// Deletes `key`.
     pub(crate) fn remove(&mut self, key: &[u8]) {
         self.set_raw(key, None);
     }
 
     fn set_raw(&mut self, key: &[u8], value: Option<StoredValue>) {
-        if !self.original.contains_key(key) {
-            // Keep the pre-batch value for the expiry index even if never read.
-            let _ = self.load(key);
+        if self.slot(key).is_err() {
+            // A failed read leaves the key unknown; the write then counts it as new.
+            self.slots.entry(key.to_vec()).or_insert(Slot {
+                before: Before::Absent,
+                now: None,
+                dirty: false,
+            });
         }
-        self.current.insert(key.to_vec(), value);
-        self.dirty.push(key.to_vec());
+        let slot = self.slots.get_mut(key).expect("inserted above");
+        slot.now = value;
+        if !std::mem::replace(&mut slot.dirty, true) {
+            self.dirty.push(key.to_vec());
+        }
     }
 
     /// Deletes every key the batch has written so far (with [`Engine::remove`] on the
     /// stored keys, this empties a range).
     pub(crate) fn clear_pending(&mut self) {
         let written: Vec<Vec<u8>> = self
-            .current
+            .slots
             .iter()
-            .filter(|(_, v)| v.is_some())
+            .filter(|(_, slot)| slot.now.is_some())
             .map(|(k, _)| k.clone())
             .collect();
         for key in written {
@@ -126,13 +215,14 @@ impl<'a> Engine<'a> {
 
     /// Keys with `prefix` that the batch has touched, and whether each is live now.
     pub(crate) fn touched_with_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, bool)> {
-        self.current
+        self.slots
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| {
+            .map(|(k, slot)| {
                 (
                     k.clone(),
-                    v.as_ref()
+                    slot.now
+                        .as_ref()
                         .is_some_and(|v| v.expires_at_ms.is_none_or(|at| at > self.now_ms)),
                 )
             })
@@ -144,25 +234,39 @@ impl<'a> Engine<'a> {
         !self.dirty.is_empty()
     }
 
-    /// The net changes, one per key, in the order keys were first changed.
-    pub fn into_changes(mut self) -> Vec<Change> {
-        let mut seen = std::collections::HashSet::new();
-        let mut changes = Vec::new();
+    /// Marks the expiry-index entry `index_key` for deletion.
+    pub(crate) fn drop_index_entry(&mut self, index_key: &[u8]) {
+        self.stale_index.push(index_key.to_vec());
+    }
+
+    /// What the ops changed.
+    pub fn into_changes(mut self) -> Changes {
+        // An entry a later op of the batch wrote again is not stale.
+        let slots = &self.slots;
+        self.stale_index.retain(|index_key| {
+            split_expiry_key(index_key).is_none_or(|(at, key)| {
+                let now = slots.get(key).and_then(|s| s.now.as_ref());
+                now.and_then(|v| v.expires_at_ms) != Some(at)
+            })
+        });
+        let mut changes = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            let old = self.original.get(&key).and_then(Option::as_ref);
-            let old_expiry = old.and_then(|v| v.expires_at_ms);
-            let old_size = old.map_or(0, |v| key.len() + v.encoded_len());
-            let new = self.current.remove(&key).flatten();
+            let slot = self.slots.remove(&key).expect("a dirty key has a slot");
+            let (old_expiry, old_size) = match slot.before {
+                Before::Was(expiry, size) => (expiry, size),
+                Before::Absent | Before::Unread => (None, 0),
+            };
             changes.push(Change {
                 key,
                 old_expiry,
                 old_size,
-                new,
+                blind: matches!(slot.before, Before::Unread),
+                new: slot.now,
             });
         }
-        changes
+        Changes {
+            keys: changes,
+            stale_index: self.stale_index,
+        }
     }
 }

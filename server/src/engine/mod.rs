@@ -12,6 +12,7 @@ mod strings;
 
 pub use self::core::{Change, Engine, Found, Reader};
 
+use crate::value::split_expiry_key;
 use bytes::Bytes;
 use std::io;
 use tessera_proto::op::Op;
@@ -81,20 +82,25 @@ impl Engine<'_> {
         Ok(Reply::Array(replies))
     }
 
-    /// Deletes the keys that have expired by the entry's time (the expiry sweeper).
+    /// Deletes the keys that have expired by the entry's time (the expiry sweeper),
+    /// given by their expiry-index entries. An entry that no longer matches its key's
+    /// expiry (a blind write replaced the value) is deleted on its own.
     ///
     /// # Errors
     /// Storage errors while reading keys.
-    pub fn sweep(&mut self, keys: &[Bytes]) -> io::Result<Reply> {
+    pub fn sweep(&mut self, index_keys: &[Bytes]) -> io::Result<Reply> {
         let mut removed = 0;
-        for key in keys {
-            let expired = self
-                .load(key)?
-                .and_then(|v| v.expires_at_ms)
-                .is_some_and(|at| at <= self.now_ms);
-            if expired {
+        for index_key in index_keys {
+            let Some((at, key)) = split_expiry_key(index_key) else {
+                continue;
+            };
+            let expiry = self.expiry_of(key)?;
+            if expiry.is_some_and(|e| e <= self.now_ms) {
                 self.remove(key);
                 removed += 1;
+            }
+            if expiry != Some(at) {
+                self.drop_index_entry(index_key);
             }
         }
         Ok(Reply::Int(removed))

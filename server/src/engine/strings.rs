@@ -32,28 +32,32 @@ impl Engine<'_> {
     }
 
     pub(super) fn set(&mut self, op: &Set) -> io::Result<Reply> {
-        let old = self.live(&op.key)?;
-        let previous = op.get.then(|| {
-            old.as_ref()
-                .map_or(Reply::Nil, |v| Reply::bulk(v.payload.clone()))
-        });
+        let (done, not_done) = match op.reply {
+            SetReply::Ok => (Reply::Ok, Reply::Nil),
+            SetReply::Flag => (Reply::Int(1), Reply::Int(0)),
+        };
+        if matches!(op.cond, SetCond::Always) && !op.get && op.expiry != Expiry::Keep {
+            // Nothing here depends on the old value: no read.
+            let expires = self.resolve(op.expiry, None);
+            self.put_blind(&op.key, op.value.to_vec(), expires);
+            return Ok(done);
+        }
+        let old = self.live_ref(&op.key)?;
+        let previous = op
+            .get
+            .then(|| old.map_or(Reply::Nil, |v| Reply::bulk(v.payload.clone())));
+        let (exists, old_expiry) = (old.is_some(), old.and_then(|v| v.expires_at_ms));
         let blocked = match op.cond {
             SetCond::Always => false,
-            SetCond::IfAbsent => old.is_some(),
-            SetCond::IfPresent => old.is_none(),
+            SetCond::IfAbsent => exists,
+            SetCond::IfPresent => !exists,
         };
         if blocked {
-            return Ok(previous.unwrap_or(match op.reply {
-                SetReply::Ok => Reply::Nil,
-                SetReply::Flag => Reply::Int(0),
-            }));
+            return Ok(previous.unwrap_or(not_done));
         }
-        let expires = self.resolve(op.expiry, old.and_then(|v| v.expires_at_ms));
+        let expires = self.resolve(op.expiry, old_expiry);
         self.put(&op.key, op.value.to_vec(), expires);
-        Ok(previous.unwrap_or(match op.reply {
-            SetReply::Ok => Reply::Ok,
-            SetReply::Flag => Reply::Int(1),
-        }))
+        Ok(previous.unwrap_or(done))
     }
 
     pub(super) fn getdel(&mut self, key: &[u8]) -> io::Result<Reply> {
@@ -195,7 +199,7 @@ impl Engine<'_> {
 
     pub(super) fn mset(&mut self, pairs: &Pairs) -> io::Result<Reply> {
         for (key, value) in pairs {
-            self.put(key, value.to_vec(), None);
+            self.put_blind(key, value.to_vec(), None);
         }
         Ok(Reply::Ok)
     }

@@ -3,6 +3,7 @@
 
 use crate::node::Node;
 use crate::replica::GroupReplica;
+use crate::value::split_expiry_key;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ const SWEEP_PER_GROUP: usize = 1_000;
 /// Most expiry-index entries one sweep reads.
 const SWEEP_SCAN: usize = 100_000;
 
-/// Expired keys of one replica's range.
+/// Due expiry-index entries of one replica's range.
 type DueKeys = (Arc<GroupReplica>, Vec<Bytes>);
 
 /// Sweeps every `every` until `shutdown`.
@@ -29,9 +30,14 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
                 continue;
             }
         };
-        for (replica, keys) in due {
-            if let Err(e) = replica.sweep_expired(keys).await {
+        for (replica, index_keys) in due {
+            if let Err(e) = replica.sweep_expired(index_keys).await {
                 tracing::debug!(group = replica.id, error = %e, "expiry sweep failed");
+            }
+        }
+        for replica in node.all_replicas() {
+            if let Err(e) = replica.recount_if_unsure().await {
+                tracing::debug!(group = replica.id, error = %e, "recount failed");
             }
         }
     }
@@ -54,14 +60,16 @@ fn due_keys(node: &Node) -> std::io::Result<Vec<DueKeys>> {
     let now = (node.clock.now_ms() + 1).to_be_bytes();
     for kv in node.data.expiry.range(..now.as_slice()).take(SWEEP_SCAN) {
         let index_key = kv.key().map_err(tessera_common::raftlog::io_err)?;
-        let key = &index_key[8.min(index_key.len())..];
+        let Some((_, key)) = split_expiry_key(&index_key) else {
+            continue;
+        };
         let at = replicas.partition_point(|(_, range)| range.start.as_slice() <= key);
         let Some(i) = at.checked_sub(1).filter(|i| replicas[*i].1.contains(key)) else {
             continue; // Left by a replica deleted meanwhile.
         };
         let keys = due.entry(i).or_default();
         if keys.len() < SWEEP_PER_GROUP {
-            keys.push(Bytes::copy_from_slice(key));
+            keys.push(Bytes::copy_from_slice(&index_key));
         }
     }
     Ok(due

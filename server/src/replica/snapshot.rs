@@ -3,7 +3,7 @@
 //! digests.
 
 use super::GroupReplica;
-use crate::state_machine::GroupRecord;
+use crate::state_machine::{GroupRecord, Recount};
 use crate::value::StoredValue;
 use openraft::async_runtime::WatchReceiver;
 use std::hash::{DefaultHasher, Hasher};
@@ -120,6 +120,35 @@ impl GroupReplica {
         Ok(())
     }
 
+    /// The bytes of this replica's range in one snapshot, with what its record said
+    /// then (`None` before the group has a record), and the range epoch then.
+    pub(super) fn count_bytes(&self) -> Result<Option<(u64, Recount)>, DataError> {
+        let internal = |e: fjall::Error| DataError::Internal(e.to_string());
+        let view = self.ks.db.snapshot();
+        let Some(record) = self.record_in(&view)? else {
+            return Ok(None);
+        };
+        let range = record.range.start.as_slice()..record.range.end.as_slice();
+        let mut actual = 0u64;
+        for kv in fjall::Readable::range(&view, &self.ks.data, range) {
+            let (k, v) = kv.into_inner().map_err(internal)?;
+            actual += (k.len() + v.len()) as u64;
+        }
+        let seen = Recount {
+            bytes: record.bytes,
+            unsure: record.unsure,
+            actual,
+        };
+        Ok(Some((record.range.epoch, seen)))
+    }
+
+    /// This group's record as `view` holds it.
+    fn record_in(&self, view: &fjall::Snapshot) -> Result<Option<GroupRecord>, DataError> {
+        let stored = fjall::Readable::get(view, &self.ks.groups, self.id.to_be_bytes())
+            .map_err(|e| DataError::Internal(e.to_string()))?;
+        Ok(stored.and_then(|b| postcard::from_bytes::<GroupRecord>(&b).ok()))
+    }
+
     /// Walks `[from, to)` locally, counting (and optionally hashing) what it holds.
     pub(super) fn walk(
         &self,
@@ -129,9 +158,8 @@ impl GroupReplica {
     ) -> Result<RangeTally, DataError> {
         let internal = |e: fjall::Error| DataError::Internal(e.to_string());
         let view = self.ks.db.snapshot();
-        let applied = fjall::Readable::get(&view, &self.ks.groups, self.id.to_be_bytes())
-            .map_err(internal)?
-            .and_then(|b| postcard::from_bytes::<GroupRecord>(&b).ok())
+        let applied = self
+            .record_in(&view)?
             .and_then(|r| r.applied)
             .map_or(0, |id| id.index);
         let now = self.clock.now_ms();

@@ -3,13 +3,18 @@
 
 use super::GroupReplica;
 use crate::state_machine::{Applied, CommandBody, DataCommand, DataReply};
+use crate::value::split_expiry_key;
 use bytes::Bytes;
 use openraft::error::ClientWriteError;
 use openraft::impls::ProgressResponder;
+use std::sync::Arc;
 use tessera_proto::catalog::RangeDesc;
 use tessera_proto::data::{DataError, DataResponse};
 use tessera_proto::op::Op;
 use tessera_proto::reply::Reply;
+
+/// Fewest bytes written blind before a range is recounted.
+pub const RECOUNT_FLOOR: u64 = 64 << 10;
 
 impl GroupReplica {
     /// Proposes `body` under range epoch `epoch` and waits until it is applied.
@@ -115,17 +120,48 @@ impl GroupReplica {
         }
     }
 
-    /// On the leader, proposes the deletion of `keys` of this range, whose expiry has
-    /// passed. Followers do nothing: the deletion reaches them through the log, so
-    /// every replica stays identical.
-    pub async fn sweep_expired(&self, keys: Vec<Bytes>) -> Result<(), DataError> {
-        if keys.is_empty() || !self.raft.is_leader() || self.applied.frozen() {
+    /// On the leader, proposes the deletion of the keys of these expiry-index entries
+    /// of this range, whose time has passed. Followers do nothing: the deletion reaches
+    /// them through the log, so every replica stays identical.
+    pub async fn sweep_expired(&self, index_keys: Vec<Bytes>) -> Result<(), DataError> {
+        if index_keys.is_empty() || !self.raft.is_leader() || self.applied.frozen() {
             return Ok(());
         }
         let range = self.range();
-        super::check_keys(&range, keys.iter())?;
+        let keys = index_keys
+            .iter()
+            .map(|k| split_expiry_key(k).map(|(_, key)| key));
+        if !keys
+            .into_iter()
+            .all(|k| k.is_some_and(|k| range.contains(k)))
+        {
+            return Err(DataError::KeyNotInRange);
+        }
         self.hibernation.wake(&self.raft); // Requests wake the group in `serve`.
-        self.replies(range.epoch, CommandBody::Sweep(keys), 1)
+        self.replies(range.epoch, CommandBody::Sweep(index_keys), 1)
+            .await
+            .map(drop)
+    }
+
+    /// On the leader, once the bytes written blind since the last recount reach half
+    /// the range's count (and at least [`RECOUNT_FLOOR`]), counts a snapshot of the
+    /// range and proposes the correction. A scan so reads at most twice the bytes
+    /// written blind since the one before.
+    pub async fn recount_if_unsure(self: &Arc<Self>) -> Result<(), DataError> {
+        let (bytes, unsure) = (self.applied.bytes(), self.applied.unsure());
+        let sure = bytes.saturating_sub(unsure);
+        if unsure < RECOUNT_FLOOR.max(sure) || !self.raft.is_leader() || self.applied.frozen() {
+            return Ok(());
+        }
+        let replica = self.clone();
+        let counted = tokio::task::spawn_blocking(move || replica.count_bytes())
+            .await
+            .map_err(|e| DataError::Internal(e.to_string()))??;
+        let Some((epoch, seen)) = counted else {
+            return Ok(());
+        };
+        self.hibernation.wake(&self.raft);
+        self.replies(epoch, CommandBody::Recount(seen), 1)
             .await
             .map(drop)
     }

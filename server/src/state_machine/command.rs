@@ -28,8 +28,12 @@ pub struct DataCommand {
 pub enum CommandBody {
     /// Client ops, applied in order.
     Ops(Vec<Op>),
-    /// Delete these keys if they have expired by the entry's time (the sweeper).
+    /// Delete the keys of these expiry-index entries if they have expired by the
+    /// entry's time, and entries that no longer match their key (the sweeper).
     Sweep(Vec<Bytes>),
+    /// Correct the range's byte count from a scan of a snapshot (the sweeper, when
+    /// blind writes made the count uncertain).
+    Recount(Recount),
     /// Delete every key of the range (`FLUSHALL`).
     Clear,
     /// Fence (or unfence) a key prefix: while fenced, every write to a key with that
@@ -45,11 +49,23 @@ pub enum CommandBody {
     Change(RangeChange),
 }
 
+/// A count of the range's bytes taken from a snapshot of the replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recount {
+    /// The record's `bytes` in the snapshot.
+    pub bytes: u64,
+    /// The record's `unsure` in the snapshot.
+    pub unsure: u64,
+    /// The bytes of keys and values in the snapshot's range.
+    pub actual: u64,
+}
+
 impl std::fmt::Display for DataCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.body {
             CommandBody::Ops(ops) => write!(f, "Ops({}, seq {:?})", ops.len(), self.seq),
             CommandBody::Sweep(keys) => write!(f, "Sweep({})", keys.len()),
+            CommandBody::Recount(seen) => write!(f, "Recount({})", seen.actual),
             CommandBody::Clear => write!(f, "Clear"),
             CommandBody::Fence { on, .. } => write!(f, "Fence({on})"),
             CommandBody::Change(change) => change.fmt(f),

@@ -26,12 +26,6 @@ pub struct DataKeyspaces {
     pub snapshots: SnapshotDir,
 }
 
-/// The expiry-index key of `key` expiring at `at_ms`: time first, so that everything
-/// due by a given time is one range read.
-pub fn expiry_key(at_ms: u64, key: &[u8]) -> Vec<u8> {
-    [&at_ms.to_be_bytes()[..], key].concat()
-}
-
 impl DataKeyspaces {
     /// Opens the data keyspaces of `db`.
     ///

@@ -13,8 +13,9 @@ mod keyspaces;
 mod ranges;
 mod snapshot;
 
-pub use command::{Applied, CommandBody, DataCommand, DataReply};
-pub use keyspaces::{expiry_key, DataKeyspaces};
+pub use crate::value::expiry_key;
+pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount};
+pub use keyspaces::DataKeyspaces;
 pub use ranges::RangeEvent;
 pub use snapshot::GroupSnapshotBuilder;
 
@@ -48,8 +49,12 @@ pub struct GroupRecord {
     pub max_seq: Seq,
     /// Key prefixes whose writes are refused (tables being created or existing).
     pub fenced: Vec<Vec<u8>>,
-    /// Bytes of the keys and stored values in the range (kept at apply).
+    /// Bytes of the keys and stored values in the range (kept at apply). Never less
+    /// than the truth; more after blind writes, which count every key as new.
     pub bytes: u64,
+    /// Bytes written blind since the range was last recounted ([`CommandBody::Recount`]):
+    /// about how far `bytes` may be over when values keep their sizes.
+    pub unsure: u64,
     /// The index of the freeze entry, once the range is frozen for a merge.
     pub frozen_at: Option<u64>,
     /// Merges into this range that were called off: (source group, freeze index).
@@ -65,6 +70,7 @@ pub struct Published {
     range: RwLock<Arc<RangeDesc>>,
     frozen_at: Mutex<Option<u64>>,
     bytes: std::sync::atomic::AtomicU64,
+    unsure: std::sync::atomic::AtomicU64,
 }
 
 impl Published {
@@ -93,10 +99,16 @@ impl Published {
         self.bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Bytes written blind since the last recount: how far `bytes` may be over.
+    pub fn unsure(&self) -> u64 {
+        self.unsure.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn publish(&self, record: &GroupRecord) {
         use std::sync::atomic::Ordering;
         *self.frozen_at.lock().unwrap_or_else(|p| p.into_inner()) = record.frozen_at;
         self.bytes.store(record.bytes, Ordering::Relaxed);
+        self.unsure.store(record.unsure, Ordering::Relaxed);
         *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = record.max_seq;
         let mut range = self.range.write().unwrap_or_else(|p| p.into_inner());
         if **range != record.range {
@@ -197,7 +209,16 @@ impl GroupStateMachine {
                 }
                 replies
             }
-            CommandBody::Sweep(keys) => vec![engine.sweep(keys)?],
+            CommandBody::Sweep(index_keys) => vec![engine.sweep(index_keys)?],
+            CommandBody::Recount(seen) => {
+                // Writes after the scan keep their counts; the blind ones before it
+                // are now counted right.
+                let since = i128::from(self.record.bytes) - i128::from(seen.bytes);
+                let bytes = (i128::from(seen.actual) + since).max(0);
+                self.record.bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+                self.record.unsure = self.record.unsure.saturating_sub(seen.unsure);
+                vec![Reply::Ok]
+            }
             CommandBody::Clear => vec![self.clear_range(engine)?],
             CommandBody::Fence { prefix, on } => vec![self.fence(engine, prefix, *on)?],
             _ => {
@@ -282,16 +303,22 @@ impl GroupStateMachine {
     /// Writes what `engine` changed, and the record, in one batch.
     fn write(&mut self, engine: Engine<'_>) -> io::Result<()> {
         let changes = engine.into_changes();
-        for change in &changes {
+        for change in &changes.keys {
             let new = change
                 .new
                 .as_ref()
                 .map_or(0, |v| change.key.len() + v.encoded_len());
             let delta = new as i64 - change.old_size as i64;
             self.record.bytes = self.record.bytes.saturating_add_signed(delta);
+            if change.blind {
+                self.record.unsure += new as u64;
+            }
         }
         let mut batch = self.ks.db.batch();
-        write_changes(&self.ks, &mut batch, changes);
+        for index_key in changes.stale_index {
+            batch.remove(&self.ks.expiry, index_key);
+        }
+        write_changes(&self.ks, &mut batch, changes.keys);
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
         self.applied.publish(&self.record);

@@ -234,6 +234,7 @@ impl GroupStateMachine {
         range.end = absorbed.range.end.clone();
         range.epoch = range.epoch.max(absorbed.range.epoch) + 1;
         self.record.bytes += absorbed.bytes;
+        self.record.unsure += absorbed.unsure;
         self.record.max_seq = self.record.max_seq.max(absorbed.max_seq);
         for prefix in absorbed.fenced {
             if !self.record.fenced.contains(&prefix) {
