@@ -256,6 +256,7 @@ async fn a_blind_set_leaves_an_entry_the_sweep_drops_and_a_recount_fixes_the_byt
 
     // A write after the count keeps its bytes; the count replaces what came before.
     let seen = Recount {
+        applied: 2,
         bytes: record.bytes,
         unsure: record.unsure,
         actual,
@@ -266,15 +267,41 @@ async fn a_blind_set_leaves_an_entry_the_sweep_drops_and_a_recount_fixes_the_byt
         ops(Seq::new(4, 0, 1), 1_200, vec![set(b"u", b"1")]),
     )
     .await;
-    let recount = DataCommand {
+    let recount = |seq| DataCommand {
         body: CommandBody::Recount(seen),
-        ..ops(Seq::new(5, 0, 1), 1_200, Vec::new())
+        ..ops(Seq::new(seq, 0, 1), 1_200, Vec::new())
     };
-    apply(&mut sm, 5, recount).await;
+    apply(&mut sm, 5, recount(5)).await;
     let record = ks.record(1).unwrap().unwrap();
     let u = (storage_key(0, b"u").len() + 25 + 1) as u64;
     assert_eq!(record.bytes, actual + u);
     assert_eq!(record.unsure, u, "only the write after the count is unsure");
+    // The same count proposed again (by a new leader that had not applied the first
+    // one yet) is older than the recount it repeats: nothing changes.
+    apply(&mut sm, 6, recount(6)).await;
+    let again = ks.record(1).unwrap().unwrap();
+    assert_eq!((again.bytes, again.unsure), (record.bytes, record.unsure));
+}
+
+#[tokio::test]
+async fn deleting_a_blind_write_in_the_same_batch_counts_what_it_replaced() {
+    let dir = TempDir::new().unwrap();
+    let (_store, ks) = open(&dir);
+    let mut sm = GroupStateMachine::open(ks.clone(), 1, &whole()).unwrap();
+    let expiring = set_expiring(b"k", &[7; 1_000], Expiry::In(100));
+    apply(&mut sm, 1, ops(Seq::new(1, 0, 1), 1_000, vec![expiring])).await;
+    let del = Op::Del(Del {
+        keys: vec![key(b"k")],
+    });
+    let batch = vec![set(b"k", b"short"), del];
+    apply(&mut sm, 2, ops(Seq::new(2, 0, 1), 1_010, batch)).await;
+    assert_eq!(stored(&ks, b"k"), None);
+    let record = ks.record(1).unwrap().unwrap();
+    assert_eq!(
+        record.bytes, 0,
+        "the replaced kilobyte is not counted any more"
+    );
+    assert!(ks.expiry.get(index(1_100, b"k")).unwrap().is_none());
 }
 
 #[tokio::test]

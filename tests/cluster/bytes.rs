@@ -3,8 +3,8 @@
 //! snapshot once such writes add up, and the count comes back to the truth (the size
 //! rule of elastic ranges must not split a range that only looks large).
 
-use crate::elastic::ranges;
 use crate::harness::{wait_for, TestCluster};
+use crate::tables::ranges;
 use redis::AsyncCommands;
 use std::time::Duration;
 

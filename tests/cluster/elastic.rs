@@ -3,7 +3,7 @@
 //! spread back over a node that was away.
 
 use crate::harness::{connect, connect_waiting, wait_for, TestCluster};
-use crate::tables::admin;
+use crate::tables::{admin, ranges};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,38 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera::dev::DevOptions;
-
-/// The fields of each range `RANGES table` lists.
-pub(crate) async fn ranges(
-    con: &mut MultiplexedConnection,
-    table: &str,
-) -> Vec<BTreeMap<String, Value>> {
-    let Value::Array(ranges) = admin(con, &["RANGES", table]).await.unwrap() else {
-        panic!("RANGES answers an array");
-    };
-    ranges
-        .into_iter()
-        .map(|r| {
-            let pairs: Vec<(String, Value)> = match r {
-                Value::Map(pairs) => pairs
-                    .into_iter()
-                    .map(|(k, v)| (redis::from_redis_value(k).unwrap(), v))
-                    .collect(),
-                Value::Array(flat) => flat
-                    .chunks(2)
-                    .map(|kv| {
-                        (
-                            redis::from_redis_value(kv[0].clone()).unwrap(),
-                            kv[1].clone(),
-                        )
-                    })
-                    .collect(),
-                other => panic!("a range is a map: {other:?}"),
-            };
-            pairs.into_iter().collect()
-        })
-        .collect()
-}
 
 /// The start keys of the table's ranges (the first is empty).
 async fn starts(con: &mut MultiplexedConnection, table: &str) -> Vec<String> {

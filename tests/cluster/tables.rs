@@ -5,7 +5,7 @@
 use crate::harness::{wait_for, TestCluster};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
 use tessera_proto::keys::{storage_key, table_end, table_start};
@@ -41,6 +41,38 @@ pub(crate) async fn admin(
         cmd.arg(*arg);
     }
     cmd.query_async(con).await
+}
+
+/// The fields of each range `RANGES table` lists.
+pub(crate) async fn ranges(
+    con: &mut MultiplexedConnection,
+    table: &str,
+) -> Vec<BTreeMap<String, Value>> {
+    let Value::Array(ranges) = admin(con, &["RANGES", table]).await.unwrap() else {
+        panic!("RANGES answers an array");
+    };
+    ranges
+        .into_iter()
+        .map(|r| {
+            let pairs: Vec<(String, Value)> = match r {
+                Value::Map(pairs) => pairs
+                    .into_iter()
+                    .map(|(k, v)| (redis::from_redis_value(k).unwrap(), v))
+                    .collect(),
+                Value::Array(flat) => flat
+                    .chunks(2)
+                    .map(|kv| {
+                        (
+                            redis::from_redis_value(kv[0].clone()).unwrap(),
+                            kv[1].clone(),
+                        )
+                    })
+                    .collect(),
+                other => panic!("a range is a map: {other:?}"),
+            };
+            pairs.into_iter().collect()
+        })
+        .collect()
 }
 
 async fn fill(cluster: &TestCluster, keys: Vec<String>) {

@@ -192,6 +192,19 @@ impl<'a> Engine<'a> {
                 dirty: false,
             });
         }
+        let unread = matches!(self.slots.get(key).map(|s| s.before), Some(Before::Unread));
+        if value.is_none() && unread {
+            // Deleting what a blind write wrote: read what it replaced after all, so
+            // the old expiry entry goes and the byte count drops what was there.
+            if let Ok(stored) = (self.read)(key) {
+                let before = stored
+                    .and_then(|b| StoredValue::decode(&b))
+                    .map_or(Before::Absent, |v| {
+                        Before::Was(v.expires_at_ms, key.len() + v.encoded_len())
+                    });
+                self.slots.get_mut(key).expect("looked up above").before = before;
+            }
+        }
         let slot = self.slots.get_mut(key).expect("inserted above");
         slot.now = value;
         if !std::mem::replace(&mut slot.dirty, true) {

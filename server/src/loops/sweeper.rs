@@ -13,8 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Most expired keys one replica deletes per sweep (one Raft entry).
 const SWEEP_PER_GROUP: usize = 1_000;
-/// Most expiry-index entries one sweep reads.
+/// Most due expiry-index entries of led ranges one sweep takes.
 const SWEEP_SCAN: usize = 100_000;
+/// Most expiry-index entries one sweep reads, counting those of ranges led elsewhere
+/// (their leaders sweep them; a follower's entries left by blind writes that its
+/// leader no longer has stay until the key is written again).
+const SWEEP_READ: usize = 4 * SWEEP_SCAN;
 
 /// Due expiry-index entries of one replica's range.
 type DueKeys = (Arc<GroupReplica>, Vec<Bytes>);
@@ -43,13 +47,14 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
     }
 }
 
-/// Keys whose expiry has passed, by the replica whose range holds them: at most
-/// [`SWEEP_PER_GROUP`] per replica, from one scan of the node's expiry index (a node
-/// with thousands of idle ranges does not scan it once per range).
+/// Keys whose expiry has passed, by the replica this node leads whose range holds
+/// them: at most [`SWEEP_PER_GROUP`] per replica, from one scan of the node's expiry
+/// index (a node with thousands of idle ranges does not scan it once per range).
 fn due_keys(node: &Node) -> std::io::Result<Vec<DueKeys>> {
     let mut replicas: Vec<(Arc<GroupReplica>, _)> = node
         .all_replicas()
         .into_iter()
+        .filter(|r| r.raft.is_leader())
         .map(|r| {
             let range = r.range();
             (r, range)
@@ -58,15 +63,20 @@ fn due_keys(node: &Node) -> std::io::Result<Vec<DueKeys>> {
     replicas.sort_by(|a, b| a.1.start.cmp(&b.1.start));
     let mut due: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
     let now = (node.clock.now_ms() + 1).to_be_bytes();
-    for kv in node.data.expiry.range(..now.as_slice()).take(SWEEP_SCAN) {
+    let mut taken = 0;
+    for kv in node.data.expiry.range(..now.as_slice()).take(SWEEP_READ) {
         let index_key = kv.key().map_err(tessera_common::raftlog::io_err)?;
         let Some((_, key)) = split_expiry_key(&index_key) else {
             continue;
         };
         let at = replicas.partition_point(|(_, range)| range.start.as_slice() <= key);
         let Some(i) = at.checked_sub(1).filter(|i| replicas[*i].1.contains(key)) else {
-            continue; // Left by a replica deleted meanwhile.
+            continue; // Led elsewhere, or left by a replica deleted meanwhile.
         };
+        taken += 1;
+        if taken > SWEEP_SCAN {
+            break;
+        }
         let keys = due.entry(i).or_default();
         if keys.len() < SWEEP_PER_GROUP {
             keys.push(Bytes::copy_from_slice(&index_key));

@@ -135,6 +135,7 @@ impl GroupReplica {
             actual += (k.len() + v.len()) as u64;
         }
         let seen = Recount {
+            applied: record.applied.map_or(0, |l| l.index),
             bytes: record.bytes,
             unsure: record.unsure,
             actual,

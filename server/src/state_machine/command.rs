@@ -52,6 +52,8 @@ pub enum CommandBody {
 /// A count of the range's bytes taken from a snapshot of the replica.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recount {
+    /// The log index the snapshot had applied.
+    pub applied: u64,
     /// The record's `bytes` in the snapshot.
     pub bytes: u64,
     /// The record's `unsure` in the snapshot.

@@ -10,12 +10,14 @@
 
 mod command;
 mod keyspaces;
+mod published;
 mod ranges;
 mod snapshot;
 
 pub use crate::value::expiry_key;
 pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount};
 pub use keyspaces::DataKeyspaces;
+pub use published::Published;
 pub use ranges::RangeEvent;
 pub use snapshot::GroupSnapshotBuilder;
 
@@ -28,7 +30,7 @@ use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMe
 use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
 use std::io;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use tessera_common::raftlog::io_err;
 use tessera_common::raftnet::SnapshotBytes;
 use tessera_proto::catalog::{GroupId, RangeDesc};
@@ -52,69 +54,17 @@ pub struct GroupRecord {
     /// Bytes of the keys and stored values in the range (kept at apply). Never less
     /// than the truth; more after blind writes, which count every key as new.
     pub bytes: u64,
-    /// Bytes written blind since the range was last recounted ([`CommandBody::Recount`]):
-    /// about how far `bytes` may be over when values keep their sizes.
-    pub unsure: u64,
     /// The index of the freeze entry, once the range is frozen for a merge.
     pub frozen_at: Option<u64>,
     /// Merges into this range that were called off: (source group, freeze index).
     pub aborted_merges: Vec<(GroupId, u64)>,
     /// Merges into this range that were applied: (source group, freeze index).
     pub merged: Vec<(GroupId, u64)>,
-}
-
-/// What the replica's request paths read of the applied state.
-#[derive(Debug, Default)]
-pub struct Published {
-    max_seq: Mutex<Seq>,
-    range: RwLock<Arc<RangeDesc>>,
-    frozen_at: Mutex<Option<u64>>,
-    bytes: std::sync::atomic::AtomicU64,
-    unsure: std::sync::atomic::AtomicU64,
-}
-
-impl Published {
-    /// The highest applied sequence number.
-    pub fn max_seq(&self) -> Seq {
-        *self.max_seq.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The range as last applied.
-    pub fn range(&self) -> Arc<RangeDesc> {
-        self.range.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Whether the range is frozen for a merge.
-    pub fn frozen(&self) -> bool {
-        self.frozen_at().is_some()
-    }
-
-    /// The index of the freeze entry, if the range is frozen.
-    pub fn frozen_at(&self) -> Option<u64> {
-        *self.frozen_at.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Bytes of keys and values in the range.
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Bytes written blind since the last recount: how far `bytes` may be over.
-    pub fn unsure(&self) -> u64 {
-        self.unsure.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn publish(&self, record: &GroupRecord) {
-        use std::sync::atomic::Ordering;
-        *self.frozen_at.lock().unwrap_or_else(|p| p.into_inner()) = record.frozen_at;
-        self.bytes.store(record.bytes, Ordering::Relaxed);
-        self.unsure.store(record.unsure, Ordering::Relaxed);
-        *self.max_seq.lock().unwrap_or_else(|p| p.into_inner()) = record.max_seq;
-        let mut range = self.range.write().unwrap_or_else(|p| p.into_inner());
-        if **range != record.range {
-            *range = Arc::new(record.range.clone());
-        }
-    }
+    /// Bytes written blind since the range was last recounted ([`CommandBody::Recount`]):
+    /// about how far `bytes` may be over when values keep their sizes.
+    pub unsure: u64,
+    /// The log index of the last recount applied: a count taken before it is stale.
+    pub recounted_at: u64,
 }
 
 /// The reply to a write refused by a fence.
@@ -211,12 +161,17 @@ impl GroupStateMachine {
             }
             CommandBody::Sweep(index_keys) => vec![engine.sweep(index_keys)?],
             CommandBody::Recount(seen) => {
-                // Writes after the scan keep their counts; the blind ones before it
-                // are now counted right.
-                let since = i128::from(self.record.bytes) - i128::from(seen.bytes);
-                let bytes = (i128::from(seen.actual) + since).max(0);
-                self.record.bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
-                self.record.unsure = self.record.unsure.saturating_sub(seen.unsure);
+                // A count taken before the last recount applied (the same scan proposed
+                // again by a new leader) would subtract the old over-count twice.
+                if seen.applied >= self.record.recounted_at {
+                    // Writes after the scan keep their counts; the blind ones before
+                    // it are now counted right.
+                    let since = i128::from(self.record.bytes) - i128::from(seen.bytes);
+                    let bytes = (i128::from(seen.actual) + since).max(0);
+                    self.record.bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+                    self.record.unsure = self.record.unsure.saturating_sub(seen.unsure);
+                    self.record.recounted_at = self.record.applied.map_or(0, |l| l.index);
+                }
                 vec![Reply::Ok]
             }
             CommandBody::Clear => vec![self.clear_range(engine)?],
