@@ -27,11 +27,10 @@ mod core_commands;
 
 use core_commands::SCRIPT;
 
-/// The bitmap part of the script: `diff_scripts/bitmaps.txt`, one command per line,
-/// split as redis-cli splits a line.
-fn bitmap_script() -> Vec<Vec<tessera_router::parse::Arg>> {
-    include_str!("diff_scripts/bitmaps.txt")
-        .lines()
+/// A script of `diff_scripts/`: one command per line, split as redis-cli splits a
+/// line (`#` lines are comments).
+fn script(text: &str) -> Vec<Vec<tessera_router::parse::Arg>> {
+    text.lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .map(|line| tessera_router::parse::split_args(line.as_bytes()).expect("a valid line"))
         .collect()
@@ -72,12 +71,16 @@ async fn replies_are_byte_identical_to_redis() {
     wait_serving(&dev.url(), Duration::from_secs(30)).await;
     let mut tessera = tessera_client(&dev);
 
-    let bitmap_lines = bitmap_script();
+    let bitmap_lines = script(include_str!("diff_scripts/bitmaps.txt"));
+    let hash_lines = script(include_str!("diff_scripts/hashes.txt"));
+    let hashes: Vec<&[_]> = hash_lines.iter().map(Vec::as_slice).collect();
     let bitmaps: Vec<&[_]> = bitmap_lines.iter().map(Vec::as_slice).collect();
     assert!(bitmaps.len() > 300, "the bitmap script was read");
     let mut mismatches = diff(&mut redis, &mut tessera, SCRIPT);
     mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
     mismatches.extend(diff(&mut redis, &mut tessera, &bitmaps));
+    mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
+    mismatches.extend(diff(&mut redis, &mut tessera, &hashes));
     // The same again in RESP3 (after HELLO 3, whose reply differs in the client id).
     redis.call(&[b"HELLO", b"3"]).unwrap();
     tessera.call(&[b"HELLO", b"3"]).unwrap();
@@ -85,6 +88,8 @@ async fn replies_are_byte_identical_to_redis() {
     mismatches.extend(diff(&mut redis, &mut tessera, SCRIPT));
     mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
     mismatches.extend(diff(&mut redis, &mut tessera, &bitmaps));
+    mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
+    mismatches.extend(diff(&mut redis, &mut tessera, &hashes));
     assert!(
         mismatches.is_empty(),
         "{} replies differ from Redis:\n{}",

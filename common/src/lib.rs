@@ -6,6 +6,7 @@ pub mod clock;
 pub mod directory;
 pub mod failpoint;
 pub mod frame;
+pub mod glob;
 pub mod hash;
 pub mod identity;
 pub mod raftlog;

@@ -29,6 +29,17 @@ impl Default for Limits {
 /// The error for a value above the configured limit.
 pub const TOO_LARGE: &str = "string exceeds maximum allowed size (max-value-bytes)";
 
+/// The options of a `SCAN`-family command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanOptions {
+    /// `MATCH`: a glob-style pattern.
+    pub pattern: Option<Bytes>,
+    /// `COUNT`: the hint of how much one call returns.
+    pub count: u64,
+    /// `TYPE`: a type name.
+    pub kind: Option<Bytes>,
+}
+
 /// A cursor over one command's arguments (the command name excluded).
 #[derive(Debug)]
 pub struct Args<'a> {
@@ -108,6 +119,58 @@ impl<'a> Args<'a> {
     pub fn int(&mut self) -> Result<i64, Reply> {
         let arg = self.arg()?;
         parse_redis_int(&arg).ok_or_else(|| Reply::err(NOT_AN_INTEGER))
+    }
+
+    /// The next argument as a `SCAN`-family cursor.
+    ///
+    /// # Errors
+    /// Redis's "invalid cursor".
+    pub fn cursor(&mut self) -> Result<u64, Reply> {
+        // As C's strtoul reads it: an optional sign, and a negative number wraps.
+        let arg = self.arg()?;
+        let text = std::str::from_utf8(&arg).unwrap_or_default();
+        let (negative, digits) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        match digits.parse::<u64>() {
+            Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(if negative { n.wrapping_neg() } else { n })
+            }
+            _ => Err(Reply::err("invalid cursor")),
+        }
+    }
+
+    /// The options of a `SCAN`-family command after its cursor: `MATCH pattern`,
+    /// `COUNT n` (at least 1) and, if `with_type`, `TYPE name`.
+    ///
+    /// # Errors
+    /// Redis's syntax and integer errors.
+    pub fn scan_options(&mut self, with_type: bool) -> Result<ScanOptions, Reply> {
+        let mut options = ScanOptions {
+            pattern: None,
+            count: 10,
+            kind: None,
+        };
+        while let Some(opt) = self.option() {
+            if self.is_empty() {
+                return Err(syntax_error());
+            }
+            match opt.as_str() {
+                "match" => options.pattern = Some(self.arg()?),
+                "count" => {
+                    let n = self.int()?;
+                    if n < 1 {
+                        return Err(syntax_error());
+                    }
+                    options.count = n as u64;
+                }
+                "type" if with_type => options.kind = Some(self.arg()?),
+                _ => return Err(syntax_error()),
+            }
+        }
+        Ok(options)
     }
 
     /// The next argument as a float, parsed as Redis does.

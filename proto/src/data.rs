@@ -25,6 +25,8 @@ pub enum DataRequest {
         end: Bytes,
         /// Most keys to return.
         limit: u32,
+        /// Only keys holding this type (a stored value's type tag), if given.
+        kind: Option<u8>,
     },
     /// Linearizable count of the live keys in `[start, end)` (clipped to the group's
     /// range).

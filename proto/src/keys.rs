@@ -3,6 +3,18 @@
 
 use crate::ids::TableId;
 
+/// The names `TYPE` answers, by the type tag in a stored value's header (Redis's own
+/// type numbers: string 0, list 1, set 2, sorted set 3, hash 4).
+pub const TYPE_NAMES: [&str; 5] = ["string", "list", "set", "zset", "hash"];
+
+/// The type tag of a `TYPE` name (any case).
+pub fn type_tag(name: &[u8]) -> Option<u8> {
+    let at = TYPE_NAMES
+        .iter()
+        .position(|n| n.as_bytes().eq_ignore_ascii_case(name))?;
+    u8::try_from(at).ok()
+}
+
 /// Longest user key: fjall's 64 KiB limit minus the 4-byte table prefix.
 pub const MAX_KEY_BYTES: usize = 65_536 - 4;
 

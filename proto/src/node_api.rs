@@ -76,6 +76,8 @@ pub struct ReplicaDigest {
     pub stored: u64,
     /// Entries of the node's expiry index that fall in the range.
     pub expiry_index: u64,
+    /// Collection member rows stored in the range (live or waiting for the collector).
+    pub members: u64,
     /// A hash over every stored key and value in the range.
     pub digest: u64,
 }

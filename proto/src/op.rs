@@ -7,7 +7,7 @@
 //! under `commands/`, with its parser and the spec of the command(s) it serves.
 
 use crate::args::Args;
-use crate::commands::{bitmap, keyspace, strings, txn};
+use crate::commands::{bitmap, hash, keyspace, strings, txn};
 use crate::reply::Reply;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
@@ -200,6 +200,27 @@ ops! {
     Version(txn::Version),
     /// `MULTI` ... `EXEC`.
     Txn(Txn),
+    // New op types go last: an op's place is its number in stored Raft entries.
+    /// `HSET`, `HMSET`, `HSETNX`.
+    HSet(hash::HSet),
+    /// `HGET`, `HEXISTS`, `HSTRLEN`.
+    HGet(hash::HGet),
+    /// `HMGET`.
+    HMGet(hash::HMGet),
+    /// `HDEL`.
+    HDel(hash::HDel),
+    /// `HLEN`.
+    HLen(hash::HLen),
+    /// `HGETALL`, `HKEYS`, `HVALS`.
+    HGetAll(hash::HGetAll),
+    /// `HINCRBY`.
+    HIncrBy(hash::HIncrBy),
+    /// `HINCRBYFLOAT`.
+    HIncrByFloat(hash::HIncrByFloat),
+    /// `HRANDFIELD`.
+    HRandField(hash::HRandField),
+    /// `HSCAN`.
+    HScan(hash::HScan),
 }
 
 /// An op whose keys may live in different ranges: it is split into one op per range

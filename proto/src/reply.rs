@@ -28,6 +28,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A map (a flat array in RESP2).
     Map(Vec<(Reply, Reply)>),
+    /// Pairs: an array of two-element arrays in RESP3, one flat array in RESP2
+    /// (`HRANDFIELD ... WITHVALUES`, `ZRANGE ... WITHSCORES`).
+    Pairs(Vec<(Reply, Reply)>),
     /// A set (an array in RESP2).
     Set(Vec<Reply>),
     /// A double (a bulk string in RESP2).

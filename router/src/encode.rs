@@ -28,13 +28,18 @@ pub fn encode(reply: &Reply, proto: u8, out: &mut BytesMut) {
         Reply::NilArray => out.put_slice(b"*-1\r\n"),
         Reply::Array(items) => aggregate(out, b'*', items, proto),
         Reply::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
-        Reply::Map(pairs) => {
-            if resp3 {
-                line(out, b'%', pairs.len().to_string().as_bytes());
-            } else {
-                line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
+            // RESP3: a map, or an array of two-element arrays; RESP2: one flat array.
+            let nested = resp3 && matches!(reply, Reply::Pairs(_));
+            match (resp3, nested) {
+                (true, false) => line(out, b'%', pairs.len().to_string().as_bytes()),
+                (true, true) => line(out, b'*', pairs.len().to_string().as_bytes()),
+                _ => line(out, b'*', (pairs.len() * 2).to_string().as_bytes()),
             }
             for (k, v) in pairs {
+                if nested {
+                    out.put_slice(b"*2\r\n");
+                }
                 encode(k, proto, out);
                 encode(v, proto, out);
             }

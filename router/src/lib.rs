@@ -10,7 +10,7 @@ pub mod conn;
 pub mod cursor;
 pub mod encode;
 pub mod errors;
-pub mod glob;
+pub use tessera_common::glob;
 pub mod parse;
 
 use cluster::Cluster;

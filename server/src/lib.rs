@@ -12,6 +12,7 @@
 
 pub mod engine;
 pub mod hibernation;
+pub mod layout;
 mod loops;
 pub mod node;
 pub mod peer;

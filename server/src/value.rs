@@ -82,8 +82,18 @@ pub fn split_expiry_key(index_key: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_be_bytes(*at), key))
 }
 
-/// The type tag of a stored value.
+/// The type tag of a string (Redis's type numbers: `OBJ_STRING`).
 pub const TYPE_STRING: u8 = 0;
+/// The type tag of a hash's metadata (`OBJ_HASH`).
+pub const TYPE_HASH: u8 = 4;
+
+/// The name `TYPE` answers for a type tag.
+pub fn type_name(kind: u8) -> &'static str {
+    tessera_proto::keys::TYPE_NAMES
+        .get(usize::from(kind))
+        .copied()
+        .unwrap_or("none")
+}
 /// Bytes of header in front of every payload.
 pub const HEADER_LEN: usize = 25;
 
@@ -104,6 +114,11 @@ impl StoredValue {
     /// Bytes of the encoded value.
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN + self.payload.len()
+    }
+
+    /// Whether it has not expired at `now_ms`.
+    pub fn is_live(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_none_or(|at| at > now_ms)
     }
 
     /// Encodes header and payload.

@@ -26,15 +26,7 @@ async fn set_numbered(
 async fn follower_down_during_5000_writes_catches_up_with_identical_data() {
     // Keep little log behind each snapshot, so the leader purges what the follower
     // misses and must send it a snapshot.
-    let timings = RaftTimings {
-        snapshot_every: 50,
-        keep_logs: 5,
-        ..Default::default()
-    };
-    let mut cluster = TestCluster::start_with(timings).await;
-    let group = cluster.default_group().await;
-    let follower = cluster.follower(group).await;
-    cluster.cluster.stop_node(follower).await.unwrap();
+    let (mut cluster, group, follower) = TestCluster::start_with_follower_down().await;
 
     // Unpipelined writers: batches stay small, so the writes take hundreds of entries.
     let writers = (0..10).map(|w| {
@@ -55,20 +47,9 @@ async fn follower_down_during_5000_writes_catches_up_with_identical_data() {
     futures::future::join_all(writers).await;
 
     cluster.cluster.start_node(follower).await.unwrap();
-    let digests = wait_for(
-        Duration::from_secs(60),
-        "three identical replicas",
-        || async {
-            let digests = cluster.digests(group).await;
-            let same = digests.len() == 3
-                && digests.iter().all(|(_, d)| {
-                    let first = &digests[0].1;
-                    (d.applied, d.keys, d.digest) == (first.applied, first.keys, first.digest)
-                });
-            same.then_some(digests)
-        },
-    )
-    .await;
+    let digests = cluster
+        .identical_replicas(group, Duration::from_secs(60))
+        .await;
     assert_eq!(digests[0].1.keys, 5000);
     assert!(
         digests[0].1.applied > 100,

@@ -10,6 +10,7 @@ mod bytes;
 mod catch_up;
 mod elastic;
 mod expiry;
+mod hashes;
 mod hibernation;
 mod multi_key;
 mod table_lifecycle;

@@ -187,6 +187,42 @@ impl TestCluster {
         }
     }
 
+    /// A cluster whose default group keeps little log behind each snapshot (so a
+    /// follower that misses writes must be sent a snapshot), with one follower of that
+    /// group stopped: the cluster, the group and the stopped node.
+    pub async fn start_with_follower_down() -> (Self, GroupId, NodeId) {
+        let timings = RaftTimings {
+            snapshot_every: 50,
+            keep_logs: 5,
+            ..Default::default()
+        };
+        let mut cluster = TestCluster::start_with(timings).await;
+        let group = cluster.default_group().await;
+        let follower = cluster.follower(group).await;
+        cluster.cluster.stop_node(follower).await.unwrap();
+        (cluster, group, follower)
+    }
+
+    /// Waits until `group` has three replicas holding the same data (applied index,
+    /// keys, member rows and digest); answers their digests.
+    pub async fn identical_replicas(
+        &self,
+        group: GroupId,
+        limit: Duration,
+    ) -> Vec<(NodeId, ReplicaDigest)> {
+        wait_for(limit, "three identical replicas", || async {
+            let digests = self.digests(group).await;
+            let first = digests.first()?.1.clone();
+            let same = digests.len() == 3
+                && digests.iter().all(|(_, d)| {
+                    (d.applied, d.keys, d.members, d.digest)
+                        == (first.applied, first.keys, first.members, first.digest)
+                });
+            same.then_some(digests)
+        })
+        .await
+    }
+
     /// Digests of `group` on every running node that hosts it.
     pub async fn digests(&self, group: GroupId) -> Vec<(NodeId, ReplicaDigest)> {
         let mut out = Vec::new();

@@ -4,6 +4,7 @@
 
 pub mod bitmap;
 pub mod expiry;
+pub mod hash;
 pub mod keyspace;
 pub mod strings;
 pub mod txn;

@@ -16,6 +16,10 @@ use super::transactions::{Discard, Exec, Multi, Unwatch, Watch};
 use tessera_proto::commands::bitmap::{
     BitCount, BitField, BitFieldRo, BitOp, BitPos, GetBit, SetBit,
 };
+use tessera_proto::commands::hash::{
+    HDel, HExists, HGet, HGetAll, HIncrBy, HIncrByFloat, HKeys, HLen, HMGet, HMSet, HRandField,
+    HScan, HSet, HSetNx, HStrlen, HVals,
+};
 use tessera_proto::commands::keyspace::{
     Copy, Del, Exists, Expire, ExpireAt, ExpireTime, PExpire, PExpireAt, PExpireTime, PTtl,
     Persist, Rename, RenameNx, Touch, Ttl, Type, Unlink,
@@ -71,7 +75,23 @@ commands! {
     data GetEx,
     data GetRange,
     data GetSet,
+    data HDel,
     local Hello,
+    data HExists,
+    data HGet,
+    data HGetAll,
+    data HIncrBy,
+    data HIncrByFloat,
+    data HKeys,
+    data HLen,
+    data HMGet,
+    data HMSet,
+    data HRandField,
+    data HScan,
+    data HSet,
+    data HSetNx,
+    data HStrlen,
+    data HVals,
     data Incr,
     data IncrBy,
     data IncrByFloat,

@@ -3,11 +3,41 @@
 //! hands the changes back for the caller to write atomically.
 
 use crate::value::{split_expiry_key, Seq, StoredValue, TYPE_STRING};
+use std::collections::BTreeMap;
 use std::io;
 use tessera_common::hash::FastMap;
 
-/// Reads a stored value by storage key.
-pub type Reader<'a> = dyn Fn(&[u8]) -> io::Result<Option<Vec<u8>>> + Send + Sync + 'a;
+/// Where the engine reads stored state: the `data` keyspace (one row per key) and the
+/// `members` keyspace (collections' rows, see [`crate::layout`]).
+pub trait Source: Send + Sync {
+    /// The stored value of a storage key.
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
+    /// The stored value of a member row.
+    fn member(&self, row: &[u8]) -> io::Result<Option<Vec<u8>>>;
+    /// Up to `limit` member rows with `prefix`, from `from` (inclusive) on, in order.
+    fn members(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}
+
+/// A data-only source (tests): a function of the storage key, and no members.
+impl<F: Fn(&[u8]) -> io::Result<Option<Vec<u8>>> + Send + Sync> Source for F {
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self(key)
+    }
+    fn member(&self, _row: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn members(&self, _: &[u8], _: &[u8], _: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// What the engine reads through.
+pub type Reader<'a> = dyn Source + 'a;
 
 /// One key's net change after a batch of ops.
 #[derive(Debug)]
@@ -47,6 +77,35 @@ enum Before {
     Unread,
 }
 
+impl Before {
+    /// `key` holding `value` before the batch.
+    fn of(key: &[u8], value: Option<&StoredValue>) -> Self {
+        value.map_or(Before::Absent, |v| {
+            Before::Was(v.expires_at_ms, key.len() + v.encoded_len())
+        })
+    }
+}
+
+/// What the batch knows of a member row it touched: its size before the batch (row key
+/// and value; 0 if absent) and its value now.
+#[derive(Clone)]
+struct MemberSlot {
+    before: usize,
+    now: Option<Vec<u8>>,
+    dirty: bool,
+}
+
+/// One member row's net change after a batch of ops.
+#[derive(Debug)]
+pub struct MemberChange {
+    /// The row key.
+    pub row: Vec<u8>,
+    /// Bytes it took before the batch (0 if absent).
+    pub old_size: usize,
+    /// Its new value, or `None` if deleted.
+    pub new: Option<Vec<u8>>,
+}
+
 /// What the batch knows of a key it touched: the key before the batch (for the expiry
 /// index and byte counts) and as the ops so far left it.
 struct Slot {
@@ -66,6 +125,13 @@ pub struct Engine<'a> {
     slots: FastMap<Vec<u8>, Slot>,
     dirty: Vec<Vec<u8>>,
     stale_index: Vec<Vec<u8>>,
+    /// Member rows read or written, in row order (so scans can merge them).
+    members: BTreeMap<Vec<u8>, MemberSlot>,
+    /// Random draws made so far (each gets its own stream).
+    pub(crate) picks_drawn: u64,
+    /// The last collection version handed out (several ops of a transaction share one
+    /// sequence number, but each new collection needs its own version).
+    last_version: Seq,
 }
 
 /// What a batch of ops changed.
@@ -76,6 +142,8 @@ pub struct Changes {
     /// Expiry-index entries that no longer match their key's expiry (left behind by
     /// blind writes), to delete.
     pub stale_index: Vec<Vec<u8>>,
+    /// Member rows changed, in row order.
+    pub members: Vec<MemberChange>,
 }
 
 impl<'a> Engine<'a> {
@@ -88,16 +156,20 @@ impl<'a> Engine<'a> {
             slots: FastMap::default(),
             dirty: Vec::new(),
             stale_index: Vec::new(),
+            members: BTreeMap::new(),
+            last_version: Seq::default(),
+            picks_drawn: 0,
         }
     }
 
     /// The slot of `key`, read from storage the first time.
     fn slot(&mut self, key: &[u8]) -> io::Result<&mut Slot> {
         if !self.slots.contains_key(key) {
-            let now = (self.read)(key)?.and_then(|bytes| StoredValue::decode(&bytes));
-            let before = now.as_ref().map_or(Before::Absent, |v| {
-                Before::Was(v.expires_at_ms, key.len() + v.encoded_len())
-            });
+            let now = self
+                .read
+                .get(key)?
+                .and_then(|bytes| StoredValue::decode(&bytes));
+            let before = Before::of(key, now.as_ref());
             let slot = Slot {
                 before,
                 now,
@@ -115,10 +187,7 @@ impl<'a> Engine<'a> {
 
     /// The value of `key` if it exists and has not expired.
     pub(crate) fn live(&mut self, key: &[u8]) -> io::Result<Option<StoredValue>> {
-        let now = self.now_ms;
-        Ok(self
-            .load(key)?
-            .filter(|v| v.expires_at_ms.is_none_or(|at| at > now)))
+        Ok(self.live_ref(key)?.cloned())
     }
 
     /// The expiry of `key` as the ops so far left it (`None`: absent or no expiry).
@@ -129,11 +198,7 @@ impl<'a> Engine<'a> {
     /// The value of `key` if it exists and has not expired, without a copy.
     pub(crate) fn live_ref(&mut self, key: &[u8]) -> io::Result<Option<&StoredValue>> {
         let now = self.now_ms;
-        Ok(self
-            .slot(key)?
-            .now
-            .as_ref()
-            .filter(|v| v.expires_at_ms.is_none_or(|at| at > now)))
+        Ok(self.slot(key)?.now.as_ref().filter(|v| v.is_live(now)))
     }
 
     /// The live string value of `key`.
@@ -154,6 +219,35 @@ impl<'a> Engine<'a> {
             payload,
         };
         self.set_raw(key, Some(value));
+    }
+
+    /// Writes `value` under `key`, with the current sequence number.
+    pub(crate) fn write_value(&mut self, key: &[u8], value: StoredValue) {
+        let seq = self.seq;
+        self.set_raw(key, Some(StoredValue { seq, ..value }));
+    }
+
+    /// Writes `value` under `key` again with a new expiry, whatever its type.
+    pub(crate) fn reexpire(&mut self, key: &[u8], value: StoredValue, expires_at_ms: Option<u64>) {
+        self.write_value(
+            key,
+            StoredValue {
+                expires_at_ms,
+                ..value
+            },
+        );
+    }
+
+    /// The live string at `key`: `Ok(None)` if absent, `Err` with Redis's reply if
+    /// the key holds another type.
+    pub(crate) fn live_string(
+        &mut self,
+        key: &[u8],
+    ) -> io::Result<Result<Option<StoredValue>, tessera_proto::reply::Reply>> {
+        Ok(match self.live(key)? {
+            Some(v) if v.kind != TYPE_STRING => Err(super::wrongtype()),
+            found => Ok(found),
+        })
     }
 
     /// Writes `payload` under `key` like [`Engine::put`], without reading the key first
@@ -196,12 +290,9 @@ impl<'a> Engine<'a> {
         if value.is_none() && unread {
             // Deleting what a blind write wrote: read what it replaced after all, so
             // the old expiry entry goes and the byte count drops what was there.
-            if let Ok(stored) = (self.read)(key) {
-                let before = stored
-                    .and_then(|b| StoredValue::decode(&b))
-                    .map_or(Before::Absent, |v| {
-                        Before::Was(v.expires_at_ms, key.len() + v.encoded_len())
-                    });
+            if let Ok(stored) = self.read.get(key) {
+                let value = stored.and_then(|b| StoredValue::decode(&b));
+                let before = Before::of(key, value.as_ref());
                 self.slots.get_mut(key).expect("looked up above").before = before;
             }
         }
@@ -234,9 +325,7 @@ impl<'a> Engine<'a> {
             .map(|(k, slot)| {
                 (
                     k.clone(),
-                    slot.now
-                        .as_ref()
-                        .is_some_and(|v| v.expires_at_ms.is_none_or(|at| at > self.now_ms)),
+                    slot.now.as_ref().is_some_and(|v| v.is_live(self.now_ms)),
                 )
             })
             .collect()
@@ -244,7 +333,80 @@ impl<'a> Engine<'a> {
 
     /// Whether any op changed data.
     pub fn changed(&self) -> bool {
-        !self.dirty.is_empty()
+        !self.dirty.is_empty() || self.members.values().any(|m| m.dirty)
+    }
+
+    /// A version for a new collection: above every one this batch handed out.
+    pub(crate) fn new_version(&mut self) -> Seq {
+        let version = self.seq.max(Seq(self.last_version.0 + 1));
+        self.last_version = version;
+        version
+    }
+
+    fn member_slot(&mut self, row: &[u8]) -> io::Result<&mut MemberSlot> {
+        if !self.members.contains_key(row) {
+            let now = self.read.member(row)?;
+            let before = now.as_ref().map_or(0, |v| row.len() + v.len());
+            let slot = MemberSlot {
+                before,
+                now,
+                dirty: false,
+            };
+            self.members.insert(row.to_vec(), slot);
+        }
+        Ok(self.members.get_mut(row).expect("inserted above"))
+    }
+
+    /// The value of member row `row` as the ops so far left it.
+    pub(crate) fn member(&mut self, row: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.member_slot(row)?.now.clone())
+    }
+
+    /// Writes (or with `None` deletes) member row `row`; answers what it held.
+    pub(crate) fn set_member(
+        &mut self,
+        row: &[u8],
+        value: Option<Vec<u8>>,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let slot = self.member_slot(row)?;
+        slot.dirty = true;
+        Ok(std::mem::replace(&mut slot.now, value))
+    }
+
+    /// Every member row with `prefix` as the ops so far left them, in order: (the row
+    /// key without the prefix, value).
+    pub(crate) fn member_rows(&mut self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .read
+            .members(prefix, prefix, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        let touched = self.members.range(prefix.to_vec()..);
+        for (row, slot) in touched.take_while(|(row, _)| row.starts_with(prefix)) {
+            rows.insert(row.clone(), slot.now.clone());
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(row, v)| Some((row[prefix.len()..].to_vec(), v?)))
+            .collect())
+    }
+
+    /// Deletes up to `limit` stored rows with `prefix` (rows of a collection no key
+    /// refers to any more); answers how many.
+    pub(crate) fn drop_rows(&mut self, prefix: &[u8], limit: usize) -> io::Result<usize> {
+        let rows = self.read.members(prefix, prefix, limit)?;
+        let n = rows.len();
+        for (row, value) in rows {
+            let before = row.len() + value.len();
+            let slot = MemberSlot {
+                before,
+                now: None,
+                dirty: true,
+            };
+            self.members.insert(row, slot);
+        }
+        Ok(n)
     }
 
     /// Marks the expiry-index entry `index_key` for deletion.
@@ -277,9 +439,19 @@ impl<'a> Engine<'a> {
                 new: slot.now,
             });
         }
+        let members = std::mem::take(&mut self.members)
+            .into_iter()
+            .filter(|(_, m)| m.dirty)
+            .map(|(row, m)| MemberChange {
+                old_size: m.before,
+                new: m.now,
+                row,
+            })
+            .collect();
         Changes {
             keys: changes,
             stale_index: self.stale_index,
+            members,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Keyspace and expiry commands, with Redis 7.0's replies and error texts.
 
 use super::Engine;
+use crate::value::type_name;
 use bytes::Bytes;
 use std::io;
 use tessera_proto::commands::keyspace::{Copy, Expire, Rename, Ttl};
@@ -30,11 +31,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn type_of(&mut self, key: &[u8]) -> io::Result<Reply> {
-        let kind = if self.live(key)?.is_some() {
-            "string"
-        } else {
-            "none"
-        };
+        let kind = self.live_ref(key)?.map_or("none", |v| type_name(v.kind));
         Ok(Reply::Status(kind.into()))
     }
 
@@ -50,7 +47,8 @@ impl Engine<'_> {
         if nx && self.live(to)?.is_some() {
             return Ok(Reply::Int(0));
         }
-        self.put(to, source.payload, source.expires_at_ms);
+        let expiry = source.expires_at_ms;
+        self.copy_value(from, source, to, expiry)?;
         self.remove(from);
         Ok(done)
     }
@@ -66,7 +64,8 @@ impl Engine<'_> {
         if !replace && self.live(to)?.is_some() {
             return Ok(Reply::Int(0));
         }
-        self.put(to, source.payload, source.expires_at_ms);
+        let expiry = source.expires_at_ms;
+        self.copy_value(from, source, to, expiry)?;
         Ok(Reply::Int(1))
     }
 
@@ -91,11 +90,8 @@ impl Engine<'_> {
         if when <= i128::from(self.now_ms) {
             self.remove(key);
         } else {
-            self.put(
-                key,
-                value.payload,
-                Some(when.min(i128::from(i64::MAX)) as u64),
-            );
+            let at = when.min(i128::from(i64::MAX)) as u64;
+            self.reexpire(key, value, Some(at));
         }
         Ok(Reply::Int(1))
     }
@@ -103,7 +99,7 @@ impl Engine<'_> {
     pub(super) fn persist(&mut self, key: &[u8]) -> io::Result<Reply> {
         match self.live(key)? {
             Some(v) if v.expires_at_ms.is_some() => {
-                self.put(key, v.payload, None);
+                self.reexpire(key, v, None);
                 Ok(Reply::Int(1))
             }
             _ => Ok(Reply::Int(0)),

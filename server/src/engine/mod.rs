@@ -6,11 +6,14 @@
 //! is one [`Txn`] op: one Raft entry.
 
 mod bitmap;
+pub mod collection;
 mod core;
+mod hash;
 mod keyspace;
+mod rng;
 mod strings;
 
-pub use self::core::{Change, Engine, Found, Reader};
+pub use self::core::{Change, Engine, Found, MemberChange, Reader, Source};
 
 use crate::value::split_expiry_key;
 use bytes::Bytes;
@@ -63,6 +66,16 @@ impl Engine<'_> {
                 .live(&op.key)?
                 .map_or(Reply::Nil, |v| Reply::bulk(v.seq.to_bytes().to_vec()))),
             Op::Txn(txn) => self.txn(txn),
+            Op::HSet(op) => self.hset(op),
+            Op::HGet(op) => self.hget(op),
+            Op::HMGet(op) => self.hmget(&op.key, &op.fields),
+            Op::HDel(op) => self.hdel(&op.key, &op.fields),
+            Op::HLen(op) => self.hlen(&op.key),
+            Op::HGetAll(op) => self.hgetall(op),
+            Op::HIncrBy(op) => self.hincrby(op),
+            Op::HIncrByFloat(op) => self.hincrbyfloat(op),
+            Op::HRandField(op) => self.hrandfield(op),
+            Op::HScan(op) => self.hscan(op),
         }
     }
 

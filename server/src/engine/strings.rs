@@ -1,6 +1,8 @@
 //! String commands, with Redis 7.0's replies and error texts.
 
+use super::collection::checked;
 use super::Engine;
+use crate::value::TYPE_STRING;
 use bytes::Bytes;
 use std::io;
 use tessera_proto::args::TOO_LARGE;
@@ -26,9 +28,8 @@ impl Engine<'_> {
     }
 
     pub(crate) fn get(&mut self, key: &[u8]) -> io::Result<Reply> {
-        Ok(self
-            .live(key)?
-            .map_or(Reply::Nil, |v| Reply::bulk(v.payload)))
+        let value = checked!(self.live_string(key)?);
+        Ok(value.map_or(Reply::Nil, |v| Reply::bulk(v.payload)))
     }
 
     pub(super) fn set(&mut self, op: &Set) -> io::Result<Reply> {
@@ -43,6 +44,9 @@ impl Engine<'_> {
             return Ok(done);
         }
         let old = self.live_ref(&op.key)?;
+        if op.get && old.is_some_and(|v| v.kind != TYPE_STRING) {
+            return Ok(super::wrongtype());
+        }
         let previous = op
             .get
             .then(|| old.map_or(Reply::Nil, |v| Reply::bulk(v.payload.clone())));
@@ -61,7 +65,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn getdel(&mut self, key: &[u8]) -> io::Result<Reply> {
-        let Some(v) = self.live(key)? else {
+        let Some(v) = checked!(self.live_string(key)?) else {
             return Ok(Reply::Nil);
         };
         self.remove(key);
@@ -70,7 +74,7 @@ impl Engine<'_> {
 
     pub(super) fn getex(&mut self, op: &GetEx) -> io::Result<Reply> {
         let (key, expiry) = (&op.key, op.expiry);
-        let Some(v) = self.live(key)? else {
+        let Some(v) = checked!(self.live_string(key)?) else {
             return Ok(Reply::Nil);
         };
         let reply = Reply::bulk(v.payload.clone());
@@ -91,7 +95,7 @@ impl Engine<'_> {
 
     pub(super) fn append(&mut self, op: &Append) -> io::Result<Reply> {
         let (key, value, max) = (&op.key, &op.value, op.max_len);
-        let (mut payload, expires) = match self.live(key)? {
+        let (mut payload, expires) = match checked!(self.live_string(key)?) {
             Some(v) => (v.payload, v.expires_at_ms),
             None => (Vec::new(), None),
         };
@@ -106,12 +110,12 @@ impl Engine<'_> {
 
     pub(super) fn strlen(&mut self, key: &[u8]) -> io::Result<Reply> {
         Ok(Reply::Int(
-            self.live(key)?.map_or(0, |v| v.payload.len() as i64),
+            checked!(self.live_string(key)?).map_or(0, |v| v.payload.len() as i64),
         ))
     }
 
     pub(super) fn incr_by(&mut self, key: &[u8], by: i64) -> io::Result<Reply> {
-        let old = self.live(key)?;
+        let old = checked!(self.live_string(key)?);
         let current = match &old {
             None => 0,
             Some(v) => match parse_redis_int(&v.payload) {
@@ -131,7 +135,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn incr_by_float(&mut self, key: &[u8], by: f64) -> io::Result<Reply> {
-        let old = self.live(key)?;
+        let old = checked!(self.live_string(key)?);
         let current = match &old {
             None => 0.0,
             Some(v) => match parse_redis_float(&v.payload) {
@@ -150,7 +154,9 @@ impl Engine<'_> {
 
     pub(super) fn getrange(&mut self, op: &GetRange) -> io::Result<Reply> {
         let (key, start, end) = (&op.key, op.start, op.end);
-        let value = self.live(key)?.map(|v| v.payload).unwrap_or_default();
+        let value = checked!(self.live_string(key)?)
+            .map(|v| v.payload)
+            .unwrap_or_default();
         let len = value.len() as i64;
         if start < 0 && end < 0 && start > end {
             return Ok(Reply::bulk(Vec::new()));
@@ -168,7 +174,7 @@ impl Engine<'_> {
         if offset < 0 {
             return Ok(Reply::err("offset is out of range"));
         }
-        let old = self.live(key)?;
+        let old = checked!(self.live_string(key)?);
         if value.is_empty() {
             return Ok(Reply::Int(old.map_or(0, |v| v.payload.len() as i64)));
         }
@@ -192,7 +198,8 @@ impl Engine<'_> {
     pub(super) fn mget(&mut self, keys: &[Bytes]) -> io::Result<Reply> {
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
-            values.push(self.get(key)?);
+            let value = self.live_ref(key)?.filter(|v| v.kind == TYPE_STRING);
+            values.push(value.map_or(Reply::Nil, |v| Reply::bulk(v.payload.clone())));
         }
         Ok(Reply::Array(values))
     }
@@ -206,7 +213,7 @@ impl Engine<'_> {
 
     pub(super) fn msetnx(&mut self, pairs: &Pairs) -> io::Result<Reply> {
         for (key, _) in pairs {
-            if self.live(key)?.is_some() {
+            if self.live_ref(key)?.is_some() {
                 return Ok(Reply::Int(0));
             }
         }
@@ -215,8 +222,15 @@ impl Engine<'_> {
     }
 
     pub(super) fn lcs(&mut self, op: &Lcs) -> io::Result<Reply> {
-        let a = self.live(&op.a)?.map(|v| v.payload).unwrap_or_default();
-        let b = self.live(&op.b)?.map(|v| v.payload).unwrap_or_default();
+        let (a, b) = (self.live(&op.a)?, self.live(&op.b)?);
+        if [&a, &b]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| v.kind != TYPE_STRING))
+        {
+            return Ok(Reply::err("The specified keys must contain string values"));
+        }
+        let a = a.map(|v| v.payload).unwrap_or_default();
+        let b = b.map(|v| v.payload).unwrap_or_default();
         Ok(lcs(&a, &b, op.options))
     }
 }

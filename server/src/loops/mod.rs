@@ -2,6 +2,7 @@
 //! (in the crate root) spawns them into one set and joins them.
 
 pub(crate) mod catalog;
+pub(crate) mod collector;
 pub(crate) mod heartbeat;
 pub(crate) mod ranges;
 pub(crate) mod reconciler;

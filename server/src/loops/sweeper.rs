@@ -1,6 +1,8 @@
 //! The expiry sweeper: on the groups this node leads, expired keys are deleted through
-//! Raft, so disk space comes back and every replica stays identical.
+//! Raft, so disk space comes back and every replica stays identical. The same tick
+//! runs the collector of orphaned collection rows.
 
+use super::collector::Collector;
 use crate::node::Node;
 use crate::replica::GroupReplica;
 use crate::value::split_expiry_key;
@@ -26,6 +28,7 @@ type DueKeys = (Arc<GroupReplica>, Vec<Bytes>);
 /// Sweeps every `every` until `shutdown`.
 pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: CancellationToken) {
     let mut tick = Ticker::new(every, shutdown);
+    let mut collector = Collector::default();
     while tick.tick().await {
         let due = match due_keys(&node) {
             Ok(due) => due,
@@ -39,6 +42,7 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
                 tracing::debug!(group = replica.id, error = %e, "expiry sweep failed");
             }
         }
+        collector.tick(&node).await;
         for replica in node.all_replicas() {
             if let Err(e) = replica.recount_if_unsure().await {
                 tracing::debug!(group = replica.id, error = %e, "recount failed");

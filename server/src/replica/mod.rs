@@ -160,9 +160,14 @@ impl GroupReplica {
                 self.read_barrier(&range).await?;
                 self.read(&ops).map(DataResponse::Replies)
             }
-            DataRequest::Scan { start, end, limit } => {
+            DataRequest::Scan {
+                start,
+                end,
+                limit,
+                kind,
+            } => {
                 self.read_barrier(&range).await?;
-                self.scan(&range, &start, &end, limit)
+                self.scan(&range, &start, &end, limit, kind)
             }
             DataRequest::Count { start, end } => {
                 self.read_barrier(&range).await?;

@@ -65,13 +65,7 @@ impl GroupReplica {
 
     /// Evaluates read-only ops on a consistent view of the applied state.
     pub(super) fn read(&self, ops: &[Op]) -> Result<Vec<Reply>, DataError> {
-        let view = self.ks.db.snapshot();
-        let data = self.ks.data.clone();
-        let read = move |key: &[u8]| -> std::io::Result<Option<Vec<u8>>> {
-            let value =
-                fjall::Readable::get(&view, &data, key).map_err(tessera_common::raftlog::io_err)?;
-            Ok(value.map(|v| v.to_vec()))
-        };
+        let read = self.ks.view();
         let mut engine = Engine::new(&read, self.clock.now_ms(), Seq::default());
         let replies = ops
             .iter()
@@ -80,13 +74,15 @@ impl GroupReplica {
         replies.map_err(|e| DataError::Internal(e.to_string()))
     }
 
-    /// Up to `limit` live keys of `[start, end)` within `range`, in order.
+    /// Up to `limit` live keys of `[start, end)` within `range` (holding type `kind`,
+    /// if given), in order.
     pub(super) fn scan(
         &self,
         range: &RangeDesc,
         start: &[u8],
         end: &[u8],
         limit: u32,
+        kind: Option<u8>,
     ) -> Result<DataResponse, DataError> {
         let (from, to) = super::clip(range, start, end);
         let now = self.clock.now_ms();
@@ -100,7 +96,7 @@ impl GroupReplica {
             let (k, v) = kv
                 .into_inner()
                 .map_err(|e| DataError::Internal(e.to_string()))?;
-            if StoredValue::is_expired_raw(&v, now) {
+            if StoredValue::is_expired_raw(&v, now) || kind.is_some_and(|t| v.first() != Some(&t)) {
                 continue;
             }
             if keys.len() == limit as usize {

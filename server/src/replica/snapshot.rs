@@ -3,6 +3,7 @@
 //! digests.
 
 use super::GroupReplica;
+use crate::layout;
 use crate::state_machine::{GroupRecord, Recount};
 use crate::value::StoredValue;
 use openraft::async_runtime::WatchReceiver;
@@ -42,6 +43,7 @@ pub(super) struct RangeTally {
     pub(super) stored: u64,
     pub(super) volatile: u64,
     pub(super) bytes: u64,
+    pub(super) members: u64,
     pub(super) digest: u64,
 }
 
@@ -134,6 +136,11 @@ impl GroupReplica {
             let (k, v) = kv.into_inner().map_err(internal)?;
             actual += (k.len() + v.len()) as u64;
         }
+        let rows = layout::bound(&record.range.start)..layout::bound(&record.range.end);
+        for kv in fjall::Readable::range(&view, &self.ks.members, rows) {
+            let (k, v) = kv.into_inner().map_err(internal)?;
+            actual += (k.len() + v.len()) as u64;
+        }
         let seen = Recount {
             applied: record.applied.map_or(0, |l| l.index),
             bytes: record.bytes,
@@ -172,13 +179,21 @@ impl GroupReplica {
         for kv in fjall::Readable::range(&view, &self.ks.data, from..to) {
             let (k, v) = kv.into_inner().map_err(internal)?;
             tally.stored += 1;
-            if let Some(value) =
-                StoredValue::decode(&v).filter(|s| s.expires_at_ms.is_none_or(|at| at > now))
-            {
+            if let Some(value) = StoredValue::decode(&v).filter(|s| s.is_live(now)) {
                 tally.keys += 1;
                 tally.volatile += u64::from(value.expires_at_ms.is_some());
                 tally.bytes += (k.len() + v.len()) as u64;
             }
+            if digest {
+                hasher.write(&k);
+                hasher.write(&v);
+            }
+        }
+        let rows = layout::bound(from)..layout::bound(to);
+        for kv in fjall::Readable::range(&view, &self.ks.members, rows) {
+            let (k, v) = kv.into_inner().map_err(internal)?;
+            tally.members += 1;
+            tally.bytes += (k.len() + v.len()) as u64;
             if digest {
                 hasher.write(&k);
                 hasher.write(&v);
@@ -211,6 +226,7 @@ impl GroupReplica {
             keys: tally.keys,
             stored: tally.stored,
             expiry_index,
+            members: tally.members,
             digest: tally.digest,
         })
     }

@@ -143,6 +143,24 @@ impl GroupReplica {
             .map(drop)
     }
 
+    /// On the leader, proposes deleting the rows of these collections of this range
+    /// (row prefixes) that no key refers to; apply checks that again, identically on
+    /// every replica.
+    pub async fn collect_rows(&self, prefixes: Vec<Bytes>) -> Result<(), DataError> {
+        if prefixes.is_empty() || !self.raft.is_leader() || self.applied.frozen() {
+            return Ok(());
+        }
+        let range = self.range();
+        let ours = |p: &Bytes| crate::layout::split(p).is_some_and(|(k, _, _)| range.contains(&k));
+        if !prefixes.iter().all(ours) {
+            return Err(DataError::KeyNotInRange);
+        }
+        self.hibernation.wake(&self.raft);
+        self.replies(range.epoch, CommandBody::Collect(prefixes), 1)
+            .await
+            .map(drop)
+    }
+
     /// On the leader, once the bytes written blind since the last recount reach half
     /// the range's count (and at least [`RECOUNT_FLOOR`]), counts a snapshot of the
     /// range and proposes the correction. A scan so reads at most twice the bytes

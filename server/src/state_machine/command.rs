@@ -47,7 +47,14 @@ pub enum CommandBody {
     /// Change the range itself: applied on its own, in a batch of its own, after
     /// everything before it is written.
     Change(RangeChange),
+    /// Delete stored rows of collections no key refers to any more (deleted,
+    /// overwritten or expired ones), given by their row prefixes: at most
+    /// [`COLLECT_ROWS`] per prefix (the collector).
+    Collect(Vec<Bytes>),
 }
+
+/// Most rows one [`CommandBody::Collect`] deletes per collection.
+pub const COLLECT_ROWS: usize = 1_000;
 
 /// A count of the range's bytes taken from a snapshot of the replica.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +78,7 @@ impl std::fmt::Display for DataCommand {
             CommandBody::Clear => write!(f, "Clear"),
             CommandBody::Fence { on, .. } => write!(f, "Fence({on})"),
             CommandBody::Change(change) => change.fmt(f),
+            CommandBody::Collect(prefixes) => write!(f, "Collect({})", prefixes.len()),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! does with a group's share of them as a whole (delete it, list groups, footprint).
 
 use super::GroupRecord;
+use crate::engine::Source;
+use crate::layout;
 use fjall::{Database, Keyspace};
 use std::io;
 use tessera_common::raftlog::io_err;
@@ -20,6 +22,8 @@ pub struct DataKeyspaces {
     pub groups: Keyspace,
     /// Expiry index: expiry time (ms, 8 bytes BE) ++ storage key → empty.
     pub expiry: Keyspace,
+    /// Collections' member rows ([`crate::layout`]): row key → member value.
+    pub members: Keyspace,
     /// Group commit.
     pub syncer: LogSyncer,
     /// The last built or installed snapshot of each group.
@@ -38,6 +42,7 @@ impl DataKeyspaces {
             data: db.keyspace("data", opts).map_err(io_err)?,
             groups: db.keyspace("group_state", opts).map_err(io_err)?,
             expiry: db.keyspace("expiry", opts).map_err(io_err)?,
+            members: db.keyspace("members", opts).map_err(io_err)?,
             syncer,
             snapshots,
         })
@@ -56,6 +61,9 @@ impl DataKeyspaces {
     ) -> io::Result<()> {
         for kv in self.data.range(start..end) {
             batch.remove(&self.data, kv.key().map_err(io_err)?);
+        }
+        for kv in self.members.range(layout::bound(start)..layout::bound(end)) {
+            batch.remove(&self.members, kv.key().map_err(io_err)?);
         }
         for kv in self.expiry.iter() {
             let key = kv.key().map_err(io_err)?;
@@ -109,8 +117,24 @@ impl DataKeyspaces {
     }
 
     /// The data keyspaces, for [`tessera_common::store::compact_keyspaces`].
-    pub fn keyspaces(&self) -> [&fjall::Keyspace; 3] {
-        [&self.data, &self.groups, &self.expiry]
+    pub fn keyspaces(&self) -> [&fjall::Keyspace; 4] {
+        [&self.data, &self.groups, &self.expiry, &self.members]
+    }
+
+    /// A [`Source`] reading the keyspaces as they are now (to apply entries).
+    pub fn current(&self) -> Stored<'_> {
+        Stored {
+            ks: self,
+            view: None,
+        }
+    }
+
+    /// A [`Source`] reading a consistent view taken now (to serve reads).
+    pub fn view(&self) -> Stored<'_> {
+        Stored {
+            ks: self,
+            view: Some(self.db.snapshot()),
+        }
     }
 
     /// Keys stored in `[start, end)` and group records whose range lies inside it: what
@@ -143,5 +167,52 @@ impl DataKeyspaces {
             Some(bytes) => postcard::from_bytes(&bytes).map(Some).map_err(io_err),
             None => Ok(None),
         }
+    }
+}
+
+/// The stored state of the node's groups, read by the engine.
+pub struct Stored<'a> {
+    ks: &'a DataKeyspaces,
+    view: Option<fjall::Snapshot>,
+}
+
+impl Stored<'_> {
+    fn get_in(&self, keyspace: &Keyspace, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let value = match &self.view {
+            Some(view) => fjall::Readable::get(view, keyspace, key),
+            None => keyspace.get(key),
+        };
+        Ok(value.map_err(io_err)?.map(|v| v.to_vec()))
+    }
+}
+
+impl Source for Stored<'_> {
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.get_in(&self.ks.data, key)
+    }
+
+    fn member(&self, row: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.get_in(&self.ks.members, row)
+    }
+
+    fn members(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        use std::ops::Bound;
+        let end = tessera_proto::keys::prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        let range = (Bound::Included(from.to_vec()), end);
+        let rows: Box<dyn Iterator<Item = fjall::Guard>> = match &self.view {
+            Some(view) => Box::new(fjall::Readable::range(view, &self.ks.members, range)),
+            None => Box::new(self.ks.members.range(range)),
+        };
+        let mut out = Vec::new();
+        for kv in rows.take(limit) {
+            let (k, v) = kv.into_inner().map_err(io_err)?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 }

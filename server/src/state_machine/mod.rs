@@ -15,7 +15,7 @@ mod ranges;
 mod snapshot;
 
 pub use crate::value::expiry_key;
-pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount};
+pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount, COLLECT_ROWS};
 pub use keyspaces::DataKeyspaces;
 pub use published::Published;
 pub use ranges::RangeEvent;
@@ -160,6 +160,7 @@ impl GroupStateMachine {
                 replies
             }
             CommandBody::Sweep(index_keys) => vec![engine.sweep(index_keys)?],
+            CommandBody::Collect(prefixes) => vec![engine.collect(prefixes, COLLECT_ROWS)?],
             CommandBody::Recount(seen) => {
                 // A count taken before the last recount applied (the same scan proposed
                 // again by a new leader) would subtract the old over-count twice.
@@ -269,11 +270,25 @@ impl GroupStateMachine {
                 self.record.unsure += new as u64;
             }
         }
+        for change in &changes.members {
+            let new = change
+                .new
+                .as_ref()
+                .map_or(0, |v| change.row.len() + v.len());
+            let delta = new as i64 - change.old_size as i64;
+            self.record.bytes = self.record.bytes.saturating_add_signed(delta);
+        }
         let mut batch = self.ks.db.batch();
         for index_key in changes.stale_index {
             batch.remove(&self.ks.expiry, index_key);
         }
         write_changes(&self.ks, &mut batch, changes.keys);
+        for change in changes.members {
+            match change.new {
+                Some(value) => batch.insert(&self.ks.members, change.row, value),
+                None => batch.remove(&self.ks.members, change.row),
+            }
+        }
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
         self.applied.publish(&self.record);
@@ -326,10 +341,8 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<DataTypes>, io::Error>> + Unpin + OptionalSend,
     {
-        let data = self.ks.data.clone();
-        let read = move |key: &[u8]| -> io::Result<Option<Vec<u8>>> {
-            Ok(data.get(key).map_err(io_err)?.map(|v| v.to_vec()))
-        };
+        let ks = self.ks.clone();
+        let read = ks.current();
         let mut engine = Engine::new(&read, 0, Seq::default());
         let mut replies = Vec::new();
         let mut events = Vec::new();
@@ -412,6 +425,9 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
                 batch.insert(&self.ks.expiry, expiry_key(at, &k), Vec::new());
             }
             batch.insert(&self.ks.data, k, v);
+        }
+        for (row, v) in payload.members {
+            batch.insert(&self.ks.members, row, v);
         }
         self.record = payload.record;
         self.record_batch(&mut batch)?;

@@ -3,6 +3,7 @@
 //! range from a consistent fjall view when a follower needs one.
 
 use super::{GroupRecord, GroupStateMachine};
+use crate::layout;
 use crate::state_machine::DataKeyspaces;
 use crate::DataTypes;
 use fjall::Readable;
@@ -22,6 +23,9 @@ pub(super) struct SnapshotPayload {
     pub(super) record: GroupRecord,
     #[serde(with = "tessera_common::wire_bytes::byte_pairs")]
     pub(super) entries: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Every member row of the range (collections' members).
+    #[serde(with = "tessera_common::wire_bytes::byte_pairs")]
+    pub(super) members: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Wraps stored snapshot bytes with the metadata their record describes.
@@ -88,5 +92,16 @@ pub(super) fn read_snapshot(
         let (k, v) = kv.into_inner().map_err(io_err)?;
         entries.push((k.to_vec(), v.to_vec()));
     }
-    postcard::to_stdvec(&SnapshotPayload { record, entries }).map_err(io_err)
+    let mut members = Vec::new();
+    let rows = layout::bound(&record.range.start)..layout::bound(&record.range.end);
+    for kv in view.range(&ks.members, rows) {
+        let (k, v) = kv.into_inner().map_err(io_err)?;
+        members.push((k.to_vec(), v.to_vec()));
+    }
+    let payload = SnapshotPayload {
+        record,
+        entries,
+        members,
+    };
+    postcard::to_stdvec(&payload).map_err(io_err)
 }

@@ -44,7 +44,7 @@ impl ClusterCommand for Keys {
             let mut pos = literal;
             let mut out = Vec::new();
             loop {
-                let page = list_keys(&ctx, pos, stop.as_deref(), KEYS_PAGE).await;
+                let page = list_keys(&ctx, pos, stop.as_deref(), KEYS_PAGE, None).await;
                 let (keys, resume) = match page {
                     Ok(page) => page,
                     Err(e) => return call_error(e),

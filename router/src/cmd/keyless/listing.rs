@@ -62,6 +62,7 @@ pub async fn list_keys(
     mut pos: Vec<u8>,
     stop: Option<&[u8]>,
     limit: usize,
+    kind: Option<u8>,
 ) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), CallError> {
     let catalog = ctx.cluster.catalog();
     let mut out = Vec::new();
@@ -90,7 +91,7 @@ pub async fn list_keys(
             // Inside a table's stretch every key starts with its prefix.
             Some(b) => storage_key_of(segment.table, &segment.prefix, b),
         };
-        let (keys, resume) = read_keys(ctx, from, &end, limit - out.len()).await?;
+        let (keys, resume) = read_keys(ctx, from, &end, limit - out.len(), kind).await?;
         out.extend(keys.iter().map(|k| catalog.user_key(k)));
         if let Some(resume) = resume {
             return Ok((out, Some(catalog.user_key(&resume))));
@@ -112,6 +113,7 @@ pub async fn read_keys(
     mut pos: Vec<u8>,
     end: &[u8],
     limit: usize,
+    kind: Option<u8>,
 ) -> Result<(Vec<Bytes>, Option<Vec<u8>>), CallError> {
     let mut keys = Vec::new();
     while pos.as_slice() < end {
@@ -127,6 +129,7 @@ pub async fn read_keys(
             start: Bytes::from(pos.clone()),
             end: Bytes::copy_from_slice(end),
             limit: (limit - keys.len()).min(ctx.scan_page) as u32,
+            kind,
         };
         let DataResponse::Keys { keys: found, next } = ctx.cluster.call(&pos, req).await? else {
             return Err(CallError::Failed("unexpected reply to a scan".into()));

@@ -41,7 +41,7 @@ async fn random_key(ctx: &Context) -> Result<Reply, CallError> {
     starts.extend(rotated.map(|r| (r.start.clone(), r)));
     for (start, range) in starts {
         let start = start.min(range.end.clone());
-        let (keys, _) = read_keys(ctx, start, &range.end, 1).await?;
+        let (keys, _) = read_keys(ctx, start, &range.end, 1, None).await?;
         if let Some(key) = keys.first() {
             return Ok(Reply::bulk(ctx.cluster.catalog().user_key(key)));
         }

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use tessera_proto::args::Args;
-use tessera_proto::keys::prefix_end;
+use tessera_proto::keys::{prefix_end, type_tag};
 use tessera_proto::op::Command;
-use tessera_proto::reply::{syntax_error, Reply};
+use tessera_proto::reply::Reply;
 use tessera_proto::spec;
 use tessera_proto::spec::CommandSpec;
 
@@ -23,7 +23,8 @@ pub struct Scan {
     cursor: u64,
     pattern: Option<Bytes>,
     count: usize,
-    only_strings: bool,
+    /// `TYPE`: `Some(None)` for a name no value has (nothing matches).
+    kind: Option<Option<u8>>,
 }
 
 impl Command for Scan {
@@ -34,34 +35,14 @@ impl Command for Scan {
     type Parsed = Parsed;
 
     fn parse(args: &mut Args) -> Result<Parsed, Reply> {
-        let cursor = std::str::from_utf8(&args.arg()?)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| Reply::err("invalid cursor"))?;
-        let mut scan = Scan {
+        let cursor = args.cursor()?;
+        let options = args.scan_options(true)?;
+        Ok(Parsed::cluster(Scan {
             cursor,
-            pattern: None,
-            count: 10,
-            only_strings: true,
-        };
-        while let Some(opt) = args.option() {
-            if args.is_empty() {
-                return Err(syntax_error());
-            }
-            match opt.as_str() {
-                "match" => scan.pattern = Some(args.arg()?),
-                "count" => {
-                    let n = args.int()?;
-                    if n < 1 {
-                        return Err(syntax_error());
-                    }
-                    scan.count = (n as usize).min(MAX_SCAN_COUNT);
-                }
-                "type" => scan.only_strings = args.arg()?.eq_ignore_ascii_case(b"string"),
-                _ => return Err(syntax_error()),
-            }
-        }
-        Ok(Parsed::cluster(scan))
+            pattern: options.pattern,
+            count: options.count.min(MAX_SCAN_COUNT as u64) as usize,
+            kind: options.kind.map(|name| type_tag(&name)),
+        }))
     }
 }
 
@@ -93,15 +74,16 @@ impl Scan {
                 }
             }
         };
-        let (keys, resume) = match list_keys(ctx, pos, stop.as_deref(), self.count).await {
-            Ok(found) => found,
-            Err(e) => return call_error(e),
-        };
+        let (keys, resume) =
+            match list_keys(ctx, pos, stop.as_deref(), self.count, self.kind.flatten()).await {
+                Ok(found) => found,
+                Err(e) => return call_error(e),
+            };
         let next = resume.map_or(0, |pos| ctx.cursors.insert(pos));
         let visible = keys
             .into_iter()
             .filter(|k| {
-                self.only_strings && self.pattern.as_ref().is_none_or(|p| glob::matches(p, k))
+                self.kind != Some(None) && self.pattern.as_ref().is_none_or(|p| glob::matches(p, k))
             })
             .map(|k| Reply::Bulk(Bytes::from(k)))
             .collect();
