@@ -74,6 +74,8 @@ async fn replies_are_byte_identical_to_redis() {
     let bitmap_lines = script(include_str!("diff_scripts/bitmaps.txt"));
     let hash_lines = script(include_str!("diff_scripts/hashes.txt"));
     let hashes: Vec<&[_]> = hash_lines.iter().map(Vec::as_slice).collect();
+    let set_lines = script(include_str!("diff_scripts/sets.txt"));
+    let sets: Vec<&[_]> = set_lines.iter().map(Vec::as_slice).collect();
     let bitmaps: Vec<&[_]> = bitmap_lines.iter().map(Vec::as_slice).collect();
     assert!(bitmaps.len() > 300, "the bitmap script was read");
     let mut mismatches = diff(&mut redis, &mut tessera, SCRIPT);
@@ -81,6 +83,8 @@ async fn replies_are_byte_identical_to_redis() {
     mismatches.extend(diff(&mut redis, &mut tessera, &bitmaps));
     mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
     mismatches.extend(diff(&mut redis, &mut tessera, &hashes));
+    mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
+    mismatches.extend(diff(&mut redis, &mut tessera, &sets));
     // The same again in RESP3 (after HELLO 3, whose reply differs in the client id).
     redis.call(&[b"HELLO", b"3"]).unwrap();
     tessera.call(&[b"HELLO", b"3"]).unwrap();
@@ -90,6 +94,8 @@ async fn replies_are_byte_identical_to_redis() {
     mismatches.extend(diff(&mut redis, &mut tessera, &bitmaps));
     mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
     mismatches.extend(diff(&mut redis, &mut tessera, &hashes));
+    mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
+    mismatches.extend(diff(&mut redis, &mut tessera, &sets));
     assert!(
         mismatches.is_empty(),
         "{} replies differ from Redis:\n{}",

@@ -1,5 +1,5 @@
-"""redis-py against Tessera: the string, keyspace, expiry, connection and transaction
-surface, in RESP2 and RESP3, including pipelines (transactional and not) and scan_iter."""
+"""redis-py against Tessera: the string, hash, set, keyspace, expiry, connection and
+transaction surface, in RESP2 and RESP3, including pipelines (transactional and not) and scan_iter."""
 
 import pytest
 import redis
@@ -161,3 +161,51 @@ def test_tables_scan_iter_over_four_ranges(r):
     finally:
         r.execute_command("DROPTABLE", "stocks")
     assert r.get("stocks:a00000") is None
+
+
+def test_hashes(r):
+    assert r.hset("h", mapping={"a": "1", "b": "2"}) == 2
+    assert r.hset("h", "c", "3") == 1
+    assert r.hget("h", "a") == "1"
+    assert r.hgetall("h") == {"a": "1", "b": "2", "c": "3"}
+    assert r.hmget("h", ["a", "zz", "c"]) == ["1", None, "3"]
+    assert r.hlen("h") == 3
+    assert r.hexists("h", "b") and not r.hexists("h", "zz")
+    assert r.hincrby("h", "a", 5) == 6
+    assert r.hincrbyfloat("h", "f", 1.5) == 1.5
+    assert r.hsetnx("h", "a", "x") == 0
+    assert r.hstrlen("h", "a") == 1
+    assert sorted(r.hkeys("h")) == ["a", "b", "c", "f"]
+    assert r.hdel("h", "b", "zz") == 1
+    assert dict(r.hscan_iter("h", match="[af]")) == {"a": "6", "f": "1.5"}
+    assert r.hrandfield("h") in {"a", "c", "f"}
+    # Five pairs: flat in RESP2, nested in RESP3, as Redis answers.
+    assert len(r.hrandfield("h", -5, withvalues=True)) in (5, 10)
+    assert r.type("h") == "hash"
+    assert r.delete("h") == 1 and r.hgetall("h") == {}
+    r.set("s", "v")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.hset("s", "a", "1")
+
+
+def test_sets(r):
+    assert r.sadd("s1", "a", "b", "c") == 3
+    assert r.sadd("s2", "b", "c", "d") == 3
+    assert r.smembers("s1") == {"a", "b", "c"}
+    assert r.sismember("s1", "a") and not r.sismember("s1", "z")
+    assert r.smismember("s1", ["a", "z"]) == [1, 0]
+    assert r.scard("s1") == 3
+    assert r.sinter("s1", "s2") == {"b", "c"}
+    assert r.sunion("s1", "s2") == {"a", "b", "c", "d"}
+    assert r.sdiff("s1", "s2") == {"a"}
+    assert r.sinterstore("s3", ["s1", "s2"]) == 2
+    assert r.sintercard(2, ["s1", "s2"]) == 2
+    assert r.smove("s1", "s2", "a") is True
+    assert r.srem("s2", "a", "z") == 1
+    popped = r.spop("s3", 5)
+    assert sorted(popped) == ["b", "c"] and r.exists("s3") == 0
+    assert r.srandmember("s2") in {"b", "c", "d"}
+    assert set(r.sscan_iter("s2")) == {"b", "c", "d"}
+    assert r.type("s2") == "set"
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.hget("s2", "a")

@@ -7,7 +7,7 @@
 //! under `commands/`, with its parser and the spec of the command(s) it serves.
 
 use crate::args::Args;
-use crate::commands::{bitmap, hash, keyspace, strings, txn};
+use crate::commands::{bitmap, hash, keyspace, scan_members, set, strings, txn};
 use crate::reply::Reply;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
@@ -219,8 +219,26 @@ ops! {
     HIncrByFloat(hash::HIncrByFloat),
     /// `HRANDFIELD`.
     HRandField(hash::HRandField),
-    /// `HSCAN`.
-    HScan(hash::HScan),
+    /// `HSCAN`, `SSCAN`.
+    ScanMembers(scan_members::ScanMembers),
+    /// `SADD`.
+    SAdd(set::SAdd),
+    /// `SREM`.
+    SRem(set::SRem),
+    /// `SCARD`.
+    SCard(set::SCard),
+    /// `SMEMBERS`.
+    SMembers(set::SMembers),
+    /// `SISMEMBER`, `SMISMEMBER`.
+    SIsMember(set::SIsMember),
+    /// `SMOVE`.
+    SMove(set::SMove),
+    /// `SPOP`.
+    SPop(set::SPop),
+    /// `SRANDMEMBER`.
+    SRandMember(set::SRandMember),
+    /// `SINTER`, `SUNION`, `SDIFF`, their `STORE` forms, `SINTERCARD`.
+    SCombine(set::SCombine),
 }
 
 /// An op whose keys may live in different ranges: it is split into one op per range

@@ -4,9 +4,14 @@
 
 use super::{wrongtype, Engine};
 use crate::layout;
-use crate::value::{Seq, StoredValue, TYPE_STRING};
+use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_STRING};
 use std::io;
+use tessera_common::glob;
+use tessera_proto::commands::scan_members::ScanMembers;
 use tessera_proto::reply::Reply;
+
+/// Most members one `HSCAN`/`SSCAN` call returns (Redis treats `COUNT` as a hint too).
+const SCAN_MAX: usize = 10_000;
 
 /// A collection's metadata: the payload of its key's row is version (16) ++ member
 /// count (8).
@@ -144,6 +149,37 @@ impl Engine<'_> {
         self.member_rows(&meta.prefix(key))
     }
 
+    /// `HSCAN`, `SSCAN`: members after the cursor position, in member order.
+    pub(super) fn scan_members(&mut self, op: &ScanMembers) -> io::Result<Reply> {
+        let meta = checked!(self.collection(&op.key, op.kind)?);
+        let members = match &meta {
+            Some(meta) => self.members_of(&op.key, meta)?,
+            None => Vec::new(),
+        };
+        // A collection that fits in one reply comes back whole whatever the cursor, as
+        // Redis answers for a small one.
+        let from = if members.len() <= SCAN_MAX {
+            0
+        } else {
+            usize::try_from(op.cursor).unwrap_or(usize::MAX)
+        };
+        let upto = from.saturating_add(SCAN_MAX.max(op.count as usize));
+        let mut items = Vec::new();
+        for (member, value) in members.iter().take(upto).skip(from) {
+            if op.pattern.as_ref().is_none_or(|p| glob::matches(p, member)) {
+                items.push(Reply::bulk(member.clone()));
+                if op.kind == TYPE_HASH {
+                    items.push(Reply::bulk(value.clone()));
+                }
+            }
+        }
+        let next = if upto < members.len() { upto as u64 } else { 0 };
+        Ok(Reply::Array(vec![
+            Reply::bulk(next.to_string()),
+            Reply::Array(items),
+        ]))
+    }
+
     /// Copies the value at `from` to `to` with `expires_at_ms`: a string as it is, a
     /// collection with every member under a new version.
     pub(crate) fn copy_value(
@@ -188,5 +224,62 @@ impl Engine<'_> {
             }
         }
         Ok(Reply::Int(dropped as i64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use tessera_proto::commands::hash::{HSet, HSetForm};
+    use tessera_proto::commands::strings::Get;
+    use tessera_proto::op::Op;
+
+    #[test]
+    fn rows_written_and_orphaned_in_one_batch_are_collected_in_it() {
+        // A follower may apply the write that made a collection, the one that replaced
+        // it and the leader's Collect in one batch: the rows still in the overlay must
+        // go too, or the follower keeps rows its leader deleted.
+        let read = |_: &[u8]| -> io::Result<Option<Vec<u8>>> { Ok(None) };
+        let mut engine = Engine::new(&read, 0, Seq(1 << 40));
+        let key = Bytes::from_static(b"\0\0\0\0over");
+        let hset = Op::HSet(HSet {
+            key: key.clone(),
+            pairs: vec![(Bytes::from_static(b"a"), Bytes::from_static(b"1"))],
+            form: HSetForm::Added,
+        });
+        assert_eq!(engine.run(&hset).unwrap(), Reply::Int(1));
+        let prefix = layout::prefix(&key, Seq(1 << 40));
+        engine.seq = Seq(2 << 40);
+        engine.put_blind(&key, b"string".to_vec(), None);
+        let collected = engine.collect(&[Bytes::from(prefix)], 10).unwrap();
+        assert_eq!(collected, Reply::Int(1));
+        let get = Op::Get(Get { key: key.clone() });
+        assert_eq!(engine.run(&get).unwrap(), Reply::bulk(&b"string"[..]));
+        let changes = engine.into_changes();
+        assert!(
+            changes.members.iter().all(|m| m.new.is_none()),
+            "{:?}",
+            changes.members
+        );
+    }
+
+    #[test]
+    fn a_collection_its_key_refers_to_is_not_collected() {
+        let read = |_: &[u8]| -> io::Result<Option<Vec<u8>>> { Ok(None) };
+        let mut engine = Engine::new(&read, 0, Seq(1 << 40));
+        let key = Bytes::from_static(b"\0\0\0\0h");
+        let hset = Op::HSet(HSet {
+            key: key.clone(),
+            pairs: vec![(Bytes::from_static(b"a"), Bytes::from_static(b"1"))],
+            form: HSetForm::Added,
+        });
+        engine.run(&hset).unwrap();
+        let prefix = layout::prefix(&key, Seq(1 << 40));
+        assert_eq!(
+            engine.collect(&[Bytes::from(prefix)], 10).unwrap(),
+            Reply::Int(0)
+        );
+        assert_eq!(engine.into_changes().members.len(), 1);
     }
 }

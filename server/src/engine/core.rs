@@ -376,37 +376,52 @@ impl<'a> Engine<'a> {
     /// Every member row with `prefix` as the ops so far left them, in order: (the row
     /// key without the prefix, value).
     pub(crate) fn member_rows(&mut self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
-            .read
-            .members(prefix, prefix, usize::MAX)?
-            .into_iter()
-            .map(|(k, v)| (k, Some(v)))
-            .collect();
-        let touched = self.members.range(prefix.to_vec()..);
-        for (row, slot) in touched.take_while(|(row, _)| row.starts_with(prefix)) {
-            rows.insert(row.clone(), slot.now.clone());
-        }
-        Ok(rows
+        Ok(self
+            .merged_rows(prefix, usize::MAX)?
             .into_iter()
             .filter_map(|(row, v)| Some((row[prefix.len()..].to_vec(), v?)))
             .collect())
     }
 
-    /// Deletes up to `limit` stored rows with `prefix` (rows of a collection no key
-    /// refers to any more); answers how many.
+    /// Rows with `prefix` as the ops so far left them (`None`: deleted): at least the
+    /// first `limit` present ones, whatever part of them this batch wrote or deleted,
+    /// so the answer does not depend on how entries were grouped into apply batches.
+    fn merged_rows(
+        &mut self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> io::Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
+        let touched: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .members
+            .range(prefix.to_vec()..)
+            .take_while(|(row, _)| row.starts_with(prefix))
+            .map(|(row, slot)| (row.clone(), slot.now.clone()))
+            .collect();
+        // Each touched row hides at most one stored row.
+        let stored = self
+            .read
+            .members(prefix, prefix, limit.saturating_add(touched.len()))?;
+        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+            stored.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        rows.extend(touched);
+        Ok(rows)
+    }
+
+    /// Deletes up to `limit` rows with `prefix` (rows of a collection no key refers to
+    /// any more), as the ops so far left them: a follower may apply the writes that
+    /// made the rows and their collection in the same batch. Answers how many.
     pub(crate) fn drop_rows(&mut self, prefix: &[u8], limit: usize) -> io::Result<usize> {
-        let rows = self.read.members(prefix, prefix, limit)?;
-        let n = rows.len();
-        for (row, value) in rows {
-            let before = row.len() + value.len();
-            let slot = MemberSlot {
-                before,
-                now: None,
-                dirty: true,
-            };
-            self.members.insert(row, slot);
+        let doomed: Vec<Vec<u8>> = self
+            .merged_rows(prefix, limit)?
+            .into_iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(row, _)| row)
+            .take(limit)
+            .collect();
+        for row in &doomed {
+            self.set_member(row, None)?;
         }
-        Ok(n)
+        Ok(doomed.len())
     }
 
     /// Marks the expiry-index entry `index_key` for deletion.

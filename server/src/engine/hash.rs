@@ -7,18 +7,14 @@ use super::Engine;
 use crate::value::TYPE_HASH;
 use bytes::Bytes;
 use std::io;
-use tessera_common::glob;
 use tessera_proto::commands::hash::{
-    FieldForm, HGet, HGetAll, HIncrBy, HIncrByFloat, HRandField, HScan, HSet, HSetForm, Listing,
+    FieldForm, HGet, HGetAll, HIncrBy, HIncrByFloat, HRandField, HSet, HSetForm, Listing,
 };
 use tessera_proto::number::{format_float, parse_redis_float, parse_redis_int};
 use tessera_proto::reply::Reply;
 
 /// A stored field value.
 type FieldValue = Vec<u8>;
-
-/// Most fields one `HSCAN` call returns (Redis treats `COUNT` as a hint too).
-const HSCAN_MAX: usize = 10_000;
 
 impl Engine<'_> {
     fn hash(&mut self, key: &[u8]) -> io::Result<super::collection::Typed> {
@@ -190,33 +186,5 @@ impl Engine<'_> {
         } else {
             Reply::Array(picks.map(field).collect())
         })
-    }
-
-    pub(super) fn hscan(&mut self, op: &HScan) -> io::Result<Reply> {
-        let meta = checked!(self.hash(&op.key)?);
-        let fields = match &meta {
-            Some(meta) => self.members_of(&op.key, meta)?,
-            None => Vec::new(),
-        };
-        // A hash that fits in one reply comes back whole whatever the cursor, as Redis
-        // answers for a small hash.
-        let from = if fields.len() <= HSCAN_MAX {
-            0
-        } else {
-            usize::try_from(op.cursor).unwrap_or(usize::MAX)
-        };
-        let upto = from.saturating_add(HSCAN_MAX.max(op.count as usize));
-        let mut items = Vec::new();
-        for (field, value) in fields.iter().take(upto).skip(from) {
-            if op.pattern.as_ref().is_none_or(|p| glob::matches(p, field)) {
-                items.push(Reply::bulk(field.clone()));
-                items.push(Reply::bulk(value.clone()));
-            }
-        }
-        let next = if upto < fields.len() { upto as u64 } else { 0 };
-        Ok(Reply::Array(vec![
-            Reply::bulk(next.to_string()),
-            Reply::Array(items),
-        ]))
     }
 }

@@ -11,6 +11,7 @@ mod core;
 mod hash;
 mod keyspace;
 mod rng;
+mod set;
 mod strings;
 
 pub use self::core::{Change, Engine, Found, MemberChange, Reader, Source};
@@ -75,7 +76,16 @@ impl Engine<'_> {
             Op::HIncrBy(op) => self.hincrby(op),
             Op::HIncrByFloat(op) => self.hincrbyfloat(op),
             Op::HRandField(op) => self.hrandfield(op),
-            Op::HScan(op) => self.hscan(op),
+            Op::ScanMembers(op) => self.scan_members(op),
+            Op::SAdd(op) => self.sadd(&op.key, &op.members),
+            Op::SRem(op) => self.srem(&op.key, &op.members),
+            Op::SCard(op) => self.scard(&op.key),
+            Op::SMembers(op) => self.smembers(&op.key),
+            Op::SIsMember(op) => self.sismember(&op.key, &op.members, op.many),
+            Op::SMove(op) => self.smove(op),
+            Op::SPop(op) => self.spop(op),
+            Op::SRandMember(op) => self.srandmember(op),
+            Op::SCombine(op) => self.scombine(op),
         }
     }
 

@@ -11,6 +11,7 @@ mod hrandfield;
 mod hscan;
 mod hset;
 
+pub use crate::commands::scan_members::ScanMembers;
 pub use hdel::HDel;
 pub use hget::{FieldForm, HExists, HGet, HStrlen};
 pub use hgetall::{HGetAll, HKeys, HVals, Listing};
