@@ -76,6 +76,8 @@ async fn replies_are_byte_identical_to_redis() {
     let hashes: Vec<&[_]> = hash_lines.iter().map(Vec::as_slice).collect();
     let set_lines = script(include_str!("diff_scripts/sets.txt"));
     let sets: Vec<&[_]> = set_lines.iter().map(Vec::as_slice).collect();
+    let list_lines = script(include_str!("diff_scripts/lists.txt"));
+    let lists: Vec<&[_]> = list_lines.iter().map(Vec::as_slice).collect();
     let bitmaps: Vec<&[_]> = bitmap_lines.iter().map(Vec::as_slice).collect();
     assert!(bitmaps.len() > 300, "the bitmap script was read");
     let mut mismatches = diff(&mut redis, &mut tessera, SCRIPT);
@@ -85,6 +87,8 @@ async fn replies_are_byte_identical_to_redis() {
     mismatches.extend(diff(&mut redis, &mut tessera, &hashes));
     mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
     mismatches.extend(diff(&mut redis, &mut tessera, &sets));
+    mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
+    mismatches.extend(diff(&mut redis, &mut tessera, &lists));
     // The same again in RESP3 (after HELLO 3, whose reply differs in the client id).
     redis.call(&[b"HELLO", b"3"]).unwrap();
     tessera.call(&[b"HELLO", b"3"]).unwrap();
@@ -96,6 +100,8 @@ async fn replies_are_byte_identical_to_redis() {
     mismatches.extend(diff(&mut redis, &mut tessera, &hashes));
     mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
     mismatches.extend(diff(&mut redis, &mut tessera, &sets));
+    mismatches.extend(diff(&mut redis, &mut tessera, &[&["FLUSHALL"]]));
+    mismatches.extend(diff(&mut redis, &mut tessera, &lists));
     assert!(
         mismatches.is_empty(),
         "{} replies differ from Redis:\n{}",

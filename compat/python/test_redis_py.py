@@ -209,3 +209,28 @@ def test_sets(r):
     assert r.type("s2") == "set"
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r.hget("s2", "a")
+
+
+def test_lists(r):
+    assert r.rpush("l", "a", "b", "c") == 3
+    assert r.lpush("l", "z") == 4
+    assert r.lrange("l", 0, -1) == ["z", "a", "b", "c"]
+    assert r.llen("l") == 4
+    assert r.lindex("l", -1) == "c"
+    assert r.lset("l", 1, "A") is True
+    assert r.linsert("l", "after", "A", "A2") == 5
+    assert r.lpos("l", "b") == 3
+    assert r.lrem("l", 0, "A2") == 1
+    assert r.lpop("l") == "z"
+    assert r.rpop("l", 2) == ["c", "b"]
+    assert r.lmove("l", "l2", "LEFT", "RIGHT") == "A"
+    assert r.exists("l") == 0
+    assert r.rpoplpush("l2", "l3") == "A"
+    assert r.lmpop(2, "nokey", "l3", direction="LEFT") == ["l3", ["A"]]
+    r.rpush("t", *range(10))
+    assert r.ltrim("t", 2, 4) is True
+    assert r.lrange("t", 0, -1) == ["2", "3", "4"]
+    assert r.type("t") == "list"
+    pipe = r.pipeline(transaction=True)
+    pipe.rpush("q", "job1").rpush("q", "job2").lpop("q").llen("q")
+    assert pipe.execute() == [1, 2, "job1", 1]

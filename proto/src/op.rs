@@ -7,7 +7,7 @@
 //! under `commands/`, with its parser and the spec of the command(s) it serves.
 
 use crate::args::Args;
-use crate::commands::{bitmap, hash, keyspace, scan_members, set, strings, txn};
+use crate::commands::{bitmap, hash, keyspace, list, scan_members, set, strings, txn};
 use crate::reply::Reply;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
@@ -239,6 +239,28 @@ ops! {
     SRandMember(set::SRandMember),
     /// `SINTER`, `SUNION`, `SDIFF`, their `STORE` forms, `SINTERCARD`.
     SCombine(set::SCombine),
+    /// `LPUSH`, `RPUSH`, `LPUSHX`, `RPUSHX`.
+    LPush(list::LPush),
+    /// `LPOP`, `RPOP`.
+    LPop(list::LPop),
+    /// `LLEN`.
+    LLen(list::LLen),
+    /// `LRANGE`, `LTRIM`.
+    LRange(list::LRange),
+    /// `LINDEX`.
+    LIndex(list::LIndex),
+    /// `LSET`.
+    LSet(list::LSet),
+    /// `LREM`.
+    LRem(list::LRem),
+    /// `LINSERT`.
+    LInsert(list::LInsert),
+    /// `LPOS`.
+    LPos(list::LPos),
+    /// `LMOVE`, `RPOPLPUSH`.
+    LMove(list::LMove),
+    /// `LMPOP`.
+    LMPop(list::LMPop),
 }
 
 /// An op whose keys may live in different ranges: it is split into one op per range

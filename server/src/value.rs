@@ -84,6 +84,8 @@ pub fn split_expiry_key(index_key: &[u8]) -> Option<(u64, &[u8])> {
 
 /// The type tag of a string (Redis's type numbers: `OBJ_STRING`).
 pub const TYPE_STRING: u8 = 0;
+/// The type tag of a list's metadata (`OBJ_LIST`).
+pub const TYPE_LIST: u8 = 1;
 /// The type tag of a set's metadata (`OBJ_SET`).
 pub const TYPE_SET: u8 = 2;
 /// The type tag of a hash's metadata (`OBJ_HASH`).

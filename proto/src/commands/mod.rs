@@ -6,6 +6,7 @@ pub mod bitmap;
 pub mod expiry;
 pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod scan_members;
 pub mod set;
 pub mod strings;

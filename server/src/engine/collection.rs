@@ -4,7 +4,7 @@
 
 use super::{wrongtype, Engine};
 use crate::layout;
-use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_STRING};
+use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_LIST, TYPE_STRING};
 use std::io;
 use tessera_common::glob;
 use tessera_proto::commands::scan_members::ScanMembers;
@@ -25,22 +25,36 @@ pub(crate) struct Meta {
     pub len: u64,
     /// Its expiry.
     pub expires_at_ms: Option<u64>,
+    /// A list's first position (its elements are at `head .. head + len`).
+    pub head: u64,
 }
+
+/// The position a new list starts at: room to push both ways.
+pub(crate) const LIST_MIDDLE: u64 = 1 << 63;
 
 impl Meta {
     fn decode(value: &StoredValue) -> Option<Meta> {
         let version = value.payload.get(..16)?.try_into().ok()?;
         let len = value.payload.get(16..24)?.try_into().ok()?;
+        let head = match value.payload.get(24..32) {
+            Some(head) => u64::from_be_bytes(head.try_into().ok()?),
+            None => LIST_MIDDLE,
+        };
         Some(Meta {
             kind: value.kind,
             version: Seq(u128::from_be_bytes(version)),
             len: u64::from_be_bytes(len),
             expires_at_ms: value.expires_at_ms,
+            head,
         })
     }
 
     fn encode(&self) -> Vec<u8> {
-        [&self.version.to_bytes()[..], &self.len.to_be_bytes()].concat()
+        let mut out = [&self.version.to_bytes()[..], &self.len.to_be_bytes()].concat();
+        if self.kind == TYPE_LIST {
+            out.extend_from_slice(&self.head.to_be_bytes());
+        }
+        out
     }
 
     /// The prefix of its member rows when stored at `key`.
@@ -92,6 +106,7 @@ impl Engine<'_> {
                 version: self.new_version(),
                 len: 0,
                 expires_at_ms: None,
+                head: LIST_MIDDLE,
             })),
             Err(reply) => Err(reply),
         })

@@ -10,6 +10,7 @@ pub mod collection;
 mod core;
 mod hash;
 mod keyspace;
+mod list;
 mod rng;
 mod set;
 mod strings;
@@ -86,6 +87,17 @@ impl Engine<'_> {
             Op::SPop(op) => self.spop(op),
             Op::SRandMember(op) => self.srandmember(op),
             Op::SCombine(op) => self.scombine(op),
+            Op::LPush(op) => self.lpush(op),
+            Op::LPop(op) => self.lpop(op),
+            Op::LLen(op) => self.llen(&op.key),
+            Op::LRange(op) => self.lrange(op),
+            Op::LIndex(op) => self.lindex(&op.key, op.index),
+            Op::LSet(op) => self.lset(op),
+            Op::LRem(op) => self.lrem(op),
+            Op::LInsert(op) => self.linsert(op),
+            Op::LPos(op) => self.lpos(op),
+            Op::LMove(op) => self.lmove(op),
+            Op::LMPop(op) => self.lmpop(op),
         }
     }
 

@@ -219,6 +219,7 @@ impl Engine<'_> {
                 version: self.new_version(),
                 len: 0,
                 expires_at_ms: None,
+                head: super::collection::LIST_MIDDLE,
             };
             for member in &result {
                 self.set_member_of(dest, &mut meta, member, Some(Vec::new()))?;
