@@ -62,6 +62,15 @@ pub enum DataRequest {
         /// Fence (true) or lift the fence (false).
         on: bool,
     },
+    /// Waits until one of `keys` (storage keys of this range) holds a value, or is
+    /// written, or `timeout_ms` passes: how a blocking pop (`BLPOP`, ...) waits without
+    /// asking again and again. Answers `Woken`; not replicated.
+    Wait {
+        /// The keys.
+        keys: Vec<Bytes>,
+        /// How long to wait at most.
+        timeout_ms: u64,
+    },
 }
 
 impl DataRequest {
@@ -192,6 +201,8 @@ pub enum DataResponse {
         /// Where this range ends: the prefix may go on in the next range.
         next: Bytes,
     },
+    /// Answer to `Wait`: whether a key holds a value or was written (else it timed out).
+    Woken(bool),
 }
 
 /// Why a data request was not served. Routing errors say what the caller should do;

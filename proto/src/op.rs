@@ -261,6 +261,8 @@ ops! {
     LMove(list::LMove),
     /// `LMPOP`.
     LMPop(list::LMPop),
+    /// `BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`: one try of the pop.
+    BPop(list::BPop),
 }
 
 /// An op whose keys may live in different ranges: it is split into one op per range

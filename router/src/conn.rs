@@ -16,6 +16,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use std::sync::Arc;
 use tessera_proto::reply::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,8 @@ type ReplyFuture = futures::future::BoxFuture<'static, (Reply, u8)>;
 struct InFlight {
     replies: FuturesOrdered<ReplyFuture>,
     accesses: Vec<Access>,
+    /// Whether a blocking command (`BLPOP`, ...) is among them.
+    blocking: bool,
 }
 
 impl InFlight {
@@ -56,7 +59,7 @@ impl InFlight {
     /// Waits for every request in flight, encoding replies in order.
     async fn drain(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut OwnedWriteHalf,
         output: &mut BytesMut,
     ) -> std::io::Result<()> {
         while let Some((reply, proto)) = self.replies.next().await {
@@ -67,6 +70,7 @@ impl InFlight {
             }
         }
         self.accesses.clear();
+        self.blocking = false;
         Ok(())
     }
 }
@@ -81,8 +85,9 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, id: u64, shutdown: Canc
     }
 }
 
-async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
+async fn serve_until_closed(ctx: Arc<Context>, stream: TcpStream, id: u64) {
     let _ = stream.set_nodelay(true);
+    let (mut reader, mut stream) = stream.into_split();
     let mut parser = RequestParser::new(ctx.max_bulk_bytes, ctx.max_request_bytes);
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
@@ -90,6 +95,7 @@ async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
     let mut in_flight = InFlight {
         replies: FuturesOrdered::new(),
         accesses: Vec::new(),
+        blocking: false,
     };
     loop {
         let mut close = false;
@@ -97,6 +103,7 @@ async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
             match parser.next(&mut input, session.authenticated) {
                 Ok(Some(args)) => {
                     ctx.count_command();
+                    let blocking = cmd::is_blocking(&args);
                     match cmd::prepare(&ctx, &mut session, args) {
                         Prepared::Ready(reply) => in_flight.push_ready(reply, session.proto),
                         Prepared::Pending(fut, access) => {
@@ -106,6 +113,7 @@ async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
                             {
                                 return;
                             }
+                            in_flight.blocking |= blocking;
                             in_flight.push_pending(fut, access, session.proto);
                         }
                         Prepared::Exclusive(command) => {
@@ -131,8 +139,29 @@ async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
                 }
             }
         }
-        if in_flight.drain(&mut stream, &mut output).await.is_err() {
-            return;
+        // While a blocked command waits, a client that leaves is noticed (and its
+        // place in line given up); what it sends meanwhile waits in the input buffer.
+        let watch_input = in_flight.blocking;
+        let mut fresh_input = false;
+        {
+            let drain = in_flight.drain(&mut stream, &mut output);
+            tokio::pin!(drain);
+            loop {
+                tokio::select! {
+                    drained = &mut drain => {
+                        if drained.is_err() {
+                            return;
+                        }
+                        break;
+                    }
+                    read = reader.read_buf(&mut input), if watch_input => {
+                        if matches!(read, Ok(0) | Err(_)) {
+                            return;
+                        }
+                        fresh_input = true;
+                    }
+                }
+            }
         }
         if !output.is_empty() {
             if stream.write_all(&output).await.is_err() {
@@ -144,7 +173,10 @@ async fn serve_until_closed(ctx: Arc<Context>, mut stream: TcpStream, id: u64) {
             let _ = stream.shutdown().await;
             return;
         }
-        match stream.read_buf(&mut input).await {
+        if fresh_input {
+            continue; // Requests that came while a blocked command waited.
+        }
+        match reader.read_buf(&mut input).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }

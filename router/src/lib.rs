@@ -4,6 +4,7 @@
 //! Failures become client errors in one place ([`errors`]). Stateless but for SCAN
 //! cursors ([`cursor`]).
 
+pub mod blocked;
 pub mod cluster;
 pub mod cmd;
 pub mod conn;
@@ -89,6 +90,8 @@ pub struct Context {
     scan_reads: std::sync::Mutex<BTreeMap<TableId, u64>>,
     /// SCAN cursors.
     pub cursors: CursorTable,
+    /// Clients blocked in `BLPOP` and the like.
+    pub blocked: blocked::Blocked,
     /// Largest value accepted by SET.
     pub max_value_bytes: usize,
     /// Largest bulk string accepted.
@@ -183,6 +186,7 @@ pub async fn run(
         clock: config.clock.clone(),
         scan_reads: Default::default(),
         cursors: CursorTable::new(config.cursor_ttl),
+        blocked: blocked::Blocked::default(),
         max_value_bytes: config.max_value_bytes,
         max_bulk_bytes: config.max_bulk_bytes,
         max_request_bytes: config.max_request_bytes,

@@ -6,6 +6,7 @@ mod harness;
 
 mod basic;
 mod batching;
+mod blocking;
 mod bytes;
 mod catch_up;
 mod elastic;

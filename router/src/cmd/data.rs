@@ -32,6 +32,9 @@ pub async fn run(ctx: &Context, mut op: Op) -> Reply {
     if op.subset(&[]).is_some() {
         return fan_out(ctx, op).await;
     }
+    if matches!(op, Op::BPop(_)) {
+        return crate::blocked::run(ctx, op).await;
+    }
     match run_in_one_range(ctx, op).await {
         Ok(reply) => reply,
         Err(RangeFailure::CrossRange(_)) => cross_range(),

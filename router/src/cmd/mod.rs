@@ -7,7 +7,7 @@
 
 mod admin;
 mod connection;
-mod data;
+pub(crate) mod data;
 mod keyless;
 mod kinds;
 mod table;
@@ -80,6 +80,15 @@ pub enum Prepared {
 
 /// Commands that are not queued by MULTI.
 const NOT_QUEUED: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Whether a request is a blocking command (`BLPOP`, ...), which may wait for long.
+pub fn is_blocking(args: &[Bytes]) -> bool {
+    let Some(name) = args.first() else {
+        return false;
+    };
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    lookup(&name).is_some_and(|e| e.spec.flags.contains(&"blocking"))
+}
 
 /// Prepares one request: validates name, arity and authentication, queues it inside
 /// MULTI, runs session commands at once, and wraps the others in a future.

@@ -25,8 +25,8 @@ use tessera_proto::commands::keyspace::{
     Persist, Rename, RenameNx, Touch, Ttl, Type, Unlink,
 };
 use tessera_proto::commands::list::{
-    LIndex, LInsert, LLen, LMPop, LMove, LPop, LPos, LPush, LPushX, LRange, LRem, LSet, LTrim,
-    RPop, RPopLPush, RPush, RPushX,
+    BLMPop, BLMove, BLPop, BRPop, BRPopLPush, LIndex, LInsert, LLen, LMPop, LMove, LPop, LPos,
+    LPush, LPushX, LRange, LRem, LSet, LTrim, RPop, RPopLPush, RPush, RPushX,
 };
 use tessera_proto::commands::set::{
     SAdd, SCard, SDiff, SDiffStore, SInter, SInterCard, SInterStore, SIsMember, SMIsMember,
@@ -56,6 +56,11 @@ commands! {
     data BitFieldRo,
     data BitOp,
     data BitPos,
+    data BLMove,
+    data BLMPop,
+    data BLPop,
+    data BRPop,
+    data BRPopLPush,
     local Client,
     local CommandCmd,
     local Compact,

@@ -6,7 +6,9 @@ use super::collection::{checked, Meta, Typed};
 use super::Engine;
 use crate::value::TYPE_LIST;
 use std::io;
-use tessera_proto::commands::list::{LInsert, LMPop, LMove, LPop, LPos, LPush, LRange, LRem, LSet};
+use tessera_proto::commands::list::{
+    BPop, BlockingForm, LInsert, LMPop, LMove, LPop, LPos, LPush, LRange, LRem, LSet,
+};
 use tessera_proto::reply::Reply;
 
 /// A list looked up for an update: the list (new if absent), or the reply.
@@ -338,5 +340,37 @@ impl Engine<'_> {
             ]));
         }
         Ok(Reply::NilArray)
+    }
+}
+
+impl Engine<'_> {
+    /// One try of a blocking pop: what the non-blocking form answers.
+    pub(super) fn bpop(&mut self, op: &BPop) -> io::Result<Reply> {
+        let multi = |count| LMPop {
+            keys: op.keys.clone(),
+            names: op.names.clone(),
+            left: op.left,
+            count,
+        };
+        match (op.form, &op.dest) {
+            (BlockingForm::Move { to_left }, Some(dest)) => self.lmove(&LMove {
+                from: op.keys[0].clone(),
+                to: dest.clone(),
+                from_left: op.left,
+                to_left,
+            }),
+            (BlockingForm::Multi { count }, _) => self.lmpop(&multi(count)),
+            _ => Ok(match self.lmpop(&multi(1))? {
+                // `[key, [element]]` becomes `[key, element]`.
+                Reply::Array(mut pair) if pair.len() == 2 => match pair.pop() {
+                    Some(Reply::Array(mut one)) if one.len() == 1 => {
+                        pair.push(one.pop().expect("one"));
+                        Reply::Array(pair)
+                    }
+                    _ => Reply::NilArray,
+                },
+                other => other,
+            }),
+        }
     }
 }

@@ -98,6 +98,7 @@ impl Engine<'_> {
             Op::LPos(op) => self.lpos(op),
             Op::LMove(op) => self.lmove(op),
             Op::LMPop(op) => self.lmpop(op),
+            Op::BPop(op) => self.bpop(op),
         }
     }
 

@@ -181,6 +181,10 @@ impl GroupReplica {
                 })
             }
             DataRequest::Clear => self.clear(&range).await,
+            DataRequest::Wait { keys, timeout_ms } => {
+                check_keys(&range, keys.iter())?;
+                self.wait_for_keys(&keys, timeout_ms).await
+            }
             DataRequest::Fence { prefix, on } => self.fence(&range, prefix, on).await,
             DataRequest::Change(change) => {
                 self.change_range(range.epoch, CommandBody::Change(change))

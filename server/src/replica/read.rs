@@ -74,6 +74,29 @@ impl GroupReplica {
         replies.map_err(|e| DataError::Internal(e.to_string()))
     }
 
+    /// Waits until one of `keys` holds a live value or is written, at most `timeout_ms`
+    /// (a blocked pop waits so). The watch is registered before the keys are read, so
+    /// a write applied in between is not missed.
+    pub(super) async fn wait_for_keys(
+        &self,
+        keys: &[Bytes],
+        timeout_ms: u64,
+    ) -> Result<DataResponse, DataError> {
+        let watch = self.applied.watch(keys);
+        let source = self.ks.view();
+        let now = self.clock.now_ms();
+        for key in keys {
+            let stored = crate::engine::Source::get(&source, key)
+                .map_err(|e| DataError::Internal(e.to_string()))?;
+            if stored.is_some_and(|v| !StoredValue::is_expired_raw(&v, now)) {
+                return Ok(DataResponse::Woken(true));
+            }
+        }
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        let woken = tokio::time::timeout(timeout, watch.written()).await.is_ok();
+        Ok(DataResponse::Woken(woken))
+    }
+
     /// Up to `limit` live keys of `[start, end)` within `range` (holding type `kind`,
     /// if given), in order.
     pub(super) fn scan(

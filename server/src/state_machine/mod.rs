@@ -282,6 +282,12 @@ impl GroupStateMachine {
         for index_key in changes.stale_index {
             batch.remove(&self.ks.expiry, index_key);
         }
+        // Keys blocked requests wait on (copied only while some request waits).
+        let changed: Vec<Vec<u8>> = if self.applied.watched() {
+            changes.keys.iter().map(|c| c.key.clone()).collect()
+        } else {
+            Vec::new()
+        };
         write_changes(&self.ks, &mut batch, changes.keys);
         for change in changes.members {
             match change.new {
@@ -292,6 +298,7 @@ impl GroupStateMachine {
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
         self.applied.publish(&self.record);
+        self.applied.written(changed.iter().map(Vec::as_slice));
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The list commands (Redis's `list` group). A list is one metadata row and one row per
 //! element, keyed by its position (docs/storage.md).
 
+mod blocking;
 mod lindex;
 mod linsert;
 mod lmove;
@@ -11,6 +12,9 @@ mod lpush;
 mod lrange;
 mod lrem;
 
+pub use blocking::{
+    popped_nothing, BLMPop, BLMove, BLPop, BPop, BRPop, BRPopLPush, BlockingForm, TIMED_OUT,
+};
 pub use lindex::{LIndex, LSet};
 pub use linsert::LInsert;
 pub use lmove::{LMove, RPopLPush};

@@ -68,8 +68,9 @@ impl Info {
         if self.wants("clients") {
             let _ = write!(
                 out,
-                "# Clients\r\nconnected_clients:{}\r\n\r\n",
-                ctx.connected()
+                "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
+                ctx.connected(),
+                ctx.blocked.count()
             );
         }
         if self.wants("stats") {
