@@ -7,7 +7,7 @@ use crate::checker::{check_appends, check_register};
 use crate::cluster::{Cluster, Shape};
 use crate::harness::{test_dir, wait_for, wait_serving};
 use crate::reshape;
-use crate::workload::{final_reads, Rng, Workload};
+use crate::workload::{final_reads, Rng, Workload, LISTS};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use tessera_proto::catalog::NodeId;
@@ -138,6 +138,12 @@ pub async fn run(scenario: Scenario) {
     assert!(
         history.acknowledged > 100,
         "too few operations succeeded to mean anything"
+    );
+    let lengths: Vec<usize> = lists.iter().map(Vec::len).collect();
+    eprintln!("scenario {scenario:?}: final list lengths (APPEND, then RPUSH): {lengths:?}");
+    assert!(
+        lengths[LISTS..].iter().sum::<usize>() > 0,
+        "no RPUSH was acknowledged"
     );
     if let Err(violation) = check_register(&history.registers) {
         panic!("scenario {scenario:?}: {violation}");

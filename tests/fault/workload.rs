@@ -1,7 +1,9 @@
 //! Concurrent clients that record a history: reads and writes of a few registers
-//! (`GET`/`SET` of unique values) and appends of unique tokens to a few lists
-//! (`APPEND key "token,"`, read whole with `GET`). A client whose operation has an
-//! unknown outcome retires; a fresh client (new id, new connection) takes its place.
+//! (`GET`/`SET` of unique values), appends of unique tokens to a few string "lists"
+//! (`APPEND key "token,"`, read whole with `GET`) and pushes of unique tokens to a few
+//! Redis lists (`RPUSH`, read whole with `LRANGE 0 -1`); both kinds of list are checked
+//! the same way. A client whose operation has an unknown outcome retires; a fresh
+//! client (new id, new connection) takes its place.
 
 use crate::checker::{Kind, ListOp, Op, Outcome};
 use crate::harness::connect;
@@ -9,9 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Registers and lists the workload touches.
+/// Registers and lists the workload touches: `LISTS` string lists (`APPEND`), then as
+/// many Redis lists (`RPUSH`).
 pub const REGISTERS: usize = 6;
 pub const LISTS: usize = 3;
+const ALL_LISTS: usize = 2 * LISTS;
 
 /// A small deterministic generator (xorshift64*), seeded per client.
 pub struct Rng(u64);
@@ -38,7 +42,35 @@ pub fn register_key(i: usize) -> String {
 }
 
 pub fn list_key(i: usize) -> String {
-    format!("list:{i}")
+    if is_pushed(i) {
+        format!("rlist:{i}")
+    } else {
+        format!("list:{i}")
+    }
+}
+
+/// Whether list `i` is a Redis list (`RPUSH`) rather than a string (`APPEND`).
+fn is_pushed(i: usize) -> bool {
+    i >= LISTS
+}
+
+/// Reads list `i` whole: its tokens, in order.
+async fn read_list(
+    con: &mut redis::aio::MultiplexedConnection,
+    i: usize,
+) -> redis::RedisResult<Vec<u64>> {
+    if is_pushed(i) {
+        let items: Vec<u64> = redis::cmd("LRANGE")
+            .arg(list_key(i))
+            .arg(0)
+            .arg(-1)
+            .query_async(con)
+            .await?;
+        Ok(items)
+    } else {
+        let value: Option<Vec<u8>> = redis::cmd("GET").arg(list_key(i)).query_async(con).await?;
+        Ok(tokens(&value.unwrap_or_default()))
+    }
 }
 
 /// Parses a list value `"t1,t2,"` into tokens.
@@ -73,7 +105,7 @@ impl Workload {
     pub fn start(url: &str, clients: usize, seed: u64) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let history = Arc::new(Mutex::new(History {
-            lists: vec![Vec::new(); LISTS],
+            lists: vec![Vec::new(); ALL_LISTS],
             ..History::default()
         }));
         let next_id = Arc::new(AtomicUsize::new(clients));
@@ -176,7 +208,7 @@ async fn one_op(
     let invoked = micros(epoch);
     let unique = ((client as u64) << 32) | (rng.next() & 0xffff_ffff);
     let register = register_key(rng.below(REGISTERS as u64) as usize);
-    let list = rng.below(LISTS as u64) as usize;
+    let list = rng.below(ALL_LISTS as u64) as usize;
     // (outcome, completed, what to record) — `None` for a failed read.
     let (ended, record): (Option<(Outcome, u64)>, Recorder) = match choice {
         0..=2 => {
@@ -215,11 +247,19 @@ async fn one_op(
             (ended, record)
         }
         6..=8 => {
-            let r: redis::RedisResult<i64> = redis::cmd("APPEND")
-                .arg(list_key(list))
-                .arg(format!("{unique},"))
-                .query_async(con)
-                .await;
+            let r: redis::RedisResult<i64> = if is_pushed(list) {
+                redis::cmd("RPUSH")
+                    .arg(list_key(list))
+                    .arg(unique)
+                    .query_async(con)
+                    .await
+            } else {
+                redis::cmd("APPEND")
+                    .arg(list_key(list))
+                    .arg(format!("{unique},"))
+                    .query_async(con)
+                    .await
+            };
             let record = Box::new(move |h: &mut History, outcome, completed| {
                 h.lists[list].push(ListOp::Append {
                     token: unique,
@@ -231,10 +271,9 @@ async fn one_op(
             (Some(write_end(&r, epoch)), record)
         }
         _ => {
-            let r: redis::RedisResult<Option<Vec<u8>>> =
-                redis::cmd("GET").arg(list_key(list)).query_async(con).await;
+            let r = read_list(con, list).await;
             let ended = r.as_ref().ok().map(|_| (Outcome::Ok, micros(epoch)));
-            let seen = tokens(&r.unwrap_or_default().unwrap_or_default());
+            let seen = r.unwrap_or_default();
             let record = Box::new(move |h: &mut History, _, completed| {
                 h.lists[list].push(ListOp::Read {
                     tokens: seen,
@@ -291,19 +330,14 @@ pub async fn final_reads(url: &str, history: &mut History, epoch: Instant) -> Ve
         }
     }
     let mut lists = Vec::new();
-    for i in 0..LISTS {
-        let key = list_key(i);
+    for i in 0..ALL_LISTS {
         loop {
-            match redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<Vec<u8>>>(&mut con)
-                .await
-            {
-                Ok(value) => {
-                    lists.push(tokens(&value.unwrap_or_default()));
+            match read_list(&mut con, i).await {
+                Ok(tokens) => {
+                    lists.push(tokens);
                     break;
                 }
-                Err(e) => assert!(Instant::now() < until, "final read of {key}: {e}"),
+                Err(e) => assert!(Instant::now() < until, "final read of list {i}: {e}"),
             }
         }
     }
