@@ -137,8 +137,13 @@ pub async fn run(ctx: &Context, op: Op) -> Reply {
                 tokio::time::sleep(Duration::from_millis(50).min(round)).await;
             }
         } else {
-            let until = deadline.unwrap_or_else(|| Instant::now() + WAIT_ROUND);
-            let _ = tokio::time::timeout_at(until, moved).await;
+            // Not first in line: sleep until a queue's head moves (or the timeout).
+            match deadline {
+                Some(at) => {
+                    let _ = tokio::time::timeout_at(at, moved).await;
+                }
+                None => moved.await,
+            }
         }
         if deadline.is_some_and(|at| Instant::now() >= at) {
             return TIMED_OUT;

@@ -2,6 +2,7 @@
 //! expiry) and its member rows ([`crate::layout`]), read and written through the
 //! engine's overlay.
 
+use super::rng::{Rng, MAX_PICKS};
 use super::{wrongtype, Engine};
 use crate::layout;
 use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_LIST, TYPE_STRING};
@@ -12,6 +13,9 @@ use tessera_proto::reply::Reply;
 
 /// Most members one `HSCAN`/`SSCAN` call returns (Redis treats `COUNT` as a hint too).
 const SCAN_MAX: usize = 10_000;
+
+/// Largest collection a random pick reads whole (and picks from uniformly).
+const READ_WHOLE: u64 = 1_024;
 
 /// A collection's metadata: the payload of its key's row is version (16) ++ member
 /// count (8).
@@ -84,6 +88,21 @@ pub fn refers_to(stored: Option<&StoredValue>, version: Seq) -> bool {
         .filter(|v| v.kind != TYPE_STRING)
         .and_then(Meta::decode)
         .is_some_and(|m| m.version == version)
+}
+
+/// A byte string between `lo` and `hi` (`lo <= hi`): their common part, a random byte
+/// between theirs where they first differ, and random bytes after it.
+fn between(lo: &[u8], hi: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let k = lo.iter().zip(hi).take_while(|(a, b)| a == b).count();
+    if k == hi.len() {
+        return lo.to_vec();
+    }
+    let low = lo.get(k).copied().unwrap_or(0);
+    let span = u64::from(hi[k] - low) + 1;
+    let mut out = lo[..k].to_vec();
+    out.push(low + (rng.next() % span) as u8);
+    out.extend_from_slice(&rng.next().to_be_bytes());
+    out
 }
 
 impl Engine<'_> {
@@ -195,6 +214,83 @@ impl Engine<'_> {
         ]))
     }
 
+    /// A member picked at random without reading the collection whole: a random point
+    /// between its first and last member, then the first member at or after it. Not
+    /// uniform (a member after a wide gap is likelier), but deterministic for a seed.
+    pub(crate) fn random_member(
+        &mut self,
+        key: &[u8],
+        meta: &Meta,
+        rng: &mut Rng,
+    ) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let prefix = meta.prefix(key);
+        let Some(first) = self.edge_row(&prefix, &prefix, false)? else {
+            return Ok(None);
+        };
+        let last = self.edge_row(&prefix, &prefix, true)?;
+        let target = between(&first.0, last.as_ref().map_or(&first.0, |l| &l.0), rng);
+        let row = self.edge_row(&prefix, &target, false)?.unwrap_or(first);
+        Ok(Some((row.0[prefix.len()..].to_vec(), row.1)))
+    }
+
+    /// `count` distinct members (all of them if fewer): a run of consecutive members
+    /// from a random one on, wrapping around at the end.
+    pub(crate) fn random_run(
+        &mut self,
+        key: &[u8],
+        meta: &Meta,
+        rng: &mut Rng,
+        count: u64,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = meta.prefix(key);
+        let Some((start, _)) = self.random_member(key, meta, rng)? else {
+            return Ok(Vec::new());
+        };
+        let want = count.min(meta.len) as usize;
+        let mut out = Vec::with_capacity(want);
+        let mut at = layout::row(&prefix, &start);
+        let mut wrapped = false;
+        while out.len() < want {
+            match self.edge_row(&prefix, &at, false)? {
+                Some((row, value)) if !(wrapped && row[prefix.len()..] >= start[..]) => {
+                    at = [row.as_slice(), &[0]].concat();
+                    out.push((row[prefix.len()..].to_vec(), value));
+                }
+                _ if !wrapped => {
+                    wrapped = true;
+                    at = prefix.clone();
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Random members as Redis's count argument asks ([`Rng::picks`]): a collection of
+    /// at most [`READ_WHOLE`] members is read whole and picked from uniformly; a larger
+    /// one by random seeks, so no pick reads it whole.
+    pub(crate) fn random_members(
+        &mut self,
+        key: &[u8],
+        meta: &Meta,
+        rng: &mut Rng,
+        count: i64,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if meta.len <= READ_WHOLE {
+            let all = self.members_of(key, meta)?;
+            let picks = rng.picks(all.len(), count);
+            return Ok(picks.into_iter().map(|i| all[i].clone()).collect());
+        }
+        if count >= 0 {
+            return self.random_run(key, meta, rng, count as u64);
+        }
+        let mut out = Vec::new();
+        for _ in 0..count.unsigned_abs().min(MAX_PICKS) {
+            out.extend(self.random_member(key, meta, rng)?);
+        }
+        Ok(out)
+    }
+
     /// Copies the value at `from` to `to` with `expires_at_ms`: a string as it is, a
     /// collection with every member under a new version.
     pub(crate) fn copy_value(
@@ -296,5 +392,55 @@ mod tests {
             Reply::Int(0)
         );
         assert_eq!(engine.into_changes().members.len(), 1);
+    }
+
+    /// Runs `ops` on a fresh engine (nothing stored) and answers the last reply.
+    fn run_all(ops: &[Op]) -> Reply {
+        let read = |_: &[u8]| -> io::Result<Option<Vec<u8>>> { Ok(None) };
+        let mut engine = Engine::new(&read, 7, Seq(1 << 40));
+        let mut last = Reply::Nil;
+        for (i, op) in ops.iter().enumerate() {
+            engine.seq = Seq((1 << 40) + ((i as u128) << 32));
+            last = engine.run(op).unwrap();
+        }
+        last
+    }
+
+    #[test]
+    fn a_large_set_pops_distinct_members_the_same_on_every_replica() {
+        use tessera_proto::commands::set::{SAdd, SCard, SPop, SRandMember};
+        let key = Bytes::from_static(b"\0\0\0\0big");
+        let members: Vec<Bytes> = (0..3_000)
+            .map(|i| Bytes::from(format!("m{i:05}")))
+            .collect();
+        let add = Op::SAdd(SAdd {
+            key: key.clone(),
+            members,
+        });
+        let pop = Op::SPop(SPop {
+            key: key.clone(),
+            count: Some(50),
+        });
+        let Reply::Set(popped) = run_all(&[add.clone(), pop.clone()]) else {
+            panic!("SPOP answers a set");
+        };
+        let mut distinct = popped.clone();
+        distinct.sort_by_key(|r| format!("{r:?}"));
+        distinct.dedup();
+        assert_eq!((popped.len(), distinct.len()), (50, 50));
+        // The same entries pick the same members: every replica pops the same ones.
+        assert_eq!(run_all(&[add.clone(), pop.clone()]), Reply::Set(popped));
+        let card = Op::SCard(SCard { key: key.clone() });
+        assert_eq!(run_all(&[add.clone(), pop, card]), Reply::Int(2_950));
+        let repeats = Op::SRandMember(SRandMember {
+            key: key.clone(),
+            count: Some(-20),
+        });
+        let Reply::Array(picked) = run_all(&[add.clone(), repeats]) else {
+            panic!("SRANDMEMBER with a count answers an array");
+        };
+        assert_eq!(picked.len(), 20);
+        let one = Op::SPop(SPop { key, count: None });
+        assert!(matches!(run_all(&[add, one]), Reply::Bulk(_)));
     }
 }

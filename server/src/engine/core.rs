@@ -21,6 +21,8 @@ pub trait Source: Send + Sync {
         from: &[u8],
         limit: usize,
     ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Up to `limit` member rows with `prefix`, from the last one backwards.
+    fn last_members(&self, prefix: &[u8], limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
 }
 
 /// A data-only source (tests): a function of the storage key, and no members.
@@ -32,6 +34,9 @@ impl<F: Fn(&[u8]) -> io::Result<Option<Vec<u8>>> + Send + Sync> Source for F {
         Ok(None)
     }
     fn members(&self, _: &[u8], _: &[u8], _: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(Vec::new())
+    }
+    fn last_members(&self, _: &[u8], _: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         Ok(Vec::new())
     }
 }
@@ -405,6 +410,38 @@ impl<'a> Engine<'a> {
             stored.into_iter().map(|(k, v)| (k, Some(v))).collect();
         rows.extend(touched);
         Ok(rows)
+    }
+
+    /// The first row with `prefix` at or after `from` (or, `backwards`, the last row
+    /// with `prefix`), as the ops so far left it: (row key, value).
+    pub(crate) fn edge_row(
+        &mut self,
+        prefix: &[u8],
+        from: &[u8],
+        backwards: bool,
+    ) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let touched: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .members
+            .range(from.to_vec()..)
+            .take_while(|(row, _)| row.starts_with(prefix))
+            .map(|(row, slot)| (row.clone(), slot.now.clone()))
+            .collect();
+        // Each touched row hides at most one stored row.
+        let want = touched.len() + 1;
+        let stored = if backwards {
+            self.read.last_members(prefix, want)?
+        } else {
+            self.read.members(prefix, from, want)?
+        };
+        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+            stored.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        rows.extend(touched);
+        let mut present = rows.into_iter().filter_map(|(k, v)| Some((k, v?)));
+        Ok(if backwards {
+            present.next_back()
+        } else {
+            present.next()
+        })
     }
 
     /// Deletes up to `limit` rows with `prefix` (rows of a collection no key refers to

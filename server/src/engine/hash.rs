@@ -162,29 +162,35 @@ impl Engine<'_> {
     }
 
     pub(super) fn hrandfield(&mut self, op: &HRandField) -> io::Result<Reply> {
-        let meta = checked!(self.hash(&op.key)?);
-        let fields = match &meta {
-            Some(meta) => self.members_of(&op.key, meta)?,
-            None => Vec::new(),
+        let Some(meta) = checked!(self.hash(&op.key)?) else {
+            return Ok(match op.count {
+                None => Reply::Nil,
+                Some(_) => Reply::Array(Vec::new()),
+            });
         };
         let mut rng = self.rng(&op.key);
         let Some(count) = op.count else {
-            if fields.is_empty() {
-                return Ok(Reply::Nil);
-            }
-            let i = rng.below(fields.len());
-            return Ok(Reply::bulk(fields[i].0.clone()));
+            let picked = self.random_members(&op.key, &meta, &mut rng, 1)?.pop();
+            return Ok(picked.map_or(Reply::Nil, |(f, _)| Reply::bulk(f)));
         };
         if count < -(MAX_PICKS as i64) {
             return Ok(Reply::err("value is out of range"));
         }
-        let picks = rng.picks(fields.len(), count).into_iter();
-        let field = |i: usize| Reply::bulk(fields[i].0.clone());
-        Ok(if op.with_values {
-            let value = |i: usize| Reply::bulk(fields[i].1.clone());
-            Reply::Pairs(picks.map(|i| (field(i), value(i))).collect())
+        let fields = if count >= meta.len as i64 {
+            // The whole hash, in field order.
+            self.members_of(&op.key, &meta)?
         } else {
-            Reply::Array(picks.map(field).collect())
+            self.random_members(&op.key, &meta, &mut rng, count)?
+        };
+        let fields = fields.into_iter();
+        Ok(if op.with_values {
+            Reply::Pairs(
+                fields
+                    .map(|(f, v)| (Reply::bulk(f), Reply::bulk(v)))
+                    .collect(),
+            )
+        } else {
+            Reply::Array(fields.map(|(f, _)| Reply::bulk(f)).collect())
         })
     }
 }

@@ -131,22 +131,19 @@ impl Engine<'_> {
                 Some(_) => Reply::Set(Vec::new()),
             });
         };
-        let members: Vec<Vec<u8>> = self
-            .members_of(&op.key, &meta)?
-            .into_iter()
-            .map(|(m, _)| m)
-            .collect();
         let mut rng = self.rng(&op.key);
-        let picks = match op.count {
-            None => vec![rng.below(members.len())],
+        let picked = match op.count {
             // All of them: in member order, as Redis answers this case.
-            Some(n) if n >= members.len() as u64 => (0..members.len()).collect(),
-            Some(n) => rng.picks(members.len(), i64::try_from(n).unwrap_or(i64::MAX)),
+            Some(n) if n >= meta.len => self.members_of(&op.key, &meta)?,
+            n => {
+                let n = n.map_or(1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+                self.random_members(&op.key, &meta, &mut rng, n)?
+            }
         };
-        let mut popped = Vec::with_capacity(picks.len());
-        for i in picks {
-            self.set_member_of(&op.key, &mut meta, &members[i], None)?;
-            popped.push(members[i].clone());
+        let mut popped = Vec::with_capacity(picked.len());
+        for (member, _) in picked {
+            self.set_member_of(&op.key, &mut meta, &member, None)?;
+            popped.push(member);
         }
         self.save_collection(&op.key, &meta);
         Ok(match op.count {
@@ -156,28 +153,27 @@ impl Engine<'_> {
     }
 
     pub(super) fn srandmember(&mut self, op: &SRandMember) -> io::Result<Reply> {
-        let members = checked!(self.set_members(&op.key)?);
+        let Some(meta) = checked!(self.set_at(&op.key)?) else {
+            return Ok(match op.count {
+                None => Reply::Nil,
+                Some(_) => Reply::Array(Vec::new()),
+            });
+        };
         let mut rng = self.rng(&op.key);
         let Some(count) = op.count else {
-            if members.is_empty() {
-                return Ok(Reply::Nil);
-            }
-            return Ok(Reply::bulk(members[rng.below(members.len())].clone()));
+            let picked = self.random_members(&op.key, &meta, &mut rng, 1)?.pop();
+            return Ok(picked.map_or(Reply::Nil, |(m, _)| Reply::bulk(m)));
         };
         if count < -(MAX_PICKS as i64) {
             return Ok(Reply::err("value is out of range"));
         }
-        if count >= members.len() as i64 {
+        let members = if count >= meta.len as i64 {
             // The whole set, in member order, as Redis answers this case.
-            return Ok(Reply::Array(bulk_all(members)));
-        }
-        let picks = rng.picks(members.len(), count);
-        Ok(Reply::Array(
-            picks
-                .into_iter()
-                .map(|i| Reply::bulk(members[i].clone()))
-                .collect(),
-        ))
+            self.members_of(&op.key, &meta)?
+        } else {
+            self.random_members(&op.key, &meta, &mut rng, count)?
+        };
+        Ok(Reply::Array(bulk_all(members.into_iter().map(|(m, _)| m))))
     }
 
     pub(super) fn scombine(&mut self, op: &SCombine) -> io::Result<Reply> {

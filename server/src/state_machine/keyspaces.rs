@@ -201,12 +201,33 @@ impl Source for Stored<'_> {
         from: &[u8],
         limit: usize,
     ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.rows(prefix, from, limit, false)
+    }
+
+    fn last_members(&self, prefix: &[u8], limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.rows(prefix, prefix, limit, true)
+    }
+}
+
+impl Stored<'_> {
+    fn rows(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+        backwards: bool,
+    ) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         use std::ops::Bound;
         let end = tessera_proto::keys::prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
         let range = (Bound::Included(from.to_vec()), end);
-        let rows: Box<dyn Iterator<Item = fjall::Guard>> = match &self.view {
+        let rows: Box<dyn DoubleEndedIterator<Item = fjall::Guard>> = match &self.view {
             Some(view) => Box::new(fjall::Readable::range(view, &self.ks.members, range)),
             None => Box::new(self.ks.members.range(range)),
+        };
+        let rows: Box<dyn Iterator<Item = fjall::Guard>> = if backwards {
+            Box::new(rows.rev())
+        } else {
+            rows
         };
         let mut out = Vec::new();
         for kv in rows.take(limit) {
