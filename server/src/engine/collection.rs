@@ -16,6 +16,8 @@ const SCAN_MAX: usize = 10_000;
 
 /// Largest collection a random pick reads whole (and picks from uniformly).
 const READ_WHOLE: u64 = 1_024;
+/// Most levels of the members' byte tree a random pick walks down.
+const PICK_LEVELS: usize = 16;
 
 /// A collection's metadata: the payload of its key's row is version (16) ++ member
 /// count (8).
@@ -88,21 +90,6 @@ pub fn refers_to(stored: Option<&StoredValue>, version: Seq) -> bool {
         .filter(|v| v.kind != TYPE_STRING)
         .and_then(Meta::decode)
         .is_some_and(|m| m.version == version)
-}
-
-/// A byte string between `lo` and `hi` (`lo <= hi`): their common part, a random byte
-/// between theirs where they first differ, and random bytes after it.
-fn between(lo: &[u8], hi: &[u8], rng: &mut Rng) -> Vec<u8> {
-    let k = lo.iter().zip(hi).take_while(|(a, b)| a == b).count();
-    if k == hi.len() {
-        return lo.to_vec();
-    }
-    let low = lo.get(k).copied().unwrap_or(0);
-    let span = u64::from(hi[k] - low) + 1;
-    let mut out = lo[..k].to_vec();
-    out.push(low + (rng.next() % span) as u8);
-    out.extend_from_slice(&rng.next().to_be_bytes());
-    out
 }
 
 impl Engine<'_> {
@@ -214,9 +201,13 @@ impl Engine<'_> {
         ]))
     }
 
-    /// A member picked at random without reading the collection whole: a random point
-    /// between its first and last member, then the first member at or after it. Not
-    /// uniform (a member after a wide gap is likelier), but deterministic for a seed.
+    /// A member picked at random without reading the collection whole: a walk down
+    /// the members' byte tree. At each level the walk takes the first and the last
+    /// member under the bytes chosen so far, picks a byte between theirs where they
+    /// part, and goes on under the byte the first member at or after it has. Each
+    /// level is two seeks; after [`PICK_LEVELS`] levels it takes the first member
+    /// under the bytes chosen. Not uniform (a member of a sparse branch is likelier),
+    /// but spread over the whole collection, and deterministic for a seed.
     pub(crate) fn random_member(
         &mut self,
         key: &[u8],
@@ -224,13 +215,44 @@ impl Engine<'_> {
         rng: &mut Rng,
     ) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
         let prefix = meta.prefix(key);
-        let Some(first) = self.edge_row(&prefix, &prefix, false)? else {
+        let Some(mut lo) = self.edge_row(&prefix, &prefix, false)? else {
             return Ok(None);
         };
-        let last = self.edge_row(&prefix, &prefix, true)?;
-        let target = between(&first.0, last.as_ref().map_or(&first.0, |l| &l.0), rng);
-        let row = self.edge_row(&prefix, &target, false)?.unwrap_or(first);
-        Ok(Some((row.0[prefix.len()..].to_vec(), row.1)))
+        let mut hi = self
+            .edge_row(&prefix, &prefix, true)?
+            .unwrap_or_else(|| lo.clone());
+        for _ in 0..PICK_LEVELS {
+            let k = lo.0.iter().zip(&hi.0).take_while(|(a, b)| a == b).count();
+            if k >= hi.0.len() {
+                break; // One member left.
+            }
+            let (low, on_lo) = match lo.0.get(k) {
+                Some(&b) => (b, false),
+                // `lo` ends here, below longer members: it is one more choice.
+                None => match self.edge_row(&prefix, &[&lo.0[..], &[0]].concat(), false)? {
+                    Some(next) => (next.0[k], true),
+                    None => break,
+                },
+            };
+            let span = u64::from(hi.0[k] - low) + 1 + u64::from(on_lo);
+            let mut pick = rng.next() % span;
+            if on_lo {
+                if pick == 0 {
+                    break;
+                }
+                pick -= 1;
+            }
+            let probe = [&lo.0[..k], &[low + pick as u8]].concat();
+            let Some(at) = self.edge_row(&prefix, &probe, false)? else {
+                break;
+            };
+            let branch = at.0[..=k].to_vec();
+            hi = self
+                .edge_row(&branch, &branch, true)?
+                .unwrap_or_else(|| at.clone());
+            lo = at;
+        }
+        Ok(Some((lo.0[prefix.len()..].to_vec(), lo.1)))
     }
 
     /// `count` distinct members (all of them if fewer): a run of consecutive members
@@ -432,14 +454,19 @@ mod tests {
         assert_eq!(run_all(&[add.clone(), pop.clone()]), Reply::Set(popped));
         let card = Op::SCard(SCard { key: key.clone() });
         assert_eq!(run_all(&[add.clone(), pop, card]), Reply::Int(2_950));
+        // Picks spread over the whole set (a seek to a random point alone would keep
+        // hitting the first member after each gap).
         let repeats = Op::SRandMember(SRandMember {
             key: key.clone(),
-            count: Some(-20),
+            count: Some(-2_000),
         });
-        let Reply::Array(picked) = run_all(&[add.clone(), repeats]) else {
+        let Reply::Array(mut picked) = run_all(&[add.clone(), repeats]) else {
             panic!("SRANDMEMBER with a count answers an array");
         };
-        assert_eq!(picked.len(), 20);
+        assert_eq!(picked.len(), 2_000);
+        picked.sort_by_key(|r| format!("{r:?}"));
+        picked.dedup();
+        assert!(picked.len() > 1_000, "{} distinct of 2,000", picked.len());
         let one = Op::SPop(SPop { key, count: None });
         assert!(matches!(run_all(&[add, one]), Reply::Bulk(_)));
     }

@@ -382,32 +382,65 @@ impl<'a> Engine<'a> {
     /// key without the prefix, value).
     pub(crate) fn member_rows(&mut self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         Ok(self
-            .merged_rows(prefix, usize::MAX)?
+            .merged_rows(prefix, prefix, usize::MAX, false)?
             .into_iter()
             .filter_map(|(row, v)| Some((row[prefix.len()..].to_vec(), v?)))
             .collect())
     }
 
-    /// Rows with `prefix` as the ops so far left them (`None`: deleted): at least the
-    /// first `limit` present ones, whatever part of them this batch wrote or deleted,
-    /// so the answer does not depend on how entries were grouped into apply batches.
+    /// Rows with `prefix` from `from` on (or, `backwards`, from the last one back) as
+    /// the ops so far left them (`None`: deleted): at least the first `limit` present
+    /// ones, whatever part of them this batch wrote or deleted, so the answer does not
+    /// depend on how entries were grouped into apply batches.
     fn merged_rows(
         &mut self,
         prefix: &[u8],
+        from: &[u8],
         limit: usize,
+        backwards: bool,
     ) -> io::Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
-        let touched: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+        use std::ops::Bound;
+        let end = tessera_proto::keys::prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        let touched_range = self
             .members
-            .range(prefix.to_vec()..)
-            .take_while(|(row, _)| row.starts_with(prefix))
-            .map(|(row, slot)| (row.clone(), slot.now.clone()))
+            .range((Bound::Included(from.to_vec()), end))
+            .filter(|(row, _)| row.starts_with(prefix));
+        let touched_rows: Box<dyn Iterator<Item = (&Vec<u8>, &MemberSlot)>> = if backwards {
+            Box::new(touched_range.rev())
+        } else {
+            Box::new(touched_range)
+        };
+        // The rows this batch touched, in reading order, up to the `limit`-th present
+        // one: rows past it cannot be among the first `limit`.
+        let (mut touched, mut deleted, mut cut) = (Vec::new(), 0usize, None);
+        let mut present = 0usize;
+        for (row, slot) in touched_rows {
+            touched.push((row.clone(), slot.now.clone()));
+            if slot.now.is_some() {
+                present += 1;
+            } else {
+                deleted += 1;
+            }
+            if present == limit {
+                cut = Some(row.clone());
+                break;
+            }
+        }
+        // Each deleted row hides at most one stored row.
+        let want = limit.saturating_add(deleted);
+        let stored = if backwards {
+            self.read.last_members(prefix, want)?
+        } else {
+            self.read.members(prefix, from, want)?
+        };
+        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = stored
+            .into_iter()
+            .filter(|(k, _)| {
+                cut.as_ref()
+                    .is_none_or(|c| if backwards { k >= c } else { k <= c })
+            })
+            .map(|(k, v)| (k, Some(v)))
             .collect();
-        // Each touched row hides at most one stored row.
-        let stored = self
-            .read
-            .members(prefix, prefix, limit.saturating_add(touched.len()))?;
-        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
-            stored.into_iter().map(|(k, v)| (k, Some(v))).collect();
         rows.extend(touched);
         Ok(rows)
     }
@@ -420,22 +453,7 @@ impl<'a> Engine<'a> {
         from: &[u8],
         backwards: bool,
     ) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let touched: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
-            .members
-            .range(from.to_vec()..)
-            .take_while(|(row, _)| row.starts_with(prefix))
-            .map(|(row, slot)| (row.clone(), slot.now.clone()))
-            .collect();
-        // Each touched row hides at most one stored row.
-        let want = touched.len() + 1;
-        let stored = if backwards {
-            self.read.last_members(prefix, want)?
-        } else {
-            self.read.members(prefix, from, want)?
-        };
-        let mut rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
-            stored.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        rows.extend(touched);
+        let rows = self.merged_rows(prefix, from, 1, backwards)?;
         let mut present = rows.into_iter().filter_map(|(k, v)| Some((k, v?)));
         Ok(if backwards {
             present.next_back()
@@ -449,7 +467,7 @@ impl<'a> Engine<'a> {
     /// made the rows and their collection in the same batch. Answers how many.
     pub(crate) fn drop_rows(&mut self, prefix: &[u8], limit: usize) -> io::Result<usize> {
         let doomed: Vec<Vec<u8>> = self
-            .merged_rows(prefix, limit)?
+            .merged_rows(prefix, prefix, limit, false)?
             .into_iter()
             .filter(|(_, v)| v.is_some())
             .map(|(row, _)| row)
