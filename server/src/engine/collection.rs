@@ -63,6 +63,17 @@ impl Meta {
         out
     }
 
+    /// A new, empty collection of type `kind` with `version`.
+    pub fn new(kind: u8, version: Seq) -> Meta {
+        Meta {
+            kind,
+            version,
+            len: 0,
+            expires_at_ms: None,
+            head: LIST_MIDDLE,
+        }
+    }
+
     /// The prefix of its member rows when stored at `key`.
     pub fn prefix(&self, key: &[u8]) -> Vec<u8> {
         layout::prefix(key, self.version)
@@ -107,15 +118,37 @@ impl Engine<'_> {
     pub(crate) fn collection_or_new(&mut self, key: &[u8], kind: u8) -> io::Result<Typed> {
         Ok(match self.collection(key, kind)? {
             Ok(Some(meta)) => Ok(Some(meta)),
-            Ok(None) => Ok(Some(Meta {
-                kind,
-                version: self.new_version(),
-                len: 0,
-                expires_at_ms: None,
-                head: LIST_MIDDLE,
-            })),
+            Ok(None) => Ok(Some(Meta::new(kind, self.new_version()))),
             Err(reply) => Err(reply),
         })
+    }
+
+    /// Removes `members` from the collection of type `kind` at `key` (deleting it once
+    /// empty); answers how many were there (`HDEL`, `SREM`).
+    pub(super) fn remove_members(
+        &mut self,
+        key: &[u8],
+        kind: u8,
+        members: &[bytes::Bytes],
+    ) -> io::Result<Reply> {
+        let Some(mut meta) = checked!(self.collection(key, kind)?) else {
+            return Ok(Reply::Int(0));
+        };
+        let mut removed = 0;
+        for member in members {
+            removed += i64::from(self.set_member_of(key, &mut meta, member, None)?);
+        }
+        if removed > 0 {
+            self.save_collection(key, &meta);
+        }
+        Ok(Reply::Int(removed))
+    }
+
+    /// The member count of the collection of type `kind` at `key`, 0 if absent (`HLEN`,
+    /// `SCARD`, `LLEN`).
+    pub(super) fn collection_len(&mut self, key: &[u8], kind: u8) -> io::Result<Reply> {
+        let meta = checked!(self.collection(key, kind)?);
+        Ok(Reply::Int(meta.map_or(0, |m| m.len as i64)))
     }
 
     /// Stores `meta` at `key`; an empty collection is deleted, as Redis does.

@@ -69,25 +69,6 @@ impl Engine<'_> {
         Ok(Reply::Array(values))
     }
 
-    pub(super) fn hdel(&mut self, key: &[u8], fields: &[Bytes]) -> io::Result<Reply> {
-        let Some(mut meta) = checked!(self.hash(key)?) else {
-            return Ok(Reply::Int(0));
-        };
-        let mut removed = 0;
-        for field in fields {
-            removed += i64::from(self.set_member_of(key, &mut meta, field, None)?);
-        }
-        if removed > 0 {
-            self.save_collection(key, &meta);
-        }
-        Ok(Reply::Int(removed))
-    }
-
-    pub(super) fn hlen(&mut self, key: &[u8]) -> io::Result<Reply> {
-        let meta = checked!(self.hash(key)?);
-        Ok(Reply::Int(meta.map_or(0, |m| m.len as i64)))
-    }
-
     pub(super) fn hgetall(&mut self, op: &HGetAll) -> io::Result<Reply> {
         let Some(meta) = checked!(self.hash(&op.key)?) else {
             return Ok(match op.listing {

@@ -150,11 +150,6 @@ impl Engine<'_> {
         Ok(Reply::Array(popped))
     }
 
-    pub(super) fn llen(&mut self, key: &[u8]) -> io::Result<Reply> {
-        let meta = checked!(self.list(key)?);
-        Ok(Reply::Int(meta.map_or(0, |m| m.len as i64)))
-    }
-
     pub(super) fn lrange(&mut self, op: &LRange) -> io::Result<Reply> {
         let Some(mut meta) = checked!(self.list(&op.key)?) else {
             return Ok(if op.trim {

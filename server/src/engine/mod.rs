@@ -17,7 +17,7 @@ mod strings;
 
 pub use self::core::{Change, Engine, Found, MemberChange, Reader, Source};
 
-use crate::value::split_expiry_key;
+use crate::value::{split_expiry_key, TYPE_HASH, TYPE_LIST, TYPE_SET};
 use bytes::Bytes;
 use std::io;
 use tessera_proto::op::Op;
@@ -71,16 +71,16 @@ impl Engine<'_> {
             Op::HSet(op) => self.hset(op),
             Op::HGet(op) => self.hget(op),
             Op::HMGet(op) => self.hmget(&op.key, &op.fields),
-            Op::HDel(op) => self.hdel(&op.key, &op.fields),
-            Op::HLen(op) => self.hlen(&op.key),
+            Op::HDel(op) => self.remove_members(&op.key, TYPE_HASH, &op.fields),
+            Op::HLen(op) => self.collection_len(&op.key, TYPE_HASH),
             Op::HGetAll(op) => self.hgetall(op),
             Op::HIncrBy(op) => self.hincrby(op),
             Op::HIncrByFloat(op) => self.hincrbyfloat(op),
             Op::HRandField(op) => self.hrandfield(op),
             Op::ScanMembers(op) => self.scan_members(op),
             Op::SAdd(op) => self.sadd(&op.key, &op.members),
-            Op::SRem(op) => self.srem(&op.key, &op.members),
-            Op::SCard(op) => self.scard(&op.key),
+            Op::SRem(op) => self.remove_members(&op.key, TYPE_SET, &op.members),
+            Op::SCard(op) => self.collection_len(&op.key, TYPE_SET),
             Op::SMembers(op) => self.smembers(&op.key),
             Op::SIsMember(op) => self.sismember(&op.key, &op.members, op.many),
             Op::SMove(op) => self.smove(op),
@@ -89,7 +89,7 @@ impl Engine<'_> {
             Op::SCombine(op) => self.scombine(op),
             Op::LPush(op) => self.lpush(op),
             Op::LPop(op) => self.lpop(op),
-            Op::LLen(op) => self.llen(&op.key),
+            Op::LLen(op) => self.collection_len(&op.key, TYPE_LIST),
             Op::LRange(op) => self.lrange(op),
             Op::LIndex(op) => self.lindex(&op.key, op.index),
             Op::LSet(op) => self.lset(op),

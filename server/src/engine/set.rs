@@ -59,25 +59,6 @@ impl Engine<'_> {
         Ok(Reply::Int(added))
     }
 
-    pub(super) fn srem(&mut self, key: &[u8], members: &[Bytes]) -> io::Result<Reply> {
-        let Some(mut meta) = checked!(self.set_at(key)?) else {
-            return Ok(Reply::Int(0));
-        };
-        let mut removed = 0;
-        for member in members {
-            removed += i64::from(self.set_member_of(key, &mut meta, member, None)?);
-        }
-        if removed > 0 {
-            self.save_collection(key, &meta);
-        }
-        Ok(Reply::Int(removed))
-    }
-
-    pub(super) fn scard(&mut self, key: &[u8]) -> io::Result<Reply> {
-        let meta = checked!(self.set_at(key)?);
-        Ok(Reply::Int(meta.map_or(0, |m| m.len as i64)))
-    }
-
     pub(super) fn smembers(&mut self, key: &[u8]) -> io::Result<Reply> {
         let members = checked!(self.set_members(key)?);
         Ok(Reply::Set(bulk_all(members)))
@@ -210,13 +191,7 @@ impl Engine<'_> {
         let size = result.len() as i64;
         self.remove(dest);
         if size > 0 {
-            let mut meta = Meta {
-                kind: TYPE_SET,
-                version: self.new_version(),
-                len: 0,
-                expires_at_ms: None,
-                head: super::collection::LIST_MIDDLE,
-            };
+            let mut meta = Meta::new(TYPE_SET, self.new_version());
             for member in &result {
                 self.set_member_of(dest, &mut meta, member, Some(Vec::new()))?;
             }
