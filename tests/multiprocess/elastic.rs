@@ -9,7 +9,9 @@ use crate::harness::{test_dir, wait_for, wait_serving};
 use crate::playground::start_playground;
 use redis::Value;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `(leader, qps, replicas)` of each range of `table`, as `RANGES` lists them.
@@ -45,13 +47,63 @@ async fn loads(
         .collect()
 }
 
-/// Kills the child on drop.
-struct Killed(Child);
+/// `redis-benchmark` SET load on `table`, restarted whenever it exits (it exits on the
+/// first error reply, e.g. a request that timed out while a starved machine moved a
+/// leader), until dropped. Bounded: 200 runs of 2 million requests at most.
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
 
-impl Drop for Killed {
+impl Load {
+    fn start(router: &str, table: &str) -> Self {
+        let (host, port) = router.rsplit_once(':').unwrap();
+        let (host, port, key) = (
+            host.to_string(),
+            port.to_string(),
+            format!("{table}:__rand_int__"),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for run in 0..200 {
+                let mut child = Command::new("redis-benchmark")
+                    .args([
+                        "-h", &host, "-p", &port, "-c", "50", "-P", "8", "-r", "1000000",
+                    ])
+                    .args(["-n", "2000000", "-q", "SET", &key, "value"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("redis-benchmark (redis-tools)");
+                while !stopped.load(Ordering::Relaxed) {
+                    if child.try_wait().unwrap().is_some() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = child.kill();
+                let output = child.wait_with_output().unwrap();
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let err = String::from_utf8_lossy(&output.stderr);
+                eprintln!("load run {run} ended ({}): {}", output.status, err.trim());
+            }
+        });
+        Load {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Load {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -68,19 +120,7 @@ async fn a_hot_table_splits_by_load_and_spreads_over_five_nodes() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let (host, port) = router.rsplit_once(':').unwrap();
-    // Bounded: 20 million requests at most; killed when the test is done.
-    let _load = Killed(
-        Command::new("redis-benchmark")
-            .args([
-                "-h", host, "-p", port, "-c", "50", "-P", "8", "-r", "1000000",
-            ])
-            .args(["-n", "20000000", "-q", "SET", "hot:__rand_int__", "value"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-benchmark (redis-tools)"),
-    );
+    let load = Load::start(&router, "hot");
     let start = Instant::now();
     let mut crossed = None;
     let split = loop {
@@ -112,13 +152,21 @@ async fn a_hot_table_splits_by_load_and_spreads_over_five_nodes() {
         },
     )
     .await;
+    let last_print = Arc::new(Mutex::new(Instant::now()));
     let serving = wait_for(
         Duration::from_secs(240),
         "every node serving some load",
         || {
             let mut con = con.clone();
+            let seen = last_print.clone();
             async move {
                 let loads = loads(&mut con, "hot").await;
+                let mut seen = seen.lock().unwrap();
+                if seen.elapsed() > Duration::from_secs(10) {
+                    eprintln!("{:?}: (leader, qps, replicas) {loads:?}", start.elapsed());
+                    *seen = Instant::now();
+                }
+                drop(seen);
                 let loaded: Vec<_> = loads.iter().filter(|(l, q, _)| *l > 0 && *q > 0).collect();
                 let leaders: BTreeSet<i64> = loaded.iter().map(|(l, _, _)| *l).collect();
                 let hosts: BTreeSet<i64> = loaded.iter().flat_map(|(_, _, r)| r.clone()).collect();
@@ -133,6 +181,7 @@ async fn a_hot_table_splits_by_load_and_spreads_over_five_nodes() {
         start.elapsed(),
         serving.len()
     );
+    drop(load);
     // SAFETY: signalling the playground this test started.
     unsafe { libc::kill(playground.id() as i32, libc::SIGTERM) };
     let status = playground.wait().unwrap();
