@@ -76,6 +76,7 @@ async fn replies_are_byte_identical_to_redis() {
         include_str!("diff_scripts/hashes.txt"),
         include_str!("diff_scripts/sets.txt"),
         include_str!("diff_scripts/lists.txt"),
+        include_str!("diff_scripts/zsets.txt"),
     ]
     .into_iter()
     .map(script)

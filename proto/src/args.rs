@@ -173,6 +173,53 @@ impl<'a> Args<'a> {
         Ok(options)
     }
 
+    /// A pop's `count` argument: a non-negative integer (`LPOP`, `SPOP`, `ZPOPMIN`).
+    ///
+    /// # Errors
+    /// Redis's "value is out of range, must be positive" for anything else.
+    pub fn positive_count(&mut self) -> Result<u64, Reply> {
+        let positive = || Reply::err("value is out of range, must be positive");
+        let n = self.int().map_err(|_| positive())?;
+        u64::try_from(n).map_err(|_| positive())
+    }
+
+    /// `numkeys key [key ...]` of `LMPOP`, `ZMPOP` and their blocking forms, leaving at
+    /// least one argument after the keys.
+    ///
+    /// # Errors
+    /// Redis's numkeys and syntax errors.
+    pub fn numkeys_keys(&mut self) -> Result<Vec<Bytes>, Reply> {
+        let numkeys = self.int().unwrap_or(0);
+        if numkeys <= 0 {
+            return Err(Reply::err("numkeys should be greater than 0"));
+        }
+        if numkeys as usize >= self.remaining() {
+            return Err(syntax_error());
+        }
+        (0..numkeys).map(|_| self.key()).collect()
+    }
+
+    /// The optional `COUNT count` ending `LMPOP`, `ZMPOP` and their blocking forms
+    /// (1 if absent).
+    ///
+    /// # Errors
+    /// Redis's syntax and count errors.
+    pub fn mpop_count(&mut self) -> Result<u64, Reply> {
+        let mut count = None;
+        while let Some(opt) = self.option() {
+            if opt != "count" || self.is_empty() || count.is_some() {
+                return Err(syntax_error());
+            }
+            let positive = || Reply::err("count should be greater than 0");
+            let n = self.int().map_err(|_| positive())?;
+            if n <= 0 {
+                return Err(positive());
+            }
+            count = Some(n as u64);
+        }
+        Ok(count.unwrap_or(1))
+    }
+
     /// The next argument as a float, parsed as Redis does.
     ///
     /// # Errors

@@ -45,6 +45,17 @@ pub fn parse_redis_float(bytes: &[u8]) -> Option<f64> {
     text.parse::<f64>().ok().filter(|v| !v.is_nan())
 }
 
+/// Parses a double as Redis's `getDoubleFromObject` accepts it (`strtod`, no spaces,
+/// no NaN, and a number too large or too small for a double is out of range).
+pub fn parse_redis_double(bytes: &[u8]) -> Option<f64> {
+    let value = parse_redis_float(bytes)?;
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+    let spelled_inf = text.to_ascii_lowercase().contains("inf");
+    let underflow = value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
+    ((!value.is_infinite() || spelled_inf) && !underflow).then_some(value)
+}
+
 /// Formats a float the way `INCRBYFLOAT` stores it: plain decimal, shortest form that
 /// reads back exactly, no exponent, no trailing zeros, never `-0`.
 pub fn format_float(value: f64) -> String {
@@ -54,16 +65,34 @@ pub fn format_float(value: f64) -> String {
     format!("{value}")
 }
 
-/// Formats a double reply (`inf`, `-inf`, shortest round-trip otherwise).
+/// Formats a double as Redis 7.0 replies one (`addReplyDouble`, `d2string`): `inf`,
+/// `-inf`, else C's `%.17g` (17 significant digits, trailing zeros dropped, an exponent
+/// below 1e-4 or from 1e17 on).
 pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
     if d.is_infinite() {
-        if d > 0.0 {
-            "inf".into()
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').expect("an exponent");
+    let exp: i32 = exp.parse().expect("a number");
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
-            "-inf".into()
+            s.to_string()
         }
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
     } else {
-        format!("{d}")
+        trim(&format!("{d:.*}", (16 - exp) as usize))
     }
 }
 
@@ -103,6 +132,24 @@ mod tests {
         assert_eq!(format_float(-0.0), "0");
         assert_eq!(parse_redis_float(b" 1"), None);
         assert_eq!(parse_redis_float(b"nan"), None);
+        assert_eq!(parse_redis_double(b"1e400"), None);
+        assert_eq!(parse_redis_double(b"1e-400"), None);
+        assert_eq!(parse_redis_double(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_redis_double(b"0e5"), Some(0.0));
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+        for (d, text) in [
+            (1.1, "1.1000000000000001"),
+            (0.1, "0.10000000000000001"),
+            (2.0, "2"),
+            (3e20, "3e+20"),
+            (1e-5, "1.0000000000000001e-05"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (1e-300, "1e-300"),
+            (-2.5, "-2.5"),
+            (0.0001, "0.0001"),
+            (1e16, "10000000000000000"),
+        ] {
+            assert_eq!(format_double(d), text, "{d}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! under `commands/`, with its parser and the spec of the command(s) it serves.
 
 use crate::args::Args;
-use crate::commands::{bitmap, hash, keyspace, list, scan_members, set, strings, txn};
+use crate::commands::{bitmap, hash, keyspace, list, scan_members, set, strings, txn, zset};
 use crate::reply::Reply;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
@@ -50,6 +50,20 @@ macro_rules! op_kind {
             }
             fn keys_mut(&mut self) -> Vec<&mut bytes::Bytes> {
                 vec![$(&mut self.$field),+]
+            }
+        }
+    };
+    // An optional destination (written when present) before a list of source keys.
+    ($ty:ty, store $store:ident, list $field:ident) => {
+        impl $crate::op::OpKind for $ty {
+            fn is_write(&self) -> bool {
+                self.$store.is_some()
+            }
+            fn keys(&self) -> Vec<&bytes::Bytes> {
+                self.$store.iter().chain(&self.$field).collect()
+            }
+            fn keys_mut(&mut self) -> Vec<&mut bytes::Bytes> {
+                self.$store.iter_mut().chain(&mut self.$field).collect()
             }
         }
     };
@@ -263,6 +277,24 @@ ops! {
     LMPop(list::LMPop),
     /// `BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`: one try of the pop.
     BPop(list::BPop),
+    /// `ZADD`, `ZINCRBY`.
+    ZAdd(zset::ZAdd),
+    /// `ZREM`.
+    ZRem(zset::ZRem),
+    /// `ZCARD`.
+    ZCard(zset::ZCard),
+    /// `ZSCORE`, `ZMSCORE`.
+    ZScore(zset::ZScore),
+    /// `ZRANK`, `ZREVRANK`.
+    ZRank(zset::ZRank),
+    /// `ZRANGE` and the other range commands (`ZCOUNT`, `ZRANGESTORE`, `ZREMRANGEBY*`).
+    ZRange(zset::ZRange),
+    /// `ZPOPMIN`, `ZPOPMAX`, `ZMPOP`.
+    ZPop(zset::ZPop),
+    /// `ZRANDMEMBER`.
+    ZRandMember(zset::ZRandMember),
+    /// `ZUNION`, `ZINTER`, `ZDIFF`, their `STORE` forms, `ZINTERCARD`.
+    ZCombine(zset::ZCombine),
 }
 
 /// An op whose keys may live in different ranges: it is split into one op per range

@@ -88,6 +88,8 @@ pub const TYPE_STRING: u8 = 0;
 pub const TYPE_LIST: u8 = 1;
 /// The type tag of a set's metadata (`OBJ_SET`).
 pub const TYPE_SET: u8 = 2;
+/// The type tag of a sorted set's metadata (`OBJ_ZSET`).
+pub const TYPE_ZSET: u8 = tessera_proto::commands::zset::TYPE_ZSET;
 /// The type tag of a hash's metadata (`OBJ_HASH`).
 pub const TYPE_HASH: u8 = 4;
 

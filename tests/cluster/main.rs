@@ -17,3 +17,4 @@ mod multi_key;
 mod table_lifecycle;
 mod tables;
 mod transactions;
+mod zsets;

@@ -11,3 +11,4 @@ pub mod scan_members;
 pub mod set;
 pub mod strings;
 pub mod txn;
+pub mod zset;

@@ -36,6 +36,13 @@ use tessera_proto::commands::strings::{
     Append, Decr, DecrBy, Get, GetDel, GetEx, GetRange, GetSet, Incr, IncrBy, IncrByFloat, Lcs,
     MGet, MSet, MSetNx, PSetEx, Set, SetEx, SetNx, SetRange, Strlen, Substr,
 };
+use tessera_proto::commands::zset::{
+    BZMPop, BZPopMax, BZPopMin, ZAdd, ZCard, ZCount, ZDiff, ZDiffStore, ZIncrBy, ZInter,
+    ZInterCard, ZInterStore, ZLexCount, ZMPop, ZMScore, ZPopMax, ZPopMin, ZRandMember, ZRange,
+    ZRangeByLex, ZRangeByScore, ZRangeStore, ZRank, ZRem, ZRemRangeByLex, ZRemRangeByRank,
+    ZRemRangeByScore, ZRevRange, ZRevRangeByLex, ZRevRangeByScore, ZRevRank, ZScan, ZScore, ZUnion,
+    ZUnionStore,
+};
 use tessera_proto::op::Command;
 
 /// One table line: `data Type` or `local Type`.
@@ -61,6 +68,9 @@ commands! {
     data BLPop,
     data BRPop,
     data BRPopLPush,
+    data BZMPop,
+    data BZPopMax,
+    data BZPopMin,
     local Client,
     local CommandCmd,
     local Compact,
@@ -183,6 +193,38 @@ commands! {
     data Unlink,
     local Unwatch,
     local Watch,
+    data ZAdd,
+    data ZCard,
+    data ZCount,
+    data ZDiff,
+    data ZDiffStore,
+    data ZIncrBy,
+    data ZInter,
+    data ZInterCard,
+    data ZInterStore,
+    data ZLexCount,
+    data ZMPop,
+    data ZMScore,
+    data ZPopMax,
+    data ZPopMin,
+    data ZRandMember,
+    data ZRange,
+    data ZRangeByLex,
+    data ZRangeByScore,
+    data ZRangeStore,
+    data ZRank,
+    data ZRem,
+    data ZRemRangeByLex,
+    data ZRemRangeByRank,
+    data ZRemRangeByScore,
+    data ZRevRange,
+    data ZRevRangeByLex,
+    data ZRevRangeByScore,
+    data ZRevRank,
+    data ZScan,
+    data ZScore,
+    data ZUnion,
+    data ZUnionStore,
 }
 
 /// The entry of command `name` (lower-case).

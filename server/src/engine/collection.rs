@@ -5,7 +5,7 @@
 use super::rng::{Rng, MAX_PICKS};
 use super::{wrongtype, Engine};
 use crate::layout;
-use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_LIST, TYPE_STRING};
+use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_LIST, TYPE_STRING, TYPE_ZSET};
 use std::io;
 use tessera_common::glob;
 use tessera_proto::commands::scan_members::ScanMembers;
@@ -74,10 +74,23 @@ impl Meta {
         }
     }
 
-    /// The prefix of its member rows when stored at `key`.
+    /// The prefix of its member rows when stored at `key` (a sorted set's score
+    /// index is beside them, [`Meta::score_prefix`]).
     pub fn prefix(&self, key: &[u8]) -> Vec<u8> {
-        layout::prefix(key, self.version)
+        let mut prefix = layout::prefix(key, self.version);
+        if self.kind == TYPE_ZSET {
+            prefix.push(super::zset::ZSET_MEMBERS);
+        }
+        prefix
     }
+}
+
+/// What a random-member command picked: (member, value) rows.
+pub(crate) enum Picks {
+    /// Without a count: one, or none if the key is absent.
+    One(Option<(Vec<u8>, Vec<u8>)>),
+    /// With a count.
+    Many(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 /// A collection looked up by a command of one type: `Ok(None)` if the key is absent,
@@ -225,6 +238,10 @@ impl Engine<'_> {
                 if op.kind == TYPE_HASH {
                     items.push(Reply::bulk(value.clone()));
                 }
+                if op.kind == TYPE_ZSET {
+                    let score = super::zset::score_of_value(value);
+                    items.push(Reply::bulk(tessera_proto::number::format_double(score)));
+                }
             }
         }
         let next = if upto < members.len() { upto as u64 } else { 0 };
@@ -346,6 +363,38 @@ impl Engine<'_> {
         Ok(out)
     }
 
+    /// What `SRANDMEMBER`, `HRANDFIELD` and `ZRANDMEMBER` pick from the collection
+    /// `meta` (`None`: the key is absent): without a count one member or none; with one,
+    /// as Redis's count rules say ([`Engine::random_members`]), and the whole collection,
+    /// read by `whole`, when the count covers it.
+    pub(crate) fn pick_random(
+        &mut self,
+        key: &[u8],
+        meta: Option<Meta>,
+        count: Option<i64>,
+        whole: impl FnOnce(&mut Self, &Meta) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>,
+    ) -> io::Result<Result<Picks, Reply>> {
+        let Some(meta) = meta else {
+            return Ok(Ok(match count {
+                None => Picks::One(None),
+                Some(_) => Picks::Many(Vec::new()),
+            }));
+        };
+        let mut rng = self.rng(key);
+        let Some(count) = count else {
+            let picked = self.random_members(key, &meta, &mut rng, 1)?.pop();
+            return Ok(Ok(Picks::One(picked)));
+        };
+        if count < -(MAX_PICKS as i64) {
+            return Ok(Err(Reply::err("value is out of range")));
+        }
+        Ok(Ok(Picks::Many(if count >= meta.len as i64 {
+            whole(self, &meta)?
+        } else {
+            self.random_members(key, &meta, &mut rng, count)?
+        })))
+    }
+
     /// Copies the value at `from` to `to` with `expires_at_ms`: a string as it is, a
     /// collection with every member under a new version.
     pub(crate) fn copy_value(
@@ -364,6 +413,9 @@ impl Engine<'_> {
         meta.expires_at_ms = expires_at_ms;
         let prefix = meta.prefix(to);
         for (member, v) in members {
+            if meta.kind == TYPE_ZSET {
+                self.index_copied_member(to, &meta, &member, &v)?;
+            }
             self.set_member(&layout::row(&prefix, &member), Some(v))?;
         }
         self.save_collection(to, &meta);

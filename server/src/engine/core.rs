@@ -392,7 +392,7 @@ impl<'a> Engine<'a> {
     /// the ops so far left them (`None`: deleted): at least the first `limit` present
     /// ones, whatever part of them this batch wrote or deleted, so the answer does not
     /// depend on how entries were grouped into apply batches.
-    fn merged_rows(
+    pub(crate) fn merged_rows(
         &mut self,
         prefix: &[u8],
         from: &[u8],

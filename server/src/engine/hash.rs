@@ -1,8 +1,7 @@
 //! Hash commands, with Redis 7.0's replies and error texts. Fields are member rows of
 //! the hash's collection; replies list them in field byte order.
 
-use super::collection::{checked, Meta};
-use super::rng::MAX_PICKS;
+use super::collection::{checked, Meta, Picks};
 use super::Engine;
 use crate::value::TYPE_HASH;
 use bytes::Bytes;
@@ -143,27 +142,13 @@ impl Engine<'_> {
     }
 
     pub(super) fn hrandfield(&mut self, op: &HRandField) -> io::Result<Reply> {
-        let Some(meta) = checked!(self.hash(&op.key)?) else {
-            return Ok(match op.count {
-                None => Reply::Nil,
-                Some(_) => Reply::Array(Vec::new()),
-            });
+        let meta = checked!(self.hash(&op.key)?);
+        // The whole hash, in field order.
+        let whole = |engine: &mut Self, meta: &Meta| engine.members_of(&op.key, meta);
+        let fields = match checked!(self.pick_random(&op.key, meta, op.count, whole)?) {
+            Picks::One(picked) => return Ok(picked.map_or(Reply::Nil, |(f, _)| Reply::bulk(f))),
+            Picks::Many(fields) => fields.into_iter(),
         };
-        let mut rng = self.rng(&op.key);
-        let Some(count) = op.count else {
-            let picked = self.random_members(&op.key, &meta, &mut rng, 1)?.pop();
-            return Ok(picked.map_or(Reply::Nil, |(f, _)| Reply::bulk(f)));
-        };
-        if count < -(MAX_PICKS as i64) {
-            return Ok(Reply::err("value is out of range"));
-        }
-        let fields = if count >= meta.len as i64 {
-            // The whole hash, in field order.
-            self.members_of(&op.key, &meta)?
-        } else {
-            self.random_members(&op.key, &meta, &mut rng, count)?
-        };
-        let fields = fields.into_iter();
         Ok(if op.with_values {
             Reply::Pairs(
                 fields

@@ -9,6 +9,7 @@ use std::io;
 use tessera_proto::commands::list::{
     BPop, BlockingForm, LInsert, LMPop, LMove, LPop, LPos, LPush, LRange, LRem, LSet,
 };
+use tessera_proto::commands::zset::ZPop;
 use tessera_proto::reply::Reply;
 
 /// A list looked up for an update: the list (new if absent), or the reply.
@@ -348,6 +349,14 @@ impl Engine<'_> {
             count,
         };
         match (op.form, &op.dest) {
+            (BlockingForm::ZPair { max }, _) => self.bzpop_pair(&op.keys, &op.names, max),
+            (BlockingForm::ZMulti { max, count }, _) => self.zpop(&ZPop {
+                keys: op.keys.clone(),
+                names: op.names.clone(),
+                max,
+                count: Some(count),
+                multi: true,
+            }),
             (BlockingForm::Move { to_left }, Some(dest)) => self.lmove(&LMove {
                 from: op.keys[0].clone(),
                 to: dest.clone(),

@@ -14,10 +14,11 @@ mod list;
 mod rng;
 mod set;
 mod strings;
+mod zset;
 
 pub use self::core::{Change, Engine, Found, MemberChange, Reader, Source};
 
-use crate::value::{split_expiry_key, TYPE_HASH, TYPE_LIST, TYPE_SET};
+use crate::value::{split_expiry_key, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET};
 use bytes::Bytes;
 use std::io;
 use tessera_proto::op::Op;
@@ -99,6 +100,15 @@ impl Engine<'_> {
             Op::LMove(op) => self.lmove(op),
             Op::LMPop(op) => self.lmpop(op),
             Op::BPop(op) => self.bpop(op),
+            Op::ZAdd(op) => self.zadd(op),
+            Op::ZRem(op) => self.zrem(&op.key, &op.members),
+            Op::ZCard(op) => self.collection_len(&op.key, TYPE_ZSET),
+            Op::ZScore(op) => self.zscore(&op.key, &op.members, op.many),
+            Op::ZRank(op) => self.zrank(op),
+            Op::ZRange(op) => self.zrange(op),
+            Op::ZPop(op) => self.zpop(op),
+            Op::ZRandMember(op) => self.zrandmember(op),
+            Op::ZCombine(op) => self.zcombine(op),
         }
     }
 

@@ -1,8 +1,7 @@
 //! Set commands, with Redis 7.0's replies and error texts. Members are member rows of
 //! the set's collection with empty values; replies list them in byte order.
 
-use super::collection::{checked, Meta, Typed};
-use super::rng::MAX_PICKS;
+use super::collection::{checked, Meta, Picks, Typed};
 use super::Engine;
 use crate::value::TYPE_SET;
 use bytes::Bytes;
@@ -134,27 +133,14 @@ impl Engine<'_> {
     }
 
     pub(super) fn srandmember(&mut self, op: &SRandMember) -> io::Result<Reply> {
-        let Some(meta) = checked!(self.set_at(&op.key)?) else {
-            return Ok(match op.count {
-                None => Reply::Nil,
-                Some(_) => Reply::Array(Vec::new()),
-            });
-        };
-        let mut rng = self.rng(&op.key);
-        let Some(count) = op.count else {
-            let picked = self.random_members(&op.key, &meta, &mut rng, 1)?.pop();
-            return Ok(picked.map_or(Reply::Nil, |(m, _)| Reply::bulk(m)));
-        };
-        if count < -(MAX_PICKS as i64) {
-            return Ok(Reply::err("value is out of range"));
-        }
-        let members = if count >= meta.len as i64 {
-            // The whole set, in member order, as Redis answers this case.
-            self.members_of(&op.key, &meta)?
-        } else {
-            self.random_members(&op.key, &meta, &mut rng, count)?
-        };
-        Ok(Reply::Array(bulk_all(members.into_iter().map(|(m, _)| m))))
+        let meta = checked!(self.set_at(&op.key)?);
+        let whole = |engine: &mut Self, meta: &Meta| engine.members_of(&op.key, meta);
+        Ok(
+            match checked!(self.pick_random(&op.key, meta, op.count, whole)?) {
+                Picks::One(picked) => picked.map_or(Reply::Nil, |(m, _)| Reply::bulk(m)),
+                Picks::Many(members) => Reply::Array(bulk_all(members.into_iter().map(|(m, _)| m))),
+            },
+        )
     }
 
     pub(super) fn scombine(&mut self, op: &SCombine) -> io::Result<Reply> {

@@ -27,6 +27,19 @@ pub enum BlockingForm {
         /// Push onto the destination's head.
         to_left: bool,
     },
+    /// One member of a sorted set, the lowest score's (or `max`, the highest's),
+    /// answered as `[key, member, score]` (`BZPOPMIN`, `BZPOPMAX`).
+    ZPair {
+        /// Pop the highest score.
+        max: bool,
+    },
+    /// Up to `count` members of a sorted set, as `ZMPOP` answers (`BZMPOP`).
+    ZMulti {
+        /// Pop the highest scores.
+        max: bool,
+        /// How many at most.
+        count: u64,
+    },
 }
 
 /// A pop from the first non-empty list of `keys`, waiting up to `timeout_ms` for one
@@ -69,7 +82,7 @@ pub fn popped_nothing(reply: &Reply) -> bool {
 }
 
 /// A timeout in seconds (fractions allowed) as Redis reads it, in milliseconds.
-fn timeout(args: &mut Args) -> Result<u64, Reply> {
+pub(crate) fn timeout(args: &mut Args) -> Result<u64, Reply> {
     let arg = args.arg()?;
     let seconds = crate::number::parse_redis_float(&arg)
         .filter(|s| !s.is_nan())
@@ -82,7 +95,8 @@ fn timeout(args: &mut Args) -> Result<u64, Reply> {
     Ok(ms as u64)
 }
 
-fn pair(args: &mut Args, left: bool) -> Result<BPop, Reply> {
+/// `key [key ...] timeout` of a blocking pop of one element (`BLPOP`, `BZPOPMIN`, ...).
+pub(crate) fn pair(args: &mut Args, left: bool, form: BlockingForm) -> Result<BPop, Reply> {
     let mut keys = Vec::with_capacity(args.remaining());
     while args.remaining() > 1 {
         keys.push(args.key()?);
@@ -93,7 +107,7 @@ fn pair(args: &mut Args, left: bool) -> Result<BPop, Reply> {
         keys,
         dest: None,
         left,
-        form: BlockingForm::Pair,
+        form,
         timeout_ms,
     })
 }
@@ -126,7 +140,7 @@ impl Command for BPop {
     type Parsed = BPop;
 
     fn parse(args: &mut Args) -> Result<BPop, Reply> {
-        pair(args, true)
+        pair(args, true, BlockingForm::Pair)
     }
 }
 
@@ -140,7 +154,7 @@ crate::alias_command! {
         ["@write", "@list", "@slow", "@blocking"],
         "list", "2.0.0", "Remove and get the last element in a list, or block until one is available"
     } => BPop,
-    |args| pair(args, false)
+    |args| pair(args, false, BlockingForm::Pair)
 }
 
 crate::alias_command! {

@@ -3,7 +3,7 @@
 use super::side;
 use crate::args::Args;
 use crate::op::Command;
-use crate::reply::{syntax_error, Reply};
+use crate::reply::Reply;
 use crate::spec;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
@@ -33,33 +33,14 @@ impl Command for LMPop {
     type Parsed = LMPop;
 
     fn parse(args: &mut Args) -> Result<LMPop, Reply> {
-        let numkeys = args.int().unwrap_or(0);
-        if numkeys <= 0 {
-            return Err(Reply::err("numkeys should be greater than 0"));
-        }
-        if numkeys as usize >= args.remaining() {
-            return Err(syntax_error());
-        }
-        let keys = (0..numkeys)
-            .map(|_| args.key())
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = args.numkeys_keys()?;
         let left = side(args)?;
-        let mut count = None;
-        while let Some(opt) = args.option() {
-            if opt != "count" || args.is_empty() || count.is_some() {
-                return Err(syntax_error());
-            }
-            let n = args.int()?;
-            if n <= 0 {
-                return Err(Reply::err("count should be greater than 0"));
-            }
-            count = Some(n as u64);
-        }
+        let count = args.mpop_count()?;
         Ok(LMPop {
             names: keys.clone(),
             keys,
             left,
-            count: count.unwrap_or(1),
+            count,
         })
     }
 }

@@ -26,11 +26,7 @@ fn parse(args: &mut Args, left: bool) -> Result<LPop, Reply> {
     let key = args.key()?;
     let count = match args.remaining() {
         0 => None,
-        1 => {
-            let positive = || Reply::err("value is out of range, must be positive");
-            let n = args.int().map_err(|_| positive())?;
-            Some(u64::try_from(n).map_err(|_| positive())?)
-        }
+        1 => Some(args.positive_count()?),
         _ => return Err(wrong_arity(if left { "lpop" } else { "rpop" })),
     };
     Ok(LPop { key, count, left })

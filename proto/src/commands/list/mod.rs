@@ -12,6 +12,7 @@ mod lpush;
 mod lrange;
 mod lrem;
 
+pub(crate) use blocking::{pair, timeout};
 pub use blocking::{
     popped_nothing, BLMPop, BLMove, BLPop, BPop, BRPop, BRPopLPush, BlockingForm, TIMED_OUT,
 };

@@ -2,7 +2,7 @@
 //! in one range.
 
 use crate::args::Args;
-use crate::op::{Command, OpKind};
+use crate::op::Command;
 use crate::reply::{syntax_error, Reply};
 use crate::spec;
 use crate::spec::CommandSpec;
@@ -34,17 +34,7 @@ pub struct SCombine {
     pub count_limit: Option<u64>,
 }
 
-impl OpKind for SCombine {
-    fn is_write(&self) -> bool {
-        self.store.is_some()
-    }
-    fn keys(&self) -> Vec<&Bytes> {
-        self.store.iter().chain(&self.keys).collect()
-    }
-    fn keys_mut(&mut self) -> Vec<&mut Bytes> {
-        self.store.iter_mut().chain(&mut self.keys).collect()
-    }
-}
+crate::op_kind!(SCombine, store store, list keys);
 
 fn read(args: &mut Args, how: Combine) -> Result<SCombine, Reply> {
     Ok(SCombine {

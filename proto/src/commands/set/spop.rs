@@ -32,11 +32,7 @@ impl Command for SPop {
         let key = args.key()?;
         let count = match args.remaining() {
             0 => None,
-            1 => {
-                let positive = || Reply::err("value is out of range, must be positive");
-                let n = args.int().map_err(|_| positive())?;
-                Some(u64::try_from(n).map_err(|_| positive())?)
-            }
+            1 => Some(args.positive_count()?),
             _ => return Err(crate::reply::syntax_error()),
         };
         Ok(SPop { key, count })

@@ -1,0 +1,782 @@
+//! Sorted-set commands, with Redis 7.0's replies and error texts. A sorted set's
+//! members are member rows holding their score (the collection's prefix, then `0x00`),
+//! and each member also has a score-index row (the prefix, then `0x01`, the score in
+//! an order-preserving 8-byte form, the member) with an empty value, so ranges by score
+//! or rank read the index in order and ranges by member read the member rows.
+
+use super::collection::{checked, Meta, Picks, Typed};
+use super::Engine;
+use crate::value::{TYPE_SET, TYPE_ZSET};
+use bytes::Bytes;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::io;
+use tessera_proto::commands::set::Combine;
+use tessera_proto::commands::zset::{
+    Aggregate, LexBound, ScoreBound, ZAdd, ZBy, ZCombine, ZPop, ZRandMember, ZRange, ZRangeAct,
+    ZRank,
+};
+use tessera_proto::reply::Reply;
+
+/// The byte after a sorted set's prefix that starts its member rows.
+pub(crate) const ZSET_MEMBERS: u8 = 0;
+/// The byte after a sorted set's prefix that starts its score-index rows.
+const ZSET_SCORES: u8 = 1;
+/// Rows a walk reads first; it reads more (up to [`WALK_MAX_CHUNK`]) as it goes on.
+const WALK_CHUNK: usize = 64;
+const WALK_MAX_CHUNK: usize = 4_096;
+
+/// A score in a form whose byte order is the numeric order (`-0` sorts as `0`).
+fn score_key(score: f64) -> [u8; 8] {
+    let score = if score == 0.0 { 0.0 } else { score };
+    let bits = score.to_bits();
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    ordered.to_be_bytes()
+}
+
+fn score_from_key(key: [u8; 8]) -> f64 {
+    let ordered = u64::from_be_bytes(key);
+    let bits = if ordered >> 63 == 1 {
+        ordered & !(1 << 63)
+    } else {
+        !ordered
+    };
+    f64::from_bits(bits)
+}
+
+/// A member row's value: the score's bits.
+fn score_value(score: f64) -> Vec<u8> {
+    score.to_bits().to_be_bytes().to_vec()
+}
+
+pub(crate) fn score_of_value(value: &[u8]) -> f64 {
+    let bits: [u8; 8] = value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; 8]);
+    f64::from_bits(u64::from_be_bytes(bits))
+}
+
+/// Members with their scores.
+type Scored = Vec<(Vec<u8>, f64)>;
+
+/// What a walk's visitor says next.
+enum Step {
+    /// Go on.
+    Next,
+    /// Stop here.
+    Stop,
+}
+
+fn above_min(score: f64, min: &ScoreBound) -> bool {
+    if min.open {
+        score > min.value
+    } else {
+        score >= min.value
+    }
+}
+
+fn below_max(score: f64, max: &ScoreBound) -> bool {
+    if max.open {
+        score < max.value
+    } else {
+        score <= max.value
+    }
+}
+
+/// Orders two member bounds as Redis's `sdscmplex` does (`-` lowest, `+` highest).
+fn lex_cmp(a: &LexBound, b: &LexBound) -> Ordering {
+    use LexBound::{Closed, Max, Min, Open};
+    match (a, b) {
+        (Min, Min) | (Max, Max) => Ordering::Equal,
+        (Min, _) | (_, Max) => Ordering::Less,
+        (_, Min) | (Max, _) => Ordering::Greater,
+        (Closed(x) | Open(x), Closed(y) | Open(y)) => x.cmp(y),
+    }
+}
+
+fn lex_exclusive(bound: &LexBound) -> bool {
+    !matches!(bound, LexBound::Closed(_))
+}
+
+fn lex_above_min(member: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Closed(x) => member >= &x[..],
+        LexBound::Open(x) => member > &x[..],
+    }
+}
+
+fn lex_below_max(member: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Max => true,
+        LexBound::Min => false,
+        LexBound::Closed(x) => member <= &x[..],
+        LexBound::Open(x) => member < &x[..],
+    }
+}
+
+/// Members with scores as a reply: pairs of member and score, or the members alone.
+fn scored_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Reply {
+    if withscores {
+        Reply::Pairs(
+            items
+                .into_iter()
+                .map(|(m, s)| (Reply::bulk(m), Reply::Double(s)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(items.into_iter().map(|(m, _)| Reply::bulk(m)).collect())
+    }
+}
+
+impl Meta {
+    /// The prefix of a sorted set's score-index rows when stored at `key`.
+    pub(crate) fn score_prefix(&self, key: &[u8]) -> Vec<u8> {
+        let mut prefix = crate::layout::prefix(key, self.version);
+        prefix.push(ZSET_SCORES);
+        prefix
+    }
+}
+
+impl Engine<'_> {
+    fn zset_at(&mut self, key: &[u8]) -> io::Result<Typed> {
+        self.collection(key, TYPE_ZSET)
+    }
+
+    fn zscore_of(&mut self, key: &[u8], meta: &Meta, member: &[u8]) -> io::Result<Option<f64>> {
+        Ok(self
+            .member_of(key, meta, member)?
+            .map(|v| score_of_value(&v)))
+    }
+
+    /// The score-index row of `member` with `score`.
+    fn index_row(key: &[u8], meta: &Meta, score: f64, member: &[u8]) -> Vec<u8> {
+        let mut row = meta.score_prefix(key);
+        row.extend_from_slice(&score_key(score));
+        row.extend_from_slice(member);
+        row
+    }
+
+    /// Sets `member`'s score (or with `None` removes it), keeping the count and the
+    /// score index; answers its old score.
+    pub(crate) fn put_zmember(
+        &mut self,
+        key: &[u8],
+        meta: &mut Meta,
+        member: &[u8],
+        score: Option<f64>,
+    ) -> io::Result<Option<f64>> {
+        let old = self.zscore_of(key, meta, member)?;
+        if let Some(old) = old {
+            self.set_member(&Self::index_row(key, meta, old, member), None)?;
+        }
+        self.set_member_of(key, meta, member, score.map(score_value))?;
+        if let Some(new) = score {
+            self.set_member(&Self::index_row(key, meta, new, member), Some(Vec::new()))?;
+        }
+        Ok(old)
+    }
+
+    /// Writes the score-index row of a member copied with its score value.
+    pub(crate) fn index_copied_member(
+        &mut self,
+        key: &[u8],
+        meta: &Meta,
+        member: &[u8],
+        value: &[u8],
+    ) -> io::Result<()> {
+        let row = Self::index_row(key, meta, score_of_value(value), member);
+        self.set_member(&row, Some(Vec::new()))?;
+        Ok(())
+    }
+
+    /// Visits the rows with `prefix` in order (or, `rev`, in reverse) from the first
+    /// at or after `prefix ++ from` (forwards only), as (row key after the prefix,
+    /// value), reading them in growing chunks so a walk that stops early reads little.
+    fn walk_rows(
+        &mut self,
+        prefix: &[u8],
+        from: &[u8],
+        rev: bool,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Step,
+    ) -> io::Result<()> {
+        let mut chunk = WALK_CHUNK;
+        if !rev {
+            let mut at = [prefix, from].concat();
+            loop {
+                let rows = self.merged_rows(prefix, &at, chunk, false)?;
+                let present: Vec<(Vec<u8>, Vec<u8>)> = rows
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v?)))
+                    .take(chunk)
+                    .collect();
+                for (row, value) in &present {
+                    if let Step::Stop = visit(&row[prefix.len()..], value) {
+                        return Ok(());
+                    }
+                }
+                match present.last() {
+                    Some((last, _)) if present.len() == chunk => {
+                        at = [last.as_slice(), &[0]].concat();
+                    }
+                    _ => return Ok(()),
+                }
+                chunk = (chunk * 2).min(WALK_MAX_CHUNK);
+            }
+        }
+        // Backwards: the last `chunk` rows, then more of them, skipping those seen.
+        let mut seen: Option<Vec<u8>> = None;
+        loop {
+            let rows = self.merged_rows(prefix, prefix, chunk, true)?;
+            let present: Vec<(Vec<u8>, Vec<u8>)> = rows
+                .into_iter()
+                .rev()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .take(chunk)
+                .collect();
+            let exhausted = present.len() < chunk;
+            for (row, value) in present {
+                if seen.as_ref().is_some_and(|s| &row >= s) {
+                    continue;
+                }
+                if let Step::Stop = visit(&row[prefix.len()..], &value) {
+                    return Ok(());
+                }
+                seen = Some(row);
+            }
+            if exhausted {
+                return Ok(());
+            }
+            chunk = chunk.saturating_mul(4);
+        }
+    }
+
+    /// Visits members by score (ascending, or `rev` descending), from the first with
+    /// a score of at least `from` (forwards only).
+    fn walk_scores(
+        &mut self,
+        key: &[u8],
+        meta: &Meta,
+        rev: bool,
+        from: Option<f64>,
+        mut visit: impl FnMut(&[u8], f64) -> Step,
+    ) -> io::Result<()> {
+        let prefix = meta.score_prefix(key);
+        let start = from.map(score_key).unwrap_or_default();
+        let start = if from.is_some() { &start[..] } else { &[][..] };
+        self.walk_rows(&prefix, start, rev, |rest, _| {
+            let Some((score, member)) = rest.split_first_chunk::<8>() else {
+                return Step::Next;
+            };
+            visit(member, score_from_key(*score))
+        })
+    }
+
+    /// The members a range selects, in the range's order, with their scores.
+    fn zselect(&mut self, key: &[u8], meta: &Meta, op: &ZRange) -> io::Result<Vec<(Vec<u8>, f64)>> {
+        let mut out = Vec::new();
+        let (offset, count) = op.limit;
+        if offset < 0 {
+            return Ok(out);
+        }
+        let mut skip = offset as u64;
+        let mut left = u64::try_from(count).unwrap_or(u64::MAX);
+        if left == 0 {
+            return Ok(out);
+        }
+        // Takes an in-range member, honouring LIMIT; `Stop` once enough.
+        let mut take = |member: &[u8], score: f64, out: &mut Vec<(Vec<u8>, f64)>| {
+            if skip > 0 {
+                skip -= 1;
+                return Step::Next;
+            }
+            if left == 0 {
+                return Step::Stop;
+            }
+            left -= 1;
+            out.push((member.to_vec(), score));
+            if left == 0 {
+                Step::Stop
+            } else {
+                Step::Next
+            }
+        };
+        match &op.by {
+            ZBy::Rank { start, stop } => {
+                let len = meta.len as i64;
+                let (mut start, mut stop) = (*start, *stop);
+                if start < 0 {
+                    start += len;
+                }
+                if stop < 0 {
+                    stop += len;
+                }
+                start = start.max(0);
+                if start > stop || start >= len {
+                    return Ok(out);
+                }
+                stop = stop.min(len - 1);
+                let (mut skip, mut want) = (start, stop - start + 1);
+                self.walk_scores(key, meta, op.rev, None, |member, score| {
+                    if skip > 0 {
+                        skip -= 1;
+                        return Step::Next;
+                    }
+                    out.push((member.to_vec(), score));
+                    want -= 1;
+                    if want == 0 {
+                        Step::Stop
+                    } else {
+                        Step::Next
+                    }
+                })?;
+            }
+            ZBy::Score { min, max } => {
+                if min.value > max.value || (min.value == max.value && (min.open || max.open)) {
+                    return Ok(out);
+                }
+                let from = (!op.rev).then_some(min.value);
+                self.walk_scores(key, meta, op.rev, from, |member, score| {
+                    if op.rev && !below_max(score, max) {
+                        return Step::Next;
+                    }
+                    if !op.rev && !above_min(score, min) {
+                        return Step::Next;
+                    }
+                    if !above_min(score, min) || !below_max(score, max) {
+                        return Step::Stop;
+                    }
+                    take(member, score, &mut out)
+                })?;
+            }
+            ZBy::Lex { min, max } => {
+                let order = lex_cmp(min, max);
+                if order == Ordering::Greater
+                    || (order == Ordering::Equal && (lex_exclusive(min) || lex_exclusive(max)))
+                {
+                    return Ok(out);
+                }
+                let from = match (op.rev, min) {
+                    (false, LexBound::Closed(m) | LexBound::Open(m)) => m.to_vec(),
+                    _ => Vec::new(),
+                };
+                let prefix = meta.prefix(key);
+                self.walk_rows(&prefix, &from, op.rev, |member, value| {
+                    if op.rev && !lex_below_max(member, max) {
+                        return Step::Next;
+                    }
+                    if !op.rev && !lex_above_min(member, min) {
+                        return Step::Next;
+                    }
+                    if !lex_above_min(member, min) || !lex_below_max(member, max) {
+                        return Step::Stop;
+                    }
+                    take(member, score_of_value(value), &mut out)
+                })?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces `dest` with a sorted set of `items` (deleting it if there are none).
+    fn store_zset(&mut self, dest: &[u8], items: &[(Vec<u8>, f64)]) -> io::Result<()> {
+        self.remove(dest);
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut meta = Meta::new(TYPE_ZSET, self.new_version());
+        for (member, score) in items {
+            self.put_zmember(dest, &mut meta, member, Some(*score))?;
+        }
+        self.save_collection(dest, &meta);
+        Ok(())
+    }
+
+    pub(super) fn zadd(&mut self, op: &ZAdd) -> io::Result<Reply> {
+        let found = checked!(self.zset_at(&op.key)?);
+        let nothing = || {
+            if op.incr {
+                Reply::Nil
+            } else {
+                Reply::Int(0)
+            }
+        };
+        let mut meta = match found {
+            Some(meta) => meta,
+            None if op.xx => return Ok(nothing()),
+            None => Meta::new(TYPE_ZSET, self.new_version()),
+        };
+        let (mut added, mut updated, mut processed, mut last) = (0, 0, 0, 0.0);
+        for (score, member) in &op.pairs {
+            let new = match self.zscore_of(&op.key, &meta, member)? {
+                Some(_) if op.nx => continue,
+                Some(current) => {
+                    let new = if op.incr { current + score } else { *score };
+                    if new.is_nan() {
+                        return Ok(Reply::err("resulting score is not a number (NaN)"));
+                    }
+                    if (op.lt && new >= current) || (op.gt && new <= current) {
+                        continue;
+                    }
+                    if new != current {
+                        updated += 1;
+                        self.put_zmember(&op.key, &mut meta, member, Some(new))?;
+                    }
+                    new
+                }
+                None if op.xx => continue,
+                None => {
+                    added += 1;
+                    self.put_zmember(&op.key, &mut meta, member, Some(*score))?;
+                    *score
+                }
+            };
+            processed += 1;
+            last = new;
+        }
+        if added + updated > 0 {
+            self.save_collection(&op.key, &meta);
+        }
+        Ok(match (op.incr, processed) {
+            (true, 0) => Reply::Nil,
+            (true, _) => Reply::Double(last),
+            (false, _) if op.ch => Reply::Int(added + updated),
+            (false, _) => Reply::Int(added),
+        })
+    }
+
+    pub(super) fn zrem(&mut self, key: &[u8], members: &[Bytes]) -> io::Result<Reply> {
+        let Some(mut meta) = checked!(self.zset_at(key)?) else {
+            return Ok(Reply::Int(0));
+        };
+        let mut removed = 0;
+        for member in members {
+            removed += i64::from(self.put_zmember(key, &mut meta, member, None)?.is_some());
+        }
+        if removed > 0 {
+            self.save_collection(key, &meta);
+        }
+        Ok(Reply::Int(removed))
+    }
+
+    pub(super) fn zscore(
+        &mut self,
+        key: &[u8],
+        members: &[Bytes],
+        many: bool,
+    ) -> io::Result<Reply> {
+        let meta = checked!(self.zset_at(key)?);
+        let mut scores = Vec::with_capacity(members.len());
+        for member in members {
+            let score = match &meta {
+                Some(meta) => self.zscore_of(key, meta, member)?,
+                None => None,
+            };
+            scores.push(score.map_or(Reply::Nil, Reply::Double));
+        }
+        Ok(if many {
+            Reply::Array(scores)
+        } else {
+            scores.pop().unwrap_or(Reply::Nil)
+        })
+    }
+
+    pub(super) fn zrank(&mut self, op: &ZRank) -> io::Result<Reply> {
+        let Some(meta) = checked!(self.zset_at(&op.key)?) else {
+            return Ok(Reply::Nil);
+        };
+        let Some(score) = self.zscore_of(&op.key, &meta, &op.member)? else {
+            return Ok(Reply::Nil);
+        };
+        let target = (score_key(score), op.member.as_ref());
+        let mut rank = 0i64;
+        self.walk_scores(&op.key, &meta, op.rev, None, |member, s| {
+            if (score_key(s), member) == target {
+                return Step::Stop;
+            }
+            rank += 1;
+            Step::Next
+        })?;
+        Ok(Reply::Int(rank))
+    }
+
+    pub(super) fn zrange(&mut self, op: &ZRange) -> io::Result<Reply> {
+        let Some(mut meta) = checked!(self.zset_at(&op.key)?) else {
+            return Ok(match &op.act {
+                ZRangeAct::Read { .. } => Reply::Array(Vec::new()),
+                ZRangeAct::Store { dest } => {
+                    self.remove(dest);
+                    Reply::Int(0)
+                }
+                ZRangeAct::Count | ZRangeAct::Remove => Reply::Int(0),
+            });
+        };
+        let items = self.zselect(&op.key, &meta, op)?;
+        let n = items.len() as i64;
+        Ok(match &op.act {
+            ZRangeAct::Read { withscores } => scored_reply(items, *withscores),
+            ZRangeAct::Count => Reply::Int(n),
+            ZRangeAct::Store { dest } => {
+                self.store_zset(dest, &items)?;
+                Reply::Int(n)
+            }
+            ZRangeAct::Remove => {
+                for (member, _) in &items {
+                    self.put_zmember(&op.key, &mut meta, member, None)?;
+                }
+                if n > 0 {
+                    self.save_collection(&op.key, &meta);
+                }
+                Reply::Int(n)
+            }
+        })
+    }
+
+    /// Pops up to `count` members from the first existing sorted set of `keys`:
+    /// `Ok(None)` if there is none, else the index of the key and the members.
+    fn zpop_from(
+        &mut self,
+        keys: &[Bytes],
+        max: bool,
+        count: u64,
+    ) -> io::Result<Result<Option<(usize, Scored)>, Reply>> {
+        for (i, key) in keys.iter().enumerate() {
+            let mut meta = match self.zset_at(key)? {
+                Ok(Some(meta)) => meta,
+                Ok(None) => continue,
+                Err(reply) => return Ok(Err(reply)),
+            };
+            let mut popped = Vec::new();
+            if count > 0 {
+                self.walk_scores(key, &meta, max, None, |member, score| {
+                    popped.push((member.to_vec(), score));
+                    if popped.len() as u64 >= count {
+                        Step::Stop
+                    } else {
+                        Step::Next
+                    }
+                })?;
+            }
+            for (member, _) in &popped {
+                self.put_zmember(key, &mut meta, member, None)?;
+            }
+            if !popped.is_empty() {
+                self.save_collection(key, &meta);
+            }
+            return Ok(Ok(Some((i, popped))));
+        }
+        Ok(Ok(None))
+    }
+
+    pub(super) fn zpop(&mut self, op: &ZPop) -> io::Result<Reply> {
+        let count = op.count.unwrap_or(1);
+        let found = checked!(self.zpop_from(&op.keys, op.max, count)?);
+        let Some((at, popped)) = found else {
+            return Ok(if op.multi {
+                Reply::NilArray
+            } else {
+                Reply::Array(Vec::new())
+            });
+        };
+        Ok(if op.multi {
+            let pairs = popped
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::bulk(m), Reply::Double(s)]))
+                .collect();
+            Reply::Array(vec![Reply::Bulk(op.names[at].clone()), Reply::Array(pairs)])
+        } else if op.count.is_none() {
+            let flat = popped
+                .into_iter()
+                .flat_map(|(m, s)| [Reply::bulk(m), Reply::Double(s)])
+                .collect();
+            Reply::Array(flat)
+        } else {
+            scored_reply(popped, true)
+        })
+    }
+
+    /// One try of `BZPOPMIN`/`BZPOPMAX`: `[key, member, score]`, or nil.
+    pub(super) fn bzpop_pair(
+        &mut self,
+        keys: &[Bytes],
+        names: &[Bytes],
+        max: bool,
+    ) -> io::Result<Reply> {
+        let found = checked!(self.zpop_from(keys, max, 1)?);
+        Ok(match found {
+            Some((at, mut popped)) => match popped.pop() {
+                Some((member, score)) => Reply::Array(vec![
+                    Reply::Bulk(names[at].clone()),
+                    Reply::bulk(member),
+                    Reply::Double(score),
+                ]),
+                None => Reply::NilArray,
+            },
+            None => Reply::NilArray,
+        })
+    }
+
+    pub(super) fn zrandmember(&mut self, op: &ZRandMember) -> io::Result<Reply> {
+        let meta = checked!(self.zset_at(&op.key)?);
+        // The whole set, from the highest score down, as Redis answers this case.
+        let whole = |engine: &mut Self, meta: &Meta| {
+            let mut all = Vec::new();
+            engine.walk_scores(&op.key, meta, true, None, |m, s| {
+                all.push((m.to_vec(), score_value(s)));
+                Step::Next
+            })?;
+            Ok(all)
+        };
+        let items = match checked!(self.pick_random(&op.key, meta, op.count, whole)?) {
+            Picks::One(picked) => return Ok(picked.map_or(Reply::Nil, |(m, _)| Reply::bulk(m))),
+            Picks::Many(items) => items,
+        };
+        let items = items
+            .into_iter()
+            .map(|(m, v)| (m, score_of_value(&v)))
+            .collect();
+        Ok(scored_reply(items, op.withscores))
+    }
+
+    /// A sorted set's (or a set's, all scores 1) members with scores; none if absent.
+    fn scored_members(&mut self, key: &[u8]) -> io::Result<Result<Scored, Reply>> {
+        let kind = self.live_ref(key)?.map(|v| v.kind);
+        let Some(kind) = kind else {
+            return Ok(Ok(Vec::new()));
+        };
+        if kind != TYPE_ZSET && kind != TYPE_SET {
+            return Ok(Err(super::wrongtype()));
+        }
+        let Ok(Some(meta)) = self.collection(key, kind)? else {
+            return Ok(Ok(Vec::new()));
+        };
+        let rows = self.members_of(key, &meta)?;
+        Ok(Ok(rows
+            .into_iter()
+            .map(|(m, v)| {
+                let score = if kind == TYPE_ZSET {
+                    score_of_value(&v)
+                } else {
+                    1.0
+                };
+                (m, score)
+            })
+            .collect()))
+    }
+
+    pub(super) fn zcombine(&mut self, op: &ZCombine) -> io::Result<Reply> {
+        let mut inputs = Vec::with_capacity(op.keys.len());
+        for key in &op.keys {
+            inputs.push(checked!(self.scored_members(key)?));
+        }
+        let aggregate = |into: &mut f64, value: f64| match op.aggregate {
+            Aggregate::Sum => {
+                *into += value;
+                if into.is_nan() {
+                    *into = 0.0;
+                }
+            }
+            Aggregate::Min => *into = into.min(value),
+            Aggregate::Max => *into = into.max(value),
+        };
+        let weighted = |i: usize, score: f64| {
+            let w = op.weights.get(i).copied().unwrap_or(1.0) * score;
+            if w.is_nan() {
+                0.0
+            } else {
+                w
+            }
+        };
+        let mut result: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        match op.how {
+            Combine::Union => {
+                for (i, input) in inputs.into_iter().enumerate() {
+                    for (member, score) in input {
+                        let score = weighted(i, score);
+                        match result.get_mut(&member) {
+                            Some(into) => aggregate(into, score),
+                            None => {
+                                result.insert(member, score);
+                            }
+                        }
+                    }
+                }
+            }
+            Combine::Inter => {
+                let maps: Vec<BTreeMap<Vec<u8>, f64>> = inputs
+                    .into_iter()
+                    .map(|i| i.into_iter().collect())
+                    .collect();
+                if let Some((first, rest)) = maps.split_first() {
+                    'members: for (member, score) in first {
+                        let mut total = weighted(0, *score);
+                        for (j, other) in rest.iter().enumerate() {
+                            let Some(s) = other.get(member) else {
+                                continue 'members;
+                            };
+                            aggregate(&mut total, weighted(j + 1, *s));
+                        }
+                        result.insert(member.clone(), total);
+                    }
+                }
+            }
+            Combine::Diff => {
+                let mut inputs = inputs.into_iter();
+                result = inputs.next().unwrap_or_default().into_iter().collect();
+                for other in inputs {
+                    for (member, _) in other {
+                        result.remove(&member);
+                    }
+                }
+            }
+        }
+        if let Some(limit) = op.count_limit {
+            let n = result.len() as u64;
+            return Ok(Reply::Int(if limit == 0 { n } else { n.min(limit) } as i64));
+        }
+        let mut items: Vec<(Vec<u8>, f64)> = result.into_iter().collect();
+        items.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        match &op.store {
+            Some(dest) => {
+                self.store_zset(dest, &items)?;
+                Ok(Reply::Int(items.len() as i64))
+            }
+            None => Ok(scored_reply(items, op.withscores)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_keys_sort_like_scores() {
+        let scores = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1e-300,
+            0.0,
+            1e-300,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        let keys: Vec<[u8; 8]> = scores.iter().map(|s| score_key(*s)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        for s in scores {
+            assert_eq!(score_from_key(score_key(s)), s);
+        }
+        assert_eq!(score_key(-0.0), score_key(0.0));
+    }
+}
