@@ -9,6 +9,7 @@ mod harness;
 mod cluster;
 
 mod checker;
+mod queue;
 mod reshape;
 mod scenarios;
 mod workload;

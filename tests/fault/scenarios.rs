@@ -6,6 +6,7 @@
 use crate::checker::{check_appends, check_register};
 use crate::cluster::{Cluster, Shape};
 use crate::harness::{test_dir, wait_for, wait_serving};
+use crate::queue::{check_queue, remaining, Queue};
 use crate::reshape;
 use crate::workload::{final_reads, Rng, Workload, LISTS};
 use std::io::{Read, Write};
@@ -94,6 +95,7 @@ pub async fn run(scenario: Scenario) {
     wait_serving(&url, Duration::from_secs(60)).await;
     let (group, _) = cluster.default_group().await;
     let workload = Workload::start(&url, 6, seed);
+    let queue = Queue::start(&url, 2, 2);
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
@@ -131,6 +133,21 @@ pub async fn run(scenario: Scenario) {
     let epoch = workload.epoch;
     let mut history = workload.finish().await;
     let lists = final_reads(&url, &mut history, epoch).await;
+    let queued = queue.finish().await;
+    let left = remaining(&url).await;
+    eprintln!(
+        "scenario {scenario:?}: queue: {} pushes acknowledged, {} unknown; {} delivered, \
+         {} pops unknown, {} left",
+        queued.pushed.len(),
+        queued.maybe_pushed.len(),
+        queued.popped.len(),
+        queued.unknown_pops,
+        left.len()
+    );
+    assert!(!queued.popped.is_empty(), "no BRPOP delivered anything");
+    if let Err(e) = check_queue(&queued, &left) {
+        panic!("scenario {scenario:?}: queue: {e}");
+    }
     eprintln!(
         "scenario {scenario:?}: {} operations attempted, {} acknowledged, {} indeterminate",
         history.attempted, history.acknowledged, history.indeterminate

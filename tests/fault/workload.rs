@@ -159,7 +159,7 @@ impl Workload {
 }
 
 /// A new connection to the router, retrying while it restarts; `None` once stopped.
-async fn reconnect(url: &str, stop: &AtomicBool) -> Option<redis::aio::MultiplexedConnection> {
+pub async fn reconnect(url: &str, stop: &AtomicBool) -> Option<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(url).expect("url");
     let config = redis::AsyncConnectionConfig::new()
         .set_response_timeout(Some(Duration::from_secs(30)))
