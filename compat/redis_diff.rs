@@ -77,6 +77,7 @@ async fn replies_are_byte_identical_to_redis() {
         include_str!("diff_scripts/sets.txt"),
         include_str!("diff_scripts/lists.txt"),
         include_str!("diff_scripts/zsets.txt"),
+        include_str!("diff_scripts/sort.txt"),
     ]
     .into_iter()
     .map(script)

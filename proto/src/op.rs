@@ -295,6 +295,10 @@ ops! {
     ZRandMember(zset::ZRandMember),
     /// `ZUNION`, `ZINTER`, `ZDIFF`, their `STORE` forms, `ZINTERCARD`.
     ZCombine(zset::ZCombine),
+    /// `SORT`, `SORT_RO`.
+    Sort(keyspace::Sort),
+    /// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ`.
+    Object(keyspace::Object),
 }
 
 /// An op whose keys may live in different ranges: it is split into one op per range

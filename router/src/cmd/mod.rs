@@ -10,6 +10,7 @@ mod connection;
 pub(crate) mod data;
 mod keyless;
 mod kinds;
+mod object;
 mod table;
 mod transactions;
 

@@ -12,6 +12,7 @@ use super::connection::{
 };
 use super::keyless::{DbSize, FlushAll, FlushDb, Info, Keys, RandomKey, Scan};
 use super::kinds::{data, find, local, Entry};
+use super::object::ObjectCmd;
 use super::transactions::{Discard, Exec, Multi, Unwatch, Watch};
 use tessera_proto::commands::bitmap::{
     BitCount, BitField, BitFieldRo, BitOp, BitPos, GetBit, SetBit,
@@ -22,7 +23,7 @@ use tessera_proto::commands::hash::{
 };
 use tessera_proto::commands::keyspace::{
     Copy, Del, Exists, Expire, ExpireAt, ExpireTime, PExpire, PExpireAt, PExpireTime, PTtl,
-    Persist, Rename, RenameNx, Touch, Ttl, Type, Unlink,
+    Persist, Rename, RenameNx, Sort, SortRo, Touch, Ttl, Type, Unlink,
 };
 use tessera_proto::commands::list::{
     BLMPop, BLMove, BLPop, BRPop, BRPopLPush, LIndex, LInsert, LLen, LMPop, LMove, LPop, LPos,
@@ -140,6 +141,7 @@ commands! {
     data MSetNx,
     local Multi,
     local Nodes,
+    local ObjectCmd,
     data Persist,
     data PExpire,
     data PExpireAt,
@@ -175,6 +177,8 @@ commands! {
     data SMembers,
     data SMIsMember,
     data SMove,
+    data Sort,
+    data SortRo,
     local Split,
     data SPop,
     data SRandMember,

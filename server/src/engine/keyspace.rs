@@ -1,10 +1,11 @@
 //! Keyspace and expiry commands, with Redis 7.0's replies and error texts.
 
 use super::Engine;
-use crate::value::type_name;
+use crate::value::{type_name, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING};
 use bytes::Bytes;
 use std::io;
-use tessera_proto::commands::keyspace::{Copy, Expire, Rename, Ttl};
+use tessera_proto::commands::keyspace::{Copy, Expire, Object, ObjectInfo, Rename, Ttl};
+use tessera_proto::number::parse_redis_int;
 use tessera_proto::reply::Reply;
 
 impl Engine<'_> {
@@ -120,5 +121,69 @@ impl Engine<'_> {
             (at as i64 - self.now_ms as i64).max(0)
         };
         Ok(Reply::Int(if form.millis { ms } else { (ms + 500) / 1000 }))
+    }
+}
+
+/// Integers Redis 7.0 shares between keys (and reports a refcount of `i32::MAX` for).
+const SHARED_INTEGERS: i64 = 10_000;
+
+impl Engine<'_> {
+    /// `OBJECT`: what Redis 7.0 would answer for the value as it is now.
+    pub(super) fn object(&mut self, op: &Object) -> io::Result<Reply> {
+        let Some(value) = self.live(&op.key)? else {
+            return Ok(Reply::Nil);
+        };
+        let small_int = || {
+            value.kind == TYPE_STRING
+                && value.payload.len() <= 20
+                && parse_redis_int(&value.payload).is_some()
+        };
+        Ok(match op.what {
+            ObjectInfo::Freq => Reply::err(
+                "An LFU maxmemory policy is not selected, access frequency not tracked. \
+                 Please note that when switching between policies at runtime LRU and LFU \
+                 data will take some time to adjust.",
+            ),
+            ObjectInfo::IdleTime => Reply::Int(0),
+            ObjectInfo::RefCount => {
+                let shared = small_int()
+                    && parse_redis_int(&value.payload)
+                        .is_some_and(|n| (0..SHARED_INTEGERS).contains(&n));
+                Reply::Int(if shared { i64::from(i32::MAX) } else { 1 })
+            }
+            ObjectInfo::Encoding => {
+                let encoding = match value.kind {
+                    TYPE_STRING if small_int() => "int",
+                    TYPE_STRING if value.payload.len() <= 44 => "embstr",
+                    TYPE_STRING => "raw",
+                    TYPE_LIST => "quicklist",
+                    kind => self.collection_encoding(&op.key, kind)?,
+                };
+                Reply::bulk(encoding)
+            }
+        })
+    }
+
+    /// The encoding Redis 7.0 would give a set, hash or sorted set of these members
+    /// (its default `*-max-*` thresholds).
+    fn collection_encoding(&mut self, key: &[u8], kind: u8) -> io::Result<&'static str> {
+        let Ok(Some(meta)) = self.collection(key, kind)? else {
+            return Ok("unknown");
+        };
+        let (limit, compact, big) = match kind {
+            TYPE_SET => (512, "intset", "hashtable"),
+            TYPE_HASH => (128, "listpack", "hashtable"),
+            _ => (128, "listpack", "skiplist"),
+        };
+        if meta.len > limit {
+            return Ok(big);
+        }
+        let members = self.members_of(key, &meta)?;
+        let fits = members.iter().all(|(member, value)| match kind {
+            TYPE_SET => parse_redis_int(member).is_some(),
+            TYPE_HASH => member.len() <= 64 && value.len() <= 64,
+            _ => member.len() <= 64,
+        });
+        Ok(if fits { compact } else { big })
     }
 }

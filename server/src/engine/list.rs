@@ -96,8 +96,23 @@ impl Engine<'_> {
         Ok(element)
     }
 
+    /// Replaces `dest` with a list of `elements`, head first (deleting it if there are
+    /// none): `SORT ... STORE`.
+    pub(super) fn store_list(&mut self, dest: &[u8], elements: Vec<Vec<u8>>) -> io::Result<()> {
+        self.remove(dest);
+        if elements.is_empty() {
+            return Ok(());
+        }
+        let mut meta = Meta::new(TYPE_LIST, self.new_version());
+        for element in elements {
+            self.push(dest, &mut meta, element, false)?;
+        }
+        self.save_collection(dest, &meta);
+        Ok(())
+    }
+
     /// Every element, head first.
-    fn elements(&mut self, key: &[u8], meta: &Meta) -> io::Result<Vec<Vec<u8>>> {
+    pub(super) fn elements(&mut self, key: &[u8], meta: &Meta) -> io::Result<Vec<Vec<u8>>> {
         (0..meta.len)
             .map(|i| Ok(self.element(key, meta, i)?.unwrap_or_default()))
             .collect()

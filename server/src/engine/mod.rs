@@ -13,6 +13,7 @@ mod keyspace;
 mod list;
 mod rng;
 mod set;
+mod sort;
 mod strings;
 mod zset;
 
@@ -109,6 +110,8 @@ impl Engine<'_> {
             Op::ZPop(op) => self.zpop(op),
             Op::ZRandMember(op) => self.zrandmember(op),
             Op::ZCombine(op) => self.zcombine(op),
+            Op::Sort(op) => self.sort(op),
+            Op::Object(op) => self.object(op),
         }
     }
 

@@ -278,6 +278,20 @@ impl Engine<'_> {
         })
     }
 
+    /// Every member, by ascending score (`SORT`).
+    pub(super) fn zset_members_by_score(
+        &mut self,
+        key: &[u8],
+        meta: &Meta,
+    ) -> io::Result<Vec<Vec<u8>>> {
+        let mut all = Vec::with_capacity(meta.len as usize);
+        self.walk_scores(key, meta, false, None, |member, _| {
+            all.push(member.to_vec());
+            Step::Next
+        })?;
+        Ok(all)
+    }
+
     /// The members a range selects, in the range's order, with their scores.
     fn zselect(&mut self, key: &[u8], meta: &Meta, op: &ZRange) -> io::Result<Vec<(Vec<u8>, f64)>> {
         let mut out = Vec::new();
