@@ -31,7 +31,10 @@ pub(crate) struct Meta {
     pub len: u64,
     /// Its expiry.
     pub expires_at_ms: Option<u64>,
-    /// A list's first position (its elements are at `head .. head + len`).
+    /// A list's first position (its elements are at `head .. head + len`); for a
+    /// sorted set, a floor of its score-index rows' score keys (no live row is below
+    /// it), raised by pops so reads from the front seek past the rows they deleted
+    /// instead of stepping over their tombstones.
     pub head: u64,
 }
 
@@ -44,7 +47,7 @@ impl Meta {
         let len = value.payload.get(16..24)?.try_into().ok()?;
         let head = match value.payload.get(24..32) {
             Some(head) => u64::from_be_bytes(head.try_into().ok()?),
-            None => LIST_MIDDLE,
+            None => Meta::first_head(value.kind),
         };
         Some(Meta {
             kind: value.kind,
@@ -57,7 +60,7 @@ impl Meta {
 
     fn encode(&self) -> Vec<u8> {
         let mut out = [&self.version.to_bytes()[..], &self.len.to_be_bytes()].concat();
-        if self.kind == TYPE_LIST {
+        if self.kind == TYPE_LIST || self.kind == TYPE_ZSET {
             out.extend_from_slice(&self.head.to_be_bytes());
         }
         out
@@ -70,7 +73,17 @@ impl Meta {
             version,
             len: 0,
             expires_at_ms: None,
-            head: LIST_MIDDLE,
+            head: Meta::first_head(kind),
+        }
+    }
+
+    /// A new collection's `head`: the middle for a list, the lowest floor for a
+    /// sorted set.
+    fn first_head(kind: u8) -> u64 {
+        if kind == TYPE_ZSET {
+            0
+        } else {
+            LIST_MIDDLE
         }
     }
 

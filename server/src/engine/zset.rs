@@ -178,6 +178,7 @@ impl Engine<'_> {
         }
         self.set_member_of(key, meta, member, score.map(score_value))?;
         if let Some(new) = score {
+            meta.head = meta.head.min(u64::from_be_bytes(score_key(new)));
             self.set_member(&Self::index_row(key, meta, new, member), Some(Vec::new()))?;
         }
         Ok(old)
@@ -268,9 +269,11 @@ impl Engine<'_> {
         mut visit: impl FnMut(&[u8], f64) -> Step,
     ) -> io::Result<()> {
         let prefix = meta.score_prefix(key);
-        let start = from.map(score_key).unwrap_or_default();
-        let start = if from.is_some() { &start[..] } else { &[][..] };
-        self.walk_rows(&prefix, start, rev, |rest, _| {
+        // No live row is below the floor: start there rather than step over the
+        // tombstones of rows popped before it.
+        let floor = meta.head.to_be_bytes();
+        let start = from.map(score_key).unwrap_or_default().max(floor);
+        self.walk_rows(&prefix, &start, rev, |rest, _| {
             let Some((score, member)) = rest.split_first_chunk::<8>() else {
                 return Step::Next;
             };
@@ -541,8 +544,20 @@ impl Engine<'_> {
                 Reply::Int(n)
             }
             ZRangeAct::Remove => {
+                // Removing a run from the first row on raises the floor past it.
+                let mut first = None;
+                self.walk_scores(&op.key, &meta, false, None, |member, _| {
+                    first = Some(member.to_vec());
+                    Step::Stop
+                })?;
+                // (A member range is in member order, not score order.)
+                let in_order = !op.rev && !matches!(op.by, ZBy::Lex { .. });
+                let from_first = in_order && items.first().map(|(m, _)| m) == first.as_ref();
                 for (member, _) in &items {
                     self.put_zmember(&op.key, &mut meta, member, None)?;
+                }
+                if let (true, Some((_, last))) = (from_first, items.last()) {
+                    meta.head = meta.head.max(u64::from_be_bytes(score_key(*last)));
                 }
                 if n > 0 {
                     self.save_collection(&op.key, &meta);
@@ -579,6 +594,10 @@ impl Engine<'_> {
             }
             for (member, _) in &popped {
                 self.put_zmember(key, &mut meta, member, None)?;
+            }
+            if let (false, Some((_, last))) = (max, popped.last()) {
+                // Every row up to the last popped one is gone.
+                meta.head = meta.head.max(u64::from_be_bytes(score_key(*last)));
             }
             if !popped.is_empty() {
                 self.save_collection(key, &meta);
@@ -792,5 +811,72 @@ mod tests {
             assert_eq!(score_from_key(score_key(s)), s);
         }
         assert_eq!(score_key(-0.0), score_key(0.0));
+    }
+
+    /// Runs `ops` on one engine over an empty store, answering each reply.
+    fn run_all(ops: &[tessera_proto::op::Op]) -> Vec<Reply> {
+        let read = |_: &[u8]| -> io::Result<Option<Vec<u8>>> { Ok(None) };
+        let mut engine = Engine::new(&read, 0, crate::value::Seq(1 << 40));
+        ops.iter().map(|op| engine.run(op).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_floor_follows_pops_and_lower_scores() {
+        use tessera_proto::commands::zset::ZScore;
+        use tessera_proto::op::Op;
+        let key = Bytes::from_static(b"\0\0\0\0z");
+        let add = |pairs: &[(f64, &'static str)]| {
+            Op::ZAdd(ZAdd {
+                key: key.clone(),
+                pairs: pairs
+                    .iter()
+                    .map(|(s, m)| (*s, Bytes::from_static(m.as_bytes())))
+                    .collect(),
+                nx: false,
+                xx: false,
+                gt: false,
+                lt: false,
+                ch: false,
+                incr: false,
+            })
+        };
+        let pop = |count| {
+            Op::ZPop(ZPop {
+                keys: vec![key.clone()],
+                names: vec![key.clone()],
+                max: false,
+                count: Some(count),
+                multi: false,
+            })
+        };
+        let range = Op::ZRange(ZRange {
+            key: key.clone(),
+            by: ZBy::Rank { start: 0, stop: -1 },
+            rev: false,
+            limit: (0, -1),
+            act: ZRangeAct::Read { withscores: false },
+        });
+        let members = |names: &[&'static str]| {
+            Reply::Array(names.iter().map(|n| Reply::bulk(n.as_bytes())).collect())
+        };
+        let replies = run_all(&[
+            add(&[(1.0, "a"), (2.0, "b"), (3.0, "c"), (3.0, "d")]),
+            pop(3),
+            range.clone(),
+            // Below the floor the pops raised: the floor comes down with it.
+            add(&[(-5.0, "low"), (3.0, "cc")]),
+            range.clone(),
+            pop(1),
+            Op::ZScore(ZScore {
+                key: key.clone(),
+                members: vec![Bytes::from_static(b"low")],
+                many: false,
+            }),
+            range,
+        ]);
+        assert_eq!(replies[2], members(&["d"]));
+        assert_eq!(replies[4], members(&["low", "cc", "d"]));
+        assert_eq!(replies[6], Reply::Nil);
+        assert_eq!(replies[7], members(&["cc", "d"]));
     }
 }
