@@ -129,3 +129,87 @@ async fn multi_key_commands_fan_out_and_cross_range_ones_are_refused_whole() {
     );
     cluster.cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_and_sorted_set_reads_span_ranges_and_their_store_forms_do_not() {
+    let cluster = TestCluster::start().await;
+    let mut con = cluster.client().await;
+    admin(&mut con, &["CREATETABLE", "t", "SPLITS", "m"])
+        .await
+        .unwrap();
+    // t:a and t:z live in different ranges; plain keys in the default table.
+    let _: i64 = con.sadd("t:a", &["1", "2", "3"]).await.unwrap();
+    let _: i64 = con.sadd("t:z", &["2", "3", "4"]).await.unwrap();
+    let _: i64 = con.sadd("plain", &["3", "9"]).await.unwrap();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let inter: Vec<String> = con.sinter(&["t:a", "t:z", "plain"]).await.unwrap();
+    assert_eq!(sorted(inter), vec!["3"]);
+    let union: Vec<String> = con.sunion(&["t:a", "t:z"]).await.unwrap();
+    assert_eq!(sorted(union), vec!["1", "2", "3", "4"]);
+    let diff: Vec<String> = con.sdiff(&["t:a", "t:z"]).await.unwrap();
+    assert_eq!(diff, vec!["1"]);
+    let card: i64 = redis::cmd("SINTERCARD")
+        .arg(2)
+        .arg("t:a")
+        .arg("t:z")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(card, 2);
+
+    let _: i64 = con
+        .zadd_multiple("t:b", &[(1, "x"), (2, "y")])
+        .await
+        .unwrap();
+    let _: i64 = con
+        .zadd_multiple("t:y", &[(10, "y"), (20, "w")])
+        .await
+        .unwrap();
+    let union: Vec<(String, f64)> = redis::cmd("ZUNION")
+        .arg(3)
+        .arg("t:b")
+        .arg("t:y")
+        .arg("t:a")
+        .arg("WITHSCORES")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let expected: Vec<(String, f64)> = [
+        ("1", 1.0),
+        ("2", 1.0),
+        ("3", 1.0),
+        ("x", 1.0),
+        ("y", 12.0),
+        ("w", 20.0),
+    ]
+    .iter()
+    .map(|(m, s)| (m.to_string(), *s))
+    .collect();
+    assert_eq!(union, expected);
+    let inter: Vec<String> = redis::cmd("ZINTER")
+        .arg(2)
+        .arg("t:b")
+        .arg("t:y")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(inter, vec!["y"]);
+    // A wrong type in another range answers WRONGTYPE.
+    let _: () = con.set("t:s", "string").await.unwrap();
+    let err = con
+        .sunion::<_, Vec<String>>(&["t:a", "t:s"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"), "{err}");
+    // A STORE form writes a destination: one range, else CROSSSLOT and nothing stored.
+    let err = con
+        .sinterstore::<_, _, i64>("t:dst", &["t:a", "t:z"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("CROSSSLOT"), "{err}");
+    assert_eq!(con.exists::<_, i64>("t:dst").await.unwrap(), 0);
+    cluster.cluster.shutdown().await.unwrap();
+}

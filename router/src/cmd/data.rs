@@ -10,6 +10,8 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use tessera_proto::call::CallError;
 use tessera_proto::catalog::{Catalog, RangeId};
+use tessera_proto::commands::set::{SCombine, SMembers};
+use tessera_proto::commands::zset::{scored_items, ZCombine};
 use tessera_proto::keys::MAX_KEY_BYTES;
 use tessera_proto::op::{Op, OpKind};
 use tessera_proto::range_map::Route;
@@ -37,9 +39,71 @@ pub async fn run(ctx: &Context, mut op: Op) -> Reply {
     }
     match run_in_one_range(ctx, op).await {
         Ok(reply) => reply,
-        Err(RangeFailure::CrossRange(_)) => cross_range(),
+        Err(RangeFailure::CrossRange(op)) => match op {
+            Op::SCombine(op) if op.store.is_none() => sets_across(ctx, &op).await,
+            Op::ZCombine(op) if op.store.is_none() => zsets_across(ctx, &op).await,
+            _ => cross_range(),
+        },
         Err(RangeFailure::Call(e)) => call_error(e),
     }
+}
+
+/// Runs `reads` (one op per key, each in its key's range) in parallel: their replies
+/// in key order.
+async fn read_each(ctx: &Context, reads: Vec<Op>) -> Vec<Reply> {
+    let calls = reads.into_iter().map(|read| async move {
+        match run_in_one_range(ctx, read).await {
+            Ok(reply) => reply,
+            Err(RangeFailure::Call(e)) => call_error(e),
+            Err(RangeFailure::CrossRange(_)) => cross_range(),
+        }
+    });
+    futures::future::join_all(calls).await
+}
+
+/// `SINTER`, `SUNION`, `SDIFF`, `SINTERCARD` over keys in several ranges: each set is
+/// read at a linearizable point of its own range (not one point across ranges), and
+/// the router combines them.
+async fn sets_across(ctx: &Context, op: &SCombine) -> Reply {
+    let reads = op
+        .keys
+        .iter()
+        .map(|key| Op::SMembers(SMembers { key: key.clone() }))
+        .collect();
+    let mut sets = Vec::with_capacity(op.keys.len());
+    for reply in read_each(ctx, reads).await {
+        match reply {
+            Reply::Set(members) => sets.push(
+                members
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        Reply::Bulk(m) => Some(m.to_vec()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            other => return other,
+        }
+    }
+    op.reply(op.combine(sets))
+}
+
+/// `ZUNION`, `ZINTER`, `ZDIFF`, `ZINTERCARD` over keys in several ranges, as
+/// [`sets_across`] does for sets.
+async fn zsets_across(ctx: &Context, op: &ZCombine) -> Reply {
+    let reads = op
+        .keys
+        .iter()
+        .map(|key| Op::ZCombine(op.read_one(key.clone())))
+        .collect();
+    let mut inputs = Vec::with_capacity(op.keys.len());
+    for reply in read_each(ctx, reads).await {
+        match scored_items(reply) {
+            Ok(items) => inputs.push(items),
+            Err(other) => return other,
+        }
+    }
+    op.reply(op.combine(inputs))
 }
 
 /// Maps every user key of `op` to its storage key.

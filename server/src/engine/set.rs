@@ -5,9 +5,8 @@ use super::collection::{checked, Meta, Picks, Typed};
 use super::Engine;
 use crate::value::TYPE_SET;
 use bytes::Bytes;
-use std::collections::BTreeSet;
 use std::io;
-use tessera_proto::commands::set::{Combine, SCombine, SMove, SPop, SRandMember};
+use tessera_proto::commands::set::{SCombine, SMove, SPop, SRandMember};
 use tessera_proto::reply::Reply;
 
 /// A set's members, or a type error.
@@ -148,30 +147,9 @@ impl Engine<'_> {
         for key in &op.keys {
             sets.push(checked!(self.set_members(key)?));
         }
-        let mut sets = sets.into_iter();
-        let first: BTreeSet<Vec<u8>> = sets.next().unwrap_or_default().into_iter().collect();
-        let result: BTreeSet<Vec<u8>> = match op.how {
-            Combine::Inter => sets.fold(first, |acc, s| {
-                let s: BTreeSet<Vec<u8>> = s.into_iter().collect();
-                acc.intersection(&s).cloned().collect()
-            }),
-            Combine::Union => sets.fold(first, |mut acc, s| {
-                acc.extend(s);
-                acc
-            }),
-            Combine::Diff => sets.fold(first, |mut acc, s| {
-                for m in s {
-                    acc.remove(&m);
-                }
-                acc
-            }),
-        };
-        if let Some(limit) = op.count_limit {
-            let n = result.len() as u64;
-            return Ok(Reply::Int(if limit == 0 { n } else { n.min(limit) } as i64));
-        }
+        let result = op.combine(sets);
         let Some(dest) = &op.store else {
-            return Ok(Reply::Set(bulk_all(result)));
+            return Ok(op.reply(result));
         };
         // A STORE form overwrites its destination whatever it holds.
         let size = result.len() as i64;

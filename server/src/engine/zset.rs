@@ -9,11 +9,9 @@ use super::Engine;
 use crate::value::{TYPE_SET, TYPE_ZSET};
 use bytes::Bytes;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::io;
-use tessera_proto::commands::set::Combine;
 use tessera_proto::commands::zset::{
-    Aggregate, LexBound, ScoreBound, ZAdd, ZBy, ZCombine, ZPop, ZRandMember, ZRange, ZRangeAct,
+    scored_reply, LexBound, ScoreBound, ZAdd, ZBy, ZCombine, ZPop, ZRandMember, ZRange, ZRangeAct,
     ZRank,
 };
 use tessera_proto::reply::Reply;
@@ -118,20 +116,6 @@ fn lex_below_max(member: &[u8], max: &LexBound) -> bool {
         LexBound::Min => false,
         LexBound::Closed(x) => member <= &x[..],
         LexBound::Open(x) => member < &x[..],
-    }
-}
-
-/// Members with scores as a reply: pairs of member and score, or the members alone.
-fn scored_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Reply {
-    if withscores {
-        Reply::Pairs(
-            items
-                .into_iter()
-                .map(|(m, s)| (Reply::bulk(m), Reply::Double(s)))
-                .collect(),
-        )
-    } else {
-        Reply::Array(items.into_iter().map(|(m, _)| Reply::bulk(m)).collect())
     }
 }
 
@@ -708,79 +692,13 @@ impl Engine<'_> {
         for key in &op.keys {
             inputs.push(checked!(self.scored_members(key)?));
         }
-        let aggregate = |into: &mut f64, value: f64| match op.aggregate {
-            Aggregate::Sum => {
-                *into += value;
-                if into.is_nan() {
-                    *into = 0.0;
-                }
-            }
-            Aggregate::Min => *into = into.min(value),
-            Aggregate::Max => *into = into.max(value),
-        };
-        let weighted = |i: usize, score: f64| {
-            let w = op.weights.get(i).copied().unwrap_or(1.0) * score;
-            if w.is_nan() {
-                0.0
-            } else {
-                w
-            }
-        };
-        let mut result: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
-        match op.how {
-            Combine::Union => {
-                for (i, input) in inputs.into_iter().enumerate() {
-                    for (member, score) in input {
-                        let score = weighted(i, score);
-                        match result.get_mut(&member) {
-                            Some(into) => aggregate(into, score),
-                            None => {
-                                result.insert(member, score);
-                            }
-                        }
-                    }
-                }
-            }
-            Combine::Inter => {
-                let maps: Vec<BTreeMap<Vec<u8>, f64>> = inputs
-                    .into_iter()
-                    .map(|i| i.into_iter().collect())
-                    .collect();
-                if let Some((first, rest)) = maps.split_first() {
-                    'members: for (member, score) in first {
-                        let mut total = weighted(0, *score);
-                        for (j, other) in rest.iter().enumerate() {
-                            let Some(s) = other.get(member) else {
-                                continue 'members;
-                            };
-                            aggregate(&mut total, weighted(j + 1, *s));
-                        }
-                        result.insert(member.clone(), total);
-                    }
-                }
-            }
-            Combine::Diff => {
-                let mut inputs = inputs.into_iter();
-                result = inputs.next().unwrap_or_default().into_iter().collect();
-                for other in inputs {
-                    for (member, _) in other {
-                        result.remove(&member);
-                    }
-                }
-            }
-        }
-        if let Some(limit) = op.count_limit {
-            let n = result.len() as u64;
-            return Ok(Reply::Int(if limit == 0 { n } else { n.min(limit) } as i64));
-        }
-        let mut items: Vec<(Vec<u8>, f64)> = result.into_iter().collect();
-        items.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let items = op.combine(inputs);
         match &op.store {
             Some(dest) => {
                 self.store_zset(dest, &items)?;
                 Ok(Reply::Int(items.len() as i64))
             }
-            None => Ok(scored_reply(items, op.withscores)),
+            None => Ok(op.reply(items)),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::spec;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// How the sets combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +36,41 @@ pub struct SCombine {
 }
 
 crate::op_kind!(SCombine, store store, list keys);
+
+impl SCombine {
+    /// Combines the inputs (each a key's members, in key order).
+    pub fn combine(&self, sets: Vec<Vec<Vec<u8>>>) -> BTreeSet<Vec<u8>> {
+        let mut sets = sets.into_iter();
+        let first: BTreeSet<Vec<u8>> = sets.next().unwrap_or_default().into_iter().collect();
+        match self.how {
+            Combine::Inter => sets.fold(first, |acc, s| {
+                let s: BTreeSet<Vec<u8>> = s.into_iter().collect();
+                acc.intersection(&s).cloned().collect()
+            }),
+            Combine::Union => sets.fold(first, |mut acc, s| {
+                acc.extend(s);
+                acc
+            }),
+            Combine::Diff => sets.fold(first, |mut acc, s| {
+                for m in s {
+                    acc.remove(&m);
+                }
+                acc
+            }),
+        }
+    }
+
+    /// The reply of a form that does not store: the count (`SINTERCARD`) or the set.
+    pub fn reply(&self, result: BTreeSet<Vec<u8>>) -> Reply {
+        match self.count_limit {
+            Some(limit) => {
+                let n = result.len() as u64;
+                Reply::Int(if limit == 0 { n } else { n.min(limit) } as i64)
+            }
+            None => Reply::Set(result.into_iter().map(Reply::bulk).collect()),
+        }
+    }
+}
 
 fn read(args: &mut Args, how: Combine) -> Result<SCombine, Reply> {
     Ok(SCombine {

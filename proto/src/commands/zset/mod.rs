@@ -45,6 +45,34 @@ fn score(arg: &[u8]) -> Option<f64> {
     parse_redis_double(arg).map(|s| if s == 0.0 { 0.0 } else { s })
 }
 
+/// Members with scores as a reply: pairs of member and double, or the members alone.
+pub fn scored_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Reply {
+    if withscores {
+        Reply::Pairs(
+            items
+                .into_iter()
+                .map(|(m, s)| (Reply::bulk(m), Reply::Double(s)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(items.into_iter().map(|(m, _)| Reply::bulk(m)).collect())
+    }
+}
+
+/// The members and scores of a [`scored_reply`] with scores.
+pub fn scored_items(reply: Reply) -> Result<Vec<(Vec<u8>, f64)>, Reply> {
+    match reply {
+        Reply::Pairs(pairs) => Ok(pairs
+            .into_iter()
+            .filter_map(|pair| match pair {
+                (Reply::Bulk(m), Reply::Double(s)) => Some((m.to_vec(), s)),
+                _ => None,
+            })
+            .collect()),
+        other => Err(other),
+    }
+}
+
 /// `MIN` (false) or `MAX` (true).
 fn min_or_max(args: &mut Args) -> Result<bool, Reply> {
     match args.option().as_deref() {

@@ -1,6 +1,7 @@
 //! `ZUNION`, `ZINTER`, `ZDIFF`, their `STORE` forms, and `ZINTERCARD`. All keys must be
 //! in one range. Sets are read as sorted sets whose scores are all 1, as Redis does.
 
+use super::scored_reply;
 use crate::args::Args;
 use crate::commands::set::Combine;
 use crate::number::parse_redis_double;
@@ -10,6 +11,7 @@ use crate::spec;
 use crate::spec::CommandSpec;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How the scores of a member found in several inputs combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +48,103 @@ crate::op_kind!(ZCombine, store store, list keys);
 
 /// Parses `numkeys key [key ...]` and the options, as Redis's
 /// `zunionInterDiffGenericCommand` does; `name` is the command's for its error.
+impl ZCombine {
+    /// Combines the inputs (each a key's members with scores, in key order) into the
+    /// result, ordered by score, then member, as Redis replies it.
+    pub fn combine(&self, inputs: Vec<Vec<(Vec<u8>, f64)>>) -> Vec<(Vec<u8>, f64)> {
+        let aggregate = |into: &mut f64, value: f64| match self.aggregate {
+            Aggregate::Sum => {
+                *into += value;
+                if into.is_nan() {
+                    *into = 0.0;
+                }
+            }
+            Aggregate::Min => *into = into.min(value),
+            Aggregate::Max => *into = into.max(value),
+        };
+        let weighted = |i: usize, score: f64| {
+            let w = self.weights.get(i).copied().unwrap_or(1.0) * score;
+            if w.is_nan() {
+                0.0
+            } else {
+                w
+            }
+        };
+        let mut result: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        match self.how {
+            Combine::Union => {
+                for (i, input) in inputs.into_iter().enumerate() {
+                    for (member, score) in input {
+                        let score = weighted(i, score);
+                        match result.get_mut(&member) {
+                            Some(into) => aggregate(into, score),
+                            None => {
+                                result.insert(member, score);
+                            }
+                        }
+                    }
+                }
+            }
+            Combine::Inter => {
+                let maps: Vec<BTreeMap<Vec<u8>, f64>> = inputs
+                    .into_iter()
+                    .map(|i| i.into_iter().collect())
+                    .collect();
+                if let Some((first, rest)) = maps.split_first() {
+                    'members: for (member, score) in first {
+                        let mut total = weighted(0, *score);
+                        for (j, other) in rest.iter().enumerate() {
+                            let Some(s) = other.get(member) else {
+                                continue 'members;
+                            };
+                            aggregate(&mut total, weighted(j + 1, *s));
+                        }
+                        result.insert(member.clone(), total);
+                    }
+                }
+            }
+            Combine::Diff => {
+                let mut inputs = inputs.into_iter();
+                result = inputs.next().unwrap_or_default().into_iter().collect();
+                for other in inputs {
+                    for (member, _) in other {
+                        result.remove(&member);
+                    }
+                }
+            }
+        }
+        let mut items: Vec<(Vec<u8>, f64)> = result.into_iter().collect();
+        items.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        items
+    }
+
+    /// The reply of a form that does not store: the count (`ZINTERCARD`) or the
+    /// members, with their scores if asked.
+    pub fn reply(&self, items: Vec<(Vec<u8>, f64)>) -> Reply {
+        match self.count_limit {
+            Some(limit) => {
+                let n = items.len() as u64;
+                Reply::Int(if limit == 0 { n } else { n.min(limit) } as i64)
+            }
+            None => scored_reply(items, self.withscores),
+        }
+    }
+
+    /// The per-key read a router runs for each input when the keys live in different
+    /// ranges: the key's members with scores (a set's all 1).
+    pub fn read_one(&self, key: Bytes) -> ZCombine {
+        ZCombine {
+            how: Combine::Union,
+            keys: vec![key],
+            weights: vec![1.0],
+            aggregate: Aggregate::Sum,
+            withscores: true,
+            store: None,
+            count_limit: None,
+        }
+    }
+}
+
 fn combine(
     args: &mut Args,
     how: Combine,
