@@ -5,7 +5,7 @@
 use super::rng::{Rng, MAX_PICKS};
 use super::{wrongtype, Engine};
 use crate::layout;
-use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_LIST, TYPE_STRING, TYPE_ZSET};
+use crate::value::{Seq, StoredValue, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET};
 use std::io;
 use tessera_common::glob;
 use tessera_proto::commands::scan_members::ScanMembers;
@@ -36,7 +36,13 @@ pub(crate) struct Meta {
     /// it), raised by pops so reads from the front seek past the rows they deleted
     /// instead of stepping over their tombstones.
     pub head: u64,
+    /// A set's or hash's members deleted since its rows got their version: once they
+    /// outnumber the live ones, [`Engine::rewrite_if_sparse`] moves it to a new version.
+    pub deleted: u64,
 }
+
+/// Fewest deleted members before a sparse set or hash is rewritten.
+const SPARSE_MIN: u64 = 1_024;
 
 /// The position a new list starts at: room to push both ways.
 pub(crate) const LIST_MIDDLE: u64 = 1 << 63;
@@ -45,9 +51,14 @@ impl Meta {
     fn decode(value: &StoredValue) -> Option<Meta> {
         let version = value.payload.get(..16)?.try_into().ok()?;
         let len = value.payload.get(16..24)?.try_into().ok()?;
-        let head = match value.payload.get(24..32) {
-            Some(head) => u64::from_be_bytes(head.try_into().ok()?),
-            None => Meta::first_head(value.kind),
+        let extra = match value.payload.get(24..32) {
+            Some(extra) => Some(u64::from_be_bytes(extra.try_into().ok()?)),
+            None => None,
+        };
+        let keeps_head = value.kind == TYPE_LIST || value.kind == TYPE_ZSET;
+        let head = match extra {
+            Some(head) if keeps_head => head,
+            _ => Meta::first_head(value.kind),
         };
         Some(Meta {
             kind: value.kind,
@@ -55,6 +66,7 @@ impl Meta {
             len: u64::from_be_bytes(len),
             expires_at_ms: value.expires_at_ms,
             head,
+            deleted: extra.filter(|_| !keeps_head).unwrap_or(0),
         })
     }
 
@@ -62,6 +74,8 @@ impl Meta {
         let mut out = [&self.version.to_bytes()[..], &self.len.to_be_bytes()].concat();
         if self.kind == TYPE_LIST || self.kind == TYPE_ZSET {
             out.extend_from_slice(&self.head.to_be_bytes());
+        } else if self.deleted > 0 {
+            out.extend_from_slice(&self.deleted.to_be_bytes());
         }
         out
     }
@@ -74,6 +88,7 @@ impl Meta {
             len: 0,
             expires_at_ms: None,
             head: Meta::first_head(kind),
+            deleted: 0,
         }
     }
 
@@ -165,6 +180,7 @@ impl Engine<'_> {
             removed += i64::from(self.set_member_of(key, &mut meta, member, None)?);
         }
         if removed > 0 {
+            self.rewrite_if_sparse(key, &mut meta)?;
             self.save_collection(key, &meta);
         }
         Ok(Reply::Int(removed))
@@ -175,6 +191,27 @@ impl Engine<'_> {
     pub(super) fn collection_len(&mut self, key: &[u8], kind: u8) -> io::Result<Reply> {
         let meta = checked!(self.collection(key, kind)?);
         Ok(Reply::Int(meta.map_or(0, |m| m.len as i64)))
+    }
+
+    /// Moves a set or hash whose deleted members outnumber its live ones (and
+    /// [`SPARSE_MIN`]) to a new version: until compaction the store keeps a tombstone
+    /// per deleted row, which every read of the collection's interval steps over (SPOP
+    /// slowed to a crawl as a set emptied). The live members are copied under the new
+    /// version once, O(1) amortized per deletion; the collector deletes the old rows,
+    /// which no read visits any more. Deterministic: the count is replicated state.
+    pub(crate) fn rewrite_if_sparse(&mut self, key: &[u8], meta: &mut Meta) -> io::Result<()> {
+        let sparse = meta.deleted > meta.len.max(SPARSE_MIN);
+        if !(meta.kind == TYPE_SET || meta.kind == TYPE_HASH) || meta.len == 0 || !sparse {
+            return Ok(());
+        }
+        let members = self.members_of(key, meta)?;
+        meta.version = self.new_version();
+        meta.deleted = 0;
+        let prefix = meta.prefix(key);
+        for (member, value) in members {
+            self.set_member(&layout::row(&prefix, &member), Some(value))?;
+        }
+        Ok(())
     }
 
     /// Stores `meta` at `key`; an empty collection is deleted, as Redis does.
@@ -214,7 +251,10 @@ impl Engine<'_> {
         let old = self.set_member(&layout::row(&meta.prefix(key), member), value)?;
         match (old.is_some(), adds) {
             (false, true) => meta.len += 1,
-            (true, false) => meta.len = meta.len.saturating_sub(1),
+            (true, false) => {
+                meta.len = meta.len.saturating_sub(1);
+                meta.deleted += 1;
+            }
             _ => {}
         }
         Ok(old.is_some())
@@ -423,6 +463,7 @@ impl Engine<'_> {
         };
         let members = self.members_of(from, &meta)?;
         meta.version = self.new_version();
+        meta.deleted = 0;
         meta.expires_at_ms = expires_at_ms;
         let prefix = meta.prefix(to);
         for (member, v) in members {
@@ -565,7 +606,25 @@ mod tests {
         picked.sort_by_key(|r| format!("{r:?}"));
         picked.dedup();
         assert!(picked.len() > 1_000, "{} distinct of 2,000", picked.len());
-        let one = Op::SPop(SPop { key, count: None });
-        assert!(matches!(run_all(&[add, one]), Reply::Bulk(_)));
+        let one = Op::SPop(SPop {
+            key: key.clone(),
+            count: None,
+        });
+        assert!(matches!(run_all(&[add.clone(), one]), Reply::Bulk(_)));
+        // Popping most of the set moves it to a new version (the old rows are left to
+        // the collector), and it keeps exactly its live members.
+        let most = Op::SPop(SPop {
+            key: key.clone(),
+            count: Some(2_500),
+        });
+        let Reply::Set(gone) = run_all(&[add.clone(), most.clone()]) else {
+            panic!("SPOP answers a set");
+        };
+        let members = Op::SMembers(tessera_proto::commands::set::SMembers { key: key.clone() });
+        let Reply::Set(left) = run_all(&[add.clone(), most, members]) else {
+            panic!("SMEMBERS answers a set");
+        };
+        assert_eq!((gone.len(), left.len()), (2_500, 500));
+        assert!(left.iter().all(|m| !gone.contains(m)));
     }
 }

@@ -98,6 +98,7 @@ impl Engine<'_> {
         if !self.set_member_of(&op.from, &mut from, &op.member, None)? {
             return Ok(Reply::Int(0));
         }
+        self.rewrite_if_sparse(&op.from, &mut from)?;
         self.save_collection(&op.from, &from);
         checked!(self.add_members(&op.to, [op.member.as_ref()])?);
         Ok(Reply::Int(1))
@@ -124,6 +125,7 @@ impl Engine<'_> {
             self.set_member_of(&op.key, &mut meta, &member, None)?;
             popped.push(member);
         }
+        self.rewrite_if_sparse(&op.key, &mut meta)?;
         self.save_collection(&op.key, &meta);
         Ok(match op.count {
             None => popped.pop().map_or(Reply::Nil, Reply::bulk),
