@@ -1,7 +1,8 @@
 //! Hash commands, with Redis 7.0's replies and error texts. Fields are member rows of
 //! the hash's collection; replies list them in field byte order.
 
-use super::collection::{checked, Meta, Picks};
+use super::collection::{checked, Meta};
+use super::random::Picks;
 use super::Engine;
 use crate::value::TYPE_HASH;
 use bytes::Bytes;

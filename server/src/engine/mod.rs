@@ -11,10 +11,12 @@ mod core;
 mod hash;
 mod keyspace;
 mod list;
+mod random;
 mod rng;
 mod set;
 mod sort;
 mod strings;
+mod zindex;
 mod zset;
 
 pub use self::core::{Change, Engine, Found, MemberChange, Reader, Source};

@@ -1,7 +1,8 @@
 //! Set commands, with Redis 7.0's replies and error texts. Members are member rows of
 //! the set's collection with empty values; replies list them in byte order.
 
-use super::collection::{checked, Meta, Picks, Typed};
+use super::collection::{checked, Meta, Typed};
+use super::random::Picks;
 use super::Engine;
 use crate::value::TYPE_SET;
 use bytes::Bytes;
