@@ -6,6 +6,7 @@
 //! always observes its own writes in order. A protocol error is answered with Redis's
 //! text and closes the connection; nothing else does.
 
+use crate::clients::ClientHandle;
 use crate::cmd::Session;
 use crate::cmd::{self, Access, Prepared};
 use crate::encode::encode;
@@ -13,10 +14,11 @@ use crate::parse::RequestParser;
 use crate::Context;
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tessera_proto::reply::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -56,17 +58,20 @@ impl InFlight {
         self.accesses.iter().any(|a| access.conflicts_with(a))
     }
 
-    /// Waits for every request in flight, encoding replies in order.
+    /// Waits for every request in flight, encoding replies in order (those of
+    /// protocol 0 are not sent: `CLIENT REPLY OFF|SKIP`).
     async fn drain(
         &mut self,
+        ctx: &Context,
         stream: &mut OwnedWriteHalf,
         output: &mut BytesMut,
     ) -> std::io::Result<()> {
         while let Some((reply, proto)) = self.replies.next().await {
-            encode(&reply, proto, output);
+            if proto != 0 {
+                encode(&reply, proto, output);
+            }
             if output.len() >= FLUSH_BYTES {
-                stream.write_all(output).await?;
-                output.clear();
+                flush(ctx, stream, output).await?;
             }
         }
         self.accesses.clear();
@@ -75,23 +80,54 @@ impl InFlight {
     }
 }
 
-/// Serves `stream` until the client leaves, sends QUIT, breaks the protocol, or the
-/// router shuts down (which drops the requests in flight: the client sees its
-/// connection close, as if the router had crashed).
-pub async fn serve(ctx: Arc<Context>, stream: TcpStream, id: u64, shutdown: CancellationToken) {
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        _ = serve_until_closed(ctx, stream, id) => {}
+/// Writes `output` to the client and empties it.
+async fn flush(
+    ctx: &Context,
+    stream: &mut OwnedWriteHalf,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
+    stream.write_all(output).await?;
+    ctx.net_output_bytes
+        .fetch_add(output.len() as u64, Ordering::Relaxed);
+    output.clear();
+    Ok(())
+}
+
+/// Reads more of the client's requests; `false` when it left.
+async fn read_more(ctx: &Context, reader: &mut OwnedReadHalf, input: &mut BytesMut) -> bool {
+    match reader.read_buf(input).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            ctx.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            true
+        }
     }
 }
 
-async fn serve_until_closed(ctx: Arc<Context>, stream: TcpStream, id: u64) {
+/// Serves `stream` until the client leaves, sends QUIT, breaks the protocol, is killed
+/// (`CLIENT KILL`), or the router shuts down (which drops the requests in flight: the
+/// client sees its connection close, as if the router had crashed).
+pub async fn serve(ctx: Arc<Context>, stream: TcpStream, id: u64, shutdown: CancellationToken) {
+    let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let client = Arc::new(ClientHandle::new(id, addr, laddr));
+    ctx.clients.add(client.clone());
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = client.kill.cancelled() => {}
+        _ = serve_until_closed(&ctx, stream, client.clone()) => {}
+    }
+    ctx.clients.remove(id);
+}
+
+async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut stream) = stream.into_split();
     let mut parser = RequestParser::new(ctx.max_bulk_bytes, ctx.max_request_bytes);
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
-    let mut session = Session::new(id, ctx.requirepass.is_none());
+    let mut session = Session::new(client, ctx.requirepass.is_none());
     let mut in_flight = InFlight {
         replies: FuturesOrdered::new(),
         accesses: Vec::new(),
@@ -103,37 +139,59 @@ async fn serve_until_closed(ctx: Arc<Context>, stream: TcpStream, id: u64) {
             match parser.next(&mut input, session.authenticated) {
                 Ok(Some(args)) => {
                     ctx.count_command();
-                    let blocking = cmd::is_blocking(&args);
-                    match cmd::prepare(&ctx, &mut session, args) {
-                        Prepared::Ready(reply) => in_flight.push_ready(reply, session.proto),
+                    let spec = cmd::spec_of(&args);
+                    if ctx.clients.paused().is_some() && spec.is_some_and(|s| s.name != "client") {
+                        // CLIENT PAUSE holds it (CLIENT itself passes, to UNPAUSE).
+                        let write = spec.is_some_and(|s| s.is_write());
+                        ctx.clients.wait_unpaused(write).await;
+                    }
+                    let blocking = spec.is_some_and(|s| s.flags.contains(&"blocking"));
+                    let silent =
+                        session.replies_off || std::mem::take(&mut session.skip_next_reply);
+                    let prepared = cmd::prepare(ctx, &mut session, args);
+                    let send = session.reply_override.take().unwrap_or(!silent);
+                    let proto = if send { session.proto } else { 0 };
+                    match prepared {
+                        Prepared::Ready(reply) => in_flight.push_ready(reply, proto),
                         Prepared::Pending(fut, access) => {
                             let must_wait = in_flight.conflicts(&access)
                                 || in_flight.replies.len() >= MAX_IN_FLIGHT;
-                            if must_wait && in_flight.drain(&mut stream, &mut output).await.is_err()
+                            if must_wait
+                                && in_flight
+                                    .drain(ctx, &mut stream, &mut output)
+                                    .await
+                                    .is_err()
                             {
                                 return;
                             }
                             in_flight.blocking |= blocking;
-                            in_flight.push_pending(fut, access, session.proto);
+                            in_flight.push_pending(fut, access, proto);
                         }
-                        Prepared::Exclusive(command) => {
+                        Prepared::Exclusive(command, recorder) => {
                             // It reads or changes session state that the requests before
                             // it may still depend on: let them finish first.
-                            if in_flight.drain(&mut stream, &mut output).await.is_err() {
+                            if in_flight
+                                .drain(ctx, &mut stream, &mut output)
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
-                            let reply = cmd::run_exclusive(&ctx, &mut session, command).await;
-                            in_flight.push_ready(reply, session.proto);
+                            let reply =
+                                cmd::run_exclusive(ctx, &mut session, command, recorder).await;
+                            in_flight.push_ready(reply, proto);
                         }
                     }
-                    if session.quit {
-                        close = true;
+                    if session.quit || session.monitor.is_some() {
+                        close = session.quit;
                         break;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    in_flight.push_ready(Reply::RawError(e.wire_text().into()), session.proto);
+                    let reply = Reply::RawError(e.wire_text().into());
+                    ctx.stats.count_error(&reply);
+                    in_flight.push_ready(reply, session.proto);
                     close = true;
                     break;
                 }
@@ -144,7 +202,7 @@ async fn serve_until_closed(ctx: Arc<Context>, stream: TcpStream, id: u64) {
         let watch_input = in_flight.blocking;
         let mut fresh_input = false;
         {
-            let drain = in_flight.drain(&mut stream, &mut output);
+            let drain = in_flight.drain(ctx, &mut stream, &mut output);
             tokio::pin!(drain);
             loop {
                 tokio::select! {
@@ -154,8 +212,8 @@ async fn serve_until_closed(ctx: Arc<Context>, stream: TcpStream, id: u64) {
                         }
                         break;
                     }
-                    read = reader.read_buf(&mut input), if watch_input => {
-                        if matches!(read, Ok(0) | Err(_)) {
+                    read = read_more(ctx, &mut reader, &mut input), if watch_input => {
+                        if !read {
                             return;
                         }
                         fresh_input = true;
@@ -163,22 +221,94 @@ async fn serve_until_closed(ctx: Arc<Context>, stream: TcpStream, id: u64) {
                 }
             }
         }
-        if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
-                return;
-            }
-            output.clear();
+        if !output.is_empty() && flush(ctx, &mut stream, &mut output).await.is_err() {
+            return;
         }
         if close {
             let _ = stream.shutdown().await;
             return;
         }
+        if session.monitor.is_some() {
+            let go_on = monitor(
+                ctx,
+                &mut session,
+                &mut parser,
+                &mut reader,
+                &mut input,
+                &mut stream,
+            );
+            if !go_on.await {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            continue;
+        }
         if fresh_input {
             continue; // Requests that came while a blocked command waited.
         }
-        match reader.read_buf(&mut input).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        if !read_more(ctx, &mut reader, &mut input).await {
+            return;
+        }
+    }
+}
+
+/// `MONITOR` mode: forwards every command the router receives until the client sends
+/// `RESET` (back to normal: `true`) or `QUIT` or leaves (`false`). Like a Redis
+/// monitor, it answers `PING` and refuses commands on the keyspace.
+async fn monitor(
+    ctx: &Arc<Context>,
+    session: &mut Session,
+    parser: &mut RequestParser,
+    reader: &mut OwnedReadHalf,
+    input: &mut BytesMut,
+    stream: &mut OwnedWriteHalf,
+) -> bool {
+    let mut output = BytesMut::new();
+    loop {
+        loop {
+            let args = match parser.next(input, session.authenticated) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(_) => return false,
+            };
+            let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+            let reply = match name.as_str() {
+                "quit" => {
+                    encode(&Reply::Ok, session.proto, &mut output);
+                    let _ = flush(ctx, stream, &mut output).await;
+                    return false;
+                }
+                "reset" | "ping" => {
+                    let reply = cmd::prepare(ctx, session, args);
+                    match reply {
+                        Prepared::Ready(reply) => reply,
+                        _ => Reply::Status("PONG".into()),
+                    }
+                }
+                _ => Reply::err("Replica can't interact with the keyspace"),
+            };
+            encode(&reply, session.proto, &mut output);
+            if session.monitor.is_none() {
+                return flush(ctx, stream, &mut output).await.is_ok();
+            }
+        }
+        if !output.is_empty() && flush(ctx, stream, &mut output).await.is_err() {
+            return false;
+        }
+        let Some(lines) = session.monitor.as_mut() else {
+            return true;
+        };
+        tokio::select! {
+            line = lines.lines.recv() => match line {
+                Ok(line) => output.extend_from_slice(&line),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            },
+            read = read_more(ctx, reader, input) => {
+                if !read {
+                    return false;
+                }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! cursors ([`cursor`]).
 
 pub mod blocked;
+pub mod clients;
 pub mod cluster;
 pub mod cmd;
 pub mod conn;
@@ -13,6 +14,7 @@ pub mod encode;
 pub mod errors;
 pub use tessera_common::glob;
 pub mod parse;
+pub mod stats;
 
 use cluster::Cluster;
 use cursor::CursorTable;
@@ -108,20 +110,48 @@ pub struct Context {
     pub requirepass: Option<String>,
     /// `--maxclients`.
     pub max_clients: AtomicUsize,
-    clients: AtomicUsize,
+    connected_now: AtomicUsize,
     connections: AtomicU64,
     commands_processed: AtomicU64,
+    rejected_connections: AtomicU64,
+    /// Bytes read from and written to clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Command counts, errors, the slow log and the latency monitor.
+    pub stats: stats::Stats,
+    /// Every connection (`CLIENT LIST|KILL|PAUSE`, `MONITOR`).
+    pub clients: clients::Clients,
 }
 
 impl Context {
     /// Currently connected clients.
     pub fn connected(&self) -> usize {
-        self.clients.load(Ordering::Relaxed)
+        self.connected_now.load(Ordering::Relaxed)
     }
 
     /// Connections accepted since start.
     pub fn connections_received(&self) -> u64 {
         self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused over `--maxclients` since start.
+    pub fn rejected_connections(&self) -> u64 {
+        self.rejected_connections.load(Ordering::Relaxed)
+    }
+
+    /// `CONFIG RESETSTAT`: the counters INFO reports start over.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+        for counter in [
+            &self.connections,
+            &self.commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Commands received since start.
@@ -195,9 +225,14 @@ pub async fn run(
         started: Instant::now(),
         requirepass: config.requirepass.clone(),
         max_clients: AtomicUsize::new(config.max_clients),
-        clients: AtomicUsize::new(0),
+        connected_now: AtomicUsize::new(0),
         connections: AtomicU64::new(0),
         commands_processed: AtomicU64::new(0),
+        rejected_connections: AtomicU64::new(0),
+        net_input_bytes: AtomicU64::new(0),
+        net_output_bytes: AtomicU64::new(0),
+        stats: stats::Stats::default(),
+        clients: clients::Clients::default(),
     });
     let next_id = AtomicU64::new(1);
     let mut connections = JoinSet::new();
@@ -205,17 +240,23 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {
-                ctx.clients.fetch_sub(1, Ordering::Relaxed);
+                ctx.connected_now.fetch_sub(1, Ordering::Relaxed);
+                metrics::gauge!("tessera_router_connections").decrement(1.0);
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     if ctx.connected() >= ctx.max_clients.load(Ordering::Relaxed) {
+                        ctx.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("tessera_router_rejected_connections_total").increment(1);
                         connections.spawn(refuse(stream));
-                        ctx.clients.fetch_add(1, Ordering::Relaxed);
+                        ctx.connected_now.fetch_add(1, Ordering::Relaxed);
+                        metrics::gauge!("tessera_router_connections").increment(1.0);
                         continue;
                     }
-                    ctx.clients.fetch_add(1, Ordering::Relaxed);
+                    ctx.connected_now.fetch_add(1, Ordering::Relaxed);
+                    metrics::gauge!("tessera_router_connections").increment(1.0);
                     ctx.connections.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("tessera_router_connections_total").increment(1);
                     let id = next_id.fetch_add(1, Ordering::Relaxed);
                     connections.spawn(conn::serve(ctx.clone(), stream, id, shutdown.clone()));
                 }

@@ -13,6 +13,7 @@ mod elastic;
 mod expiry;
 mod hashes;
 mod hibernation;
+mod introspection;
 mod multi_key;
 mod table_lifecycle;
 mod tables;

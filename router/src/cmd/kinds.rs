@@ -2,6 +2,7 @@
 //! keys, or a command type that runs against the connection's [`Session`] or the
 //! cluster — and the session itself. The command table maps names to parsers of these.
 
+use crate::clients::{ClientHandle, MonitorStream};
 use crate::Context;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -15,10 +16,10 @@ use tessera_proto::spec::CommandSpec;
 pub struct Session {
     /// The client id.
     pub id: u64,
+    /// What other connections see of this one (`CLIENT LIST`, `CLIENT KILL`).
+    pub client: Arc<ClientHandle>,
     /// RESP version in use (2 or 3).
     pub proto: u8,
-    /// `CLIENT SETNAME`.
-    pub name: Option<Bytes>,
     /// Close after this reply (QUIT).
     pub quit: bool,
     /// Passed `AUTH` (or no password is configured).
@@ -29,21 +30,53 @@ pub struct Session {
     pub multi_failed: bool,
     /// Watched user keys and the version each had when watched.
     pub watches: Vec<(Bytes, Option<Bytes>)>,
+    /// `CLIENT REPLY OFF`: no replies are sent.
+    pub replies_off: bool,
+    /// `CLIENT REPLY SKIP`: the next command's reply is not sent.
+    pub skip_next_reply: bool,
+    /// Set by `CLIENT REPLY` itself: whether its own reply is sent.
+    pub reply_override: Option<bool>,
+    /// `MONITOR`: the stream of commands this connection now forwards.
+    pub monitor: Option<MonitorStream>,
 }
 
 impl Session {
-    /// A fresh session for client `id`.
-    pub fn new(id: u64, authenticated: bool) -> Self {
+    /// A fresh session for `client`.
+    pub fn new(client: Arc<ClientHandle>, authenticated: bool) -> Self {
+        client.set_name(None);
+        client.resp.store(2, std::sync::atomic::Ordering::Relaxed);
         Self {
-            id,
+            id: client.id,
+            client,
             proto: 2,
-            name: None,
             quit: false,
             authenticated,
             multi: None,
             multi_failed: false,
             watches: Vec::new(),
+            replies_off: false,
+            skip_next_reply: false,
+            reply_override: None,
+            monitor: None,
         }
+    }
+
+    /// `CLIENT SETNAME`'s name.
+    pub fn name(&self) -> Option<Bytes> {
+        self.client.name()
+    }
+
+    /// Names the connection (an empty name clears it).
+    pub fn set_name(&mut self, name: Bytes) {
+        self.client.set_name((!name.is_empty()).then_some(name));
+    }
+
+    /// Switches the RESP version.
+    pub fn set_proto(&mut self, proto: u8) {
+        self.proto = proto;
+        self.client
+            .resp
+            .store(proto, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

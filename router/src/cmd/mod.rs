@@ -8,6 +8,7 @@
 mod admin;
 mod connection;
 pub(crate) mod data;
+mod introspection;
 mod keyless;
 mod kinds;
 mod object;
@@ -17,12 +18,16 @@ mod transactions;
 pub use kinds::{find, ClusterCommand, Entry, ExclusiveCommand, Parsed, Session, SessionCommand};
 pub use table::{lookup, COMMANDS};
 
+use crate::clients::ClientHandle;
+use crate::stats::CommandStats;
 use crate::Context;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tessera_proto::args::Args;
 use tessera_proto::reply::{wrong_arity, Reply};
+use tessera_proto::spec::CommandSpec;
 
 /// Redis's reply to a command it does not know.
 pub fn unknown_command(args: &[Bytes]) -> Reply {
@@ -76,7 +81,7 @@ pub enum Prepared {
     Pending(BoxFuture<'static, Reply>, Access),
     /// It needs the session and the cluster: run it with [`run_exclusive`] once every
     /// earlier request has finished.
-    Exclusive(Box<dyn ExclusiveCommand>),
+    Exclusive(Box<dyn ExclusiveCommand>, Recorder),
 }
 
 /// Commands that are not queued by MULTI.
@@ -84,36 +89,115 @@ const NOT_QUEUED: &[&str] = &["exec", "discard", "multi", "watch", "quit", "rese
 
 /// Whether a request is a blocking command (`BLPOP`, ...), which may wait for long.
 pub fn is_blocking(args: &[Bytes]) -> bool {
-    let Some(name) = args.first() else {
-        return false;
-    };
-    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-    lookup(&name).is_some_and(|e| e.spec.flags.contains(&"blocking"))
+    spec_of(args).is_some_and(|spec| spec.flags.contains(&"blocking"))
+}
+
+/// The spec of a request's command, if it is one Tessera knows.
+pub fn spec_of(args: &[Bytes]) -> Option<&'static CommandSpec> {
+    let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
+    lookup(&name).map(|e| e.spec)
+}
+
+/// Counts one call of a command when its reply is known (INFO commandstats, SLOWLOG,
+/// the latency monitor, Prometheus).
+pub struct Recorder {
+    command: Arc<CommandStats>,
+    started: Instant,
+    args: Vec<Bytes>,
+    client: Arc<ClientHandle>,
+    /// A blocking command: its wait is not its latency.
+    blocking: bool,
+}
+
+impl Recorder {
+    /// Records the call's reply and duration.
+    pub fn finish(self, ctx: &Context, reply: &Reply) {
+        let elapsed = if self.blocking {
+            Duration::ZERO
+        } else {
+            self.started.elapsed()
+        };
+        ctx.stats.finish(&self.command, elapsed, reply);
+        let micros = elapsed.as_micros() as u64;
+        let slowlog = !self.command.skip_slowlog && ctx.stats.slowlog.wants(micros);
+        let monitor = &ctx.stats.latency;
+        let latency = monitor.wants(micros / 1000);
+        if slowlog || latency {
+            let now = unix_micros() / 1_000_000;
+            if slowlog {
+                let (addr, name) = (self.client.addr.to_string(), self.client.name());
+                let name = name.unwrap_or_default();
+                ctx.stats
+                    .slowlog
+                    .push(micros, &self.args, addr, name, now as i64);
+            }
+            let event = if self.command.fast {
+                "fast-command"
+            } else {
+                "command"
+            };
+            monitor.observe(event, micros / 1000, now as i64);
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch (SLOWLOG, MONITOR).
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The name a call is counted under: `container|subcommand` for the subcommands of
+/// `CLIENT`, `CONFIG` and the like that parsed (so the names stay a bounded set).
+fn counted_name(name: &str, spec: &CommandSpec, args: &[Bytes], parsed: &Parsed) -> String {
+    let container = spec.summary.starts_with("A container for");
+    let failed = matches!(parsed, Parsed::Reply(reply) if reply.is_error());
+    match args.get(1) {
+        Some(sub) if container && !failed => {
+            format!(
+                "{name}|{}",
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            )
+        }
+        _ => name.to_string(),
+    }
 }
 
 /// Prepares one request: validates name, arity and authentication, queues it inside
 /// MULTI, runs session commands at once, and wraps the others in a future.
 pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> Prepared {
+    let started = Instant::now();
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    let refuse = |session: &mut Session, reply: Reply| {
+    let refuse = |session: &mut Session, command: Option<&CommandStats>, reply: Reply| {
         if session.multi.is_some() {
             session.multi_failed = true;
         }
+        ctx.stats.reject(command, &reply);
         Prepared::Ready(reply)
     };
     let Some(entry) = lookup(&name) else {
-        return refuse(session, unknown_command(&args));
+        return refuse(session, None, unknown_command(&args));
     };
     let spec = entry.spec;
     if !spec.arity_ok(args.len()) {
-        return refuse(session, wrong_arity(spec.name));
+        let command = ctx.stats.command(&name, spec);
+        return refuse(session, Some(&command), wrong_arity(spec.name));
     }
     if !session.authenticated && !spec.no_auth() {
         let noauth = Reply::Error("NOAUTH Authentication required.".into());
-        return refuse(session, noauth);
+        return refuse(session, None, noauth);
     }
     let mut parsed_args = Args::new(&args, ctx.limits());
     let parsed = (entry.parse)(&mut parsed_args).unwrap_or_else(Parsed::Reply);
+    let command = ctx
+        .stats
+        .command(&counted_name(&name, spec, &args, &parsed), spec);
+    session.client.touch(&command);
+    if ctx.clients.monitored() && !command.skip_monitor && !spec.no_auth() {
+        let line = crate::clients::monitor_line(unix_micros(), &session.client.addr, &args);
+        ctx.clients.feed_monitors(line);
+    }
     if session.multi.is_some() && !NOT_QUEUED.contains(&spec.name) {
         let parsed = match parsed {
             Parsed::Cluster(_) | Parsed::Exclusive(_) => Parsed::Reply(Reply::err(format!(
@@ -129,15 +213,50 @@ pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> P
         write: spec.is_write(),
         keys: spec.keys(&args),
     };
+    let blocking = spec.flags.contains(&"blocking");
+    let recorder = |args| Recorder {
+        command,
+        started,
+        args,
+        client: session.client.clone(),
+        blocking,
+    };
+    let ready = |reply: Reply, recorder: Recorder| {
+        recorder.finish(ctx, &reply);
+        Prepared::Ready(reply)
+    };
     match parsed {
-        Parsed::Reply(reply) => Prepared::Ready(reply),
-        Parsed::Session(command) => Prepared::Ready(command.run(ctx, session)),
-        Parsed::Exclusive(command) => Prepared::Exclusive(command),
-        Parsed::Op(op) => {
-            let ctx = ctx.clone();
-            Prepared::Pending(Box::pin(async move { data::run(&ctx, op).await }), access())
+        Parsed::Reply(reply) => ready(reply, recorder(args)),
+        Parsed::Session(command) => {
+            let recorder = recorder(args);
+            ready(command.run(ctx, session), recorder)
         }
-        Parsed::Cluster(command) => Prepared::Pending(command.run(ctx.clone()), access()),
+        Parsed::Exclusive(command) => Prepared::Exclusive(command, recorder(args)),
+        Parsed::Op(op) => {
+            let (ctx, access) = (ctx.clone(), access());
+            let recorder = recorder(args);
+            Prepared::Pending(
+                Box::pin(async move {
+                    let reply = data::run(&ctx, op).await;
+                    recorder.finish(&ctx, &reply);
+                    reply
+                }),
+                access,
+            )
+        }
+        Parsed::Cluster(command) => {
+            let (ctx, access) = (ctx.clone(), access());
+            let recorder = recorder(args);
+            let fut = command.run(ctx.clone());
+            Prepared::Pending(
+                Box::pin(async move {
+                    let reply = fut.await;
+                    recorder.finish(&ctx, &reply);
+                    reply
+                }),
+                access,
+            )
+        }
     }
 }
 
@@ -146,8 +265,11 @@ pub async fn run_exclusive(
     ctx: &Context,
     session: &mut Session,
     command: Box<dyn ExclusiveCommand>,
+    recorder: Recorder,
 ) -> Reply {
-    command.run(ctx, session).await
+    let reply = command.run(ctx, session).await;
+    recorder.finish(ctx, &reply);
+    reply
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::admin::{
 use super::connection::{
     Auth, Client, CommandCmd, Config, Echo, Hello, Ping, Quit, Reset, Select, Time,
 };
+use super::introspection::{Latency, Monitor, Slowlog};
 use super::keyless::{DbSize, FlushAll, FlushDb, Info, Keys, RandomKey, Scan};
 use super::kinds::{data, find, local, Entry};
 use super::object::ObjectCmd;
@@ -121,6 +122,7 @@ commands! {
     data IncrByFloat,
     local Info,
     local Keys,
+    local Latency,
     data Lcs,
     data LIndex,
     data LInsert,
@@ -137,6 +139,7 @@ commands! {
     data LTrim,
     local Merge,
     data MGet,
+    local Monitor,
     data MSet,
     data MSetNx,
     local Multi,
@@ -174,6 +177,7 @@ commands! {
     data SInterCard,
     data SInterStore,
     data SIsMember,
+    local Slowlog,
     data SMembers,
     data SMIsMember,
     data SMove,

@@ -54,16 +54,30 @@ impl SessionCommand for Config {
         match *self {
             Config::Get(patterns) => get(ctx, &patterns),
             Config::Set(pairs) => set(ctx, &pairs),
-            Config::ResetStat => Reply::Ok,
+            Config::ResetStat => {
+                ctx.reset_stats();
+                Reply::Ok
+            }
         }
     }
 }
 
 /// Configuration parameters `CONFIG GET` reports, with Tessera's values.
 fn params(ctx: &Context) -> Vec<(&'static str, String)> {
+    let stats = &ctx.stats;
     vec![
         ("appendonly", "yes".into()),
         ("databases", "1".into()),
+        (
+            "latency-monitor-threshold",
+            stats
+                .latency
+                .threshold_ms
+                .load(Ordering::Relaxed)
+                .to_string(),
+        ),
+        ("latency-tracking", "yes".into()),
+        ("latency-tracking-info-percentiles", "50 99 99.9".into()),
         ("max-value-bytes", ctx.max_value_bytes.to_string()),
         (
             "maxclients",
@@ -75,6 +89,18 @@ fn params(ctx: &Context) -> Vec<(&'static str, String)> {
         ("proto-max-bulk-len", ctx.max_bulk_bytes.to_string()),
         ("requirepass", ctx.requirepass.clone().unwrap_or_default()),
         ("save", String::new()),
+        (
+            "slowlog-log-slower-than",
+            stats
+                .slowlog
+                .slower_than
+                .load(Ordering::Relaxed)
+                .to_string(),
+        ),
+        (
+            "slowlog-max-len",
+            stats.slowlog.max_len.load(Ordering::Relaxed).to_string(),
+        ),
         ("timeout", "0".into()),
     ]
 }
@@ -92,35 +118,71 @@ fn get(ctx: &Context, patterns: &[Bytes]) -> Reply {
     )
 }
 
-/// Only `maxclients` can change at run time; nothing changes unless every pair is
-/// accepted.
+/// What `CONFIG SET` may change at run time.
+enum Setting {
+    MaxClients(usize),
+    SlowerThan(i64),
+    SlowlogLen(usize),
+    LatencyThreshold(u64),
+}
+
+fn not_an_integer(name: &str) -> Reply {
+    Reply::err(format!(
+        "CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
+    ))
+}
+
+/// A value that must be an integer within `min..`.
+fn at_least(name: &str, value: &[u8], min: i64) -> Result<i64, Reply> {
+    match parse_redis_int(value) {
+        Some(n) if n >= min => Ok(n),
+        Some(_) => Err(Reply::err(format!(
+            "CONFIG SET failed (possibly related to argument '{name}') - argument must be between {min} and 9223372036854775807 inclusive"
+        ))),
+        None => Err(not_an_integer(name)),
+    }
+}
+
+/// `maxclients`, the slow log's and the latency monitor's settings change at run time;
+/// nothing changes unless every pair is accepted.
 fn set(ctx: &Context, pairs: &[Bytes]) -> Reply {
-    let mut max_clients = None;
+    let mut settings = Vec::new();
     for pair in pairs.chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        match name.as_str() {
-            "maxclients" => match parse_redis_int(&pair[1]) {
-                Some(n) if n >= 1 => max_clients = Some(n as usize),
-                _ => {
-                    return Reply::err(format!(
-                        "CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
-                    ))
-                }
+        let value = &pair[1];
+        let setting = match name.as_str() {
+            "maxclients" => match parse_redis_int(value) {
+                Some(n) if n >= 1 => Ok(Setting::MaxClients(n as usize)),
+                _ => Err(not_an_integer(&name)),
             },
-            _ if params(ctx).iter().any(|(p, _)| *p == name) => {
-                return Reply::err(format!(
-                    "CONFIG SET failed (possibly related to argument '{name}') - Tessera cannot change it at run time"
-                ))
+            "slowlog-log-slower-than" => parse_redis_int(value)
+                .map(Setting::SlowerThan)
+                .ok_or_else(|| not_an_integer(&name)),
+            "slowlog-max-len" => at_least(&name, value, 0).map(|n| Setting::SlowlogLen(n as usize)),
+            "latency-monitor-threshold" => {
+                at_least(&name, value, 0).map(|n| Setting::LatencyThreshold(n as u64))
             }
-            _ => {
-                return Reply::err(format!(
-                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ))
-            }
+            _ if params(ctx).iter().any(|(p, _)| *p == name) => Err(Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - Tessera cannot change it at run time"
+            ))),
+            _ => Err(Reply::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ))),
+        };
+        match setting {
+            Ok(setting) => settings.push(setting),
+            Err(reply) => return reply,
         }
     }
-    if let Some(n) = max_clients {
-        ctx.max_clients.store(n, Ordering::Relaxed);
+    for setting in settings {
+        match setting {
+            Setting::MaxClients(n) => ctx.max_clients.store(n, Ordering::Relaxed),
+            Setting::SlowerThan(us) => ctx.stats.slowlog.slower_than.store(us, Ordering::Relaxed),
+            Setting::SlowlogLen(n) => ctx.stats.slowlog.max_len.store(n, Ordering::Relaxed),
+            Setting::LatencyThreshold(ms) => {
+                ctx.stats.latency.threshold_ms.store(ms, Ordering::Relaxed)
+            }
+        }
     }
     Reply::Ok
 }

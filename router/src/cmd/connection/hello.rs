@@ -81,10 +81,10 @@ impl SessionCommand for Hello {
             if let Err(reply) = valid_client_name(&name) {
                 return reply;
             }
-            session.name = (!name.is_empty()).then_some(name);
+            session.set_name(name);
         }
         let proto = self.proto.unwrap_or(session.proto);
-        session.proto = proto;
+        session.set_proto(proto);
         Reply::Map(vec![
             (Reply::bulk("server"), Reply::bulk("redis")),
             (Reply::bulk("version"), Reply::bulk(REDIS_VERSION)),

@@ -18,7 +18,7 @@ no_args_command!(Reset: spec! {
 
 impl SessionCommand for Reset {
     fn run(self: Box<Self>, ctx: &Context, session: &mut Session) -> Reply {
-        *session = Session::new(session.id, ctx.requirepass.is_none());
+        *session = Session::new(session.client.clone(), ctx.requirepass.is_none());
         Reply::Status("RESET".into())
     }
 }

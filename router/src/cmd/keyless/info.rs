@@ -5,6 +5,7 @@ use crate::cmd::{ClusterCommand, Parsed};
 use crate::{Context, REDIS_VERSION};
 use futures::future::BoxFuture;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tessera_proto::args::Args;
 use tessera_proto::op::Command;
@@ -38,13 +39,15 @@ impl ClusterCommand for Info {
 }
 
 impl Info {
+    /// Whether `section` is asked for: by name, by `all`/`everything`, or (for the
+    /// default sections, all but `commandstats` and `latencystats`) by `default` or no
+    /// argument.
     fn wants(&self, section: &str) -> bool {
-        let all = self.0.is_empty()
-            || self
-                .0
-                .iter()
-                .any(|w| w == "all" || w == "everything" || w == "default");
-        all || self.0.iter().any(|w| w == section)
+        let default = !matches!(section, "commandstats" | "latencystats");
+        (default && self.0.is_empty())
+            || self.0.iter().any(|w| {
+                w == section || w == "all" || w == "everything" || (default && w == "default")
+            })
     }
 
     async fn report(&self, ctx: &Context) -> Reply {
@@ -76,10 +79,31 @@ impl Info {
         if self.wants("stats") {
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+                 total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
+                 total_error_replies:{}\r\n\r\n",
                 ctx.connections_received(),
-                ctx.commands_processed()
+                ctx.commands_processed(),
+                ctx.net_input_bytes.load(Ordering::Relaxed),
+                ctx.net_output_bytes.load(Ordering::Relaxed),
+                ctx.rejected_connections(),
+                ctx.stats.error_replies(),
             );
+        }
+        if self.wants("commandstats") {
+            out.push_str("# Commandstats\r\n");
+            ctx.stats.write_commandstats(&mut out);
+            out.push_str("\r\n");
+        }
+        if self.wants("errorstats") {
+            out.push_str("# Errorstats\r\n");
+            ctx.stats.write_errorstats(&mut out);
+            out.push_str("\r\n");
+        }
+        if self.wants("latencystats") {
+            out.push_str("# Latencystats\r\n");
+            ctx.stats.write_latencystats(&mut out);
+            out.push_str("\r\n");
         }
         if self.wants("cluster") {
             out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
