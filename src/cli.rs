@@ -121,6 +121,15 @@ impl ElasticFlags {
     }
 }
 
+/// The process's HTTP address.
+#[derive(Args)]
+pub struct HttpFlag {
+    /// Serve Prometheus `/metrics` and the web console on this address ("off": not at
+    /// all; port 0 picks a free one, printed at start).
+    #[arg(long, default_value = "127.0.0.1:0", env = "TESSERA_HTTP")]
+    pub http: String,
+}
+
 /// A configuration file.
 #[derive(Args)]
 pub struct ConfigFlag {
@@ -142,6 +151,8 @@ pub enum Command {
         reads: ReadFlags,
         #[command(flatten)]
         elastic: ElasticFlags,
+        #[command(flatten)]
+        http: HttpFlag,
         #[command(flatten)]
         config: ConfigFlag,
     },
@@ -198,6 +209,8 @@ pub enum Command {
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]
+        http: HttpFlag,
+        #[command(flatten)]
         config: ConfigFlag,
     },
     /// Run one storage node.
@@ -247,6 +260,8 @@ pub enum Command {
         #[command(flatten)]
         secret: SecretFlags,
         #[command(flatten)]
+        http: HttpFlag,
+        #[command(flatten)]
         config: ConfigFlag,
     },
     /// Run a router (the RESP front end) for a cluster.
@@ -258,6 +273,8 @@ pub enum Command {
         meta: String,
         #[command(flatten)]
         secret: SecretFlags,
+        #[command(flatten)]
+        http: HttpFlag,
         #[command(flatten)]
         config: ConfigFlag,
     },

@@ -5,4 +5,5 @@
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod http;
 pub mod playground;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tessera::cli::{Cli, ClientFlags, Command, ElasticFlags, ReadFlags};
+use tessera::cli::{Cli, ClientFlags, Command, ElasticFlags, HttpFlag, ReadFlags};
 use tessera::dev::{DevCluster, DevOptions};
 use tessera::playground::PlaygroundOptions;
 use tessera_common::raftnet::RaftTimings;
@@ -27,6 +27,7 @@ struct MetaFlags {
     id: u64,
     members: String,
     listen: Option<String>,
+    http: HttpFlag,
     data_dir: PathBuf,
     controller: ControllerConfig,
 }
@@ -45,6 +46,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Before any part registers a metric: handles taken earlier would record nowhere.
+    tessera::http::prometheus();
     runtime.block_on(async move {
         match cli.command {
             Command::Dev {
@@ -52,8 +55,9 @@ fn main() -> anyhow::Result<()> {
                 data_dir,
                 reads,
                 elastic,
+                http,
                 ..
-            } => run_dev(client, data_dir, reads, elastic).await,
+            } => run_dev(client, data_dir, reads, elastic, http).await,
             Command::Playground {
                 meta,
                 nodes,
@@ -82,6 +86,7 @@ fn main() -> anyhow::Result<()> {
                 elastic,
                 failpoint,
                 secret,
+                http,
                 ..
             } => {
                 secret.apply()?;
@@ -92,6 +97,7 @@ fn main() -> anyhow::Result<()> {
                     id,
                     members,
                     listen,
+                    http,
                     data_dir,
                     controller: elastic.apply(ControllerConfig {
                         default_replicas,
@@ -118,6 +124,7 @@ fn main() -> anyhow::Result<()> {
                 reads,
                 failpoint,
                 secret,
+                http,
                 ..
             } => {
                 secret.apply()?;
@@ -140,16 +147,17 @@ fn main() -> anyhow::Result<()> {
                     heartbeat: heartbeat_interval,
                     clock: tessera_common::clock::system(),
                 };
-                run_node(config, listen, &resp).await
+                run_node(config, listen, &resp, &http).await
             }
             Command::Router {
                 client,
                 meta,
                 secret,
+                http,
                 ..
             } => {
                 secret.apply()?;
-                run_router(client, &meta).await
+                run_router(client, &meta, &http).await
             }
         }
     })
@@ -206,6 +214,7 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
         id,
         members,
         listen,
+        http,
         data_dir,
         controller,
     } = flags;
@@ -218,8 +227,9 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("bind {addr}"))?;
+    let http = start_http(&http).await?;
     println!(
-        "tessera meta: listening on {} (member {id} of {})",
+        "tessera meta: listening on {} (member {id} of {}{http})",
         listener.local_addr()?,
         members.len()
     );
@@ -236,7 +246,12 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
     .await
 }
 
-async fn run_node(mut config: NodeConfig, listen: SocketAddr, resp: &str) -> anyhow::Result<()> {
+async fn run_node(
+    mut config: NodeConfig,
+    listen: SocketAddr,
+    resp: &str,
+    http: &HttpFlag,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("bind {listen}"))?;
@@ -253,8 +268,9 @@ async fn run_node(mut config: NodeConfig, listen: SocketAddr, resp: &str) -> any
         Some(l) => format!(", RESP on {}", l.local_addr()?),
         None => String::new(),
     };
+    let http = start_http(http).await?;
     println!(
-        "tessera node: listening on {addr} (node {}{resp_note})",
+        "tessera node: listening on {addr} (node {}{resp_note}{http})",
         config.id
     );
     if config.advertise_addr.is_empty() {
@@ -282,9 +298,15 @@ async fn run_node(mut config: NodeConfig, listen: SocketAddr, resp: &str) -> any
     .await
 }
 
-async fn run_router(client: ClientFlags, meta: &str) -> anyhow::Result<()> {
+async fn run_router(client: ClientFlags, meta: &str, http: &HttpFlag) -> anyhow::Result<()> {
     let listener = TcpListener::bind(SocketAddr::new(client.bind, client.port)).await?;
-    println!("tessera router: listening on {}", listener.local_addr()?);
+    let http = start_http(http).await?;
+    let note = http.strip_prefix(", ").map(|h| format!(" ({h})"));
+    println!(
+        "tessera router: listening on {}{}",
+        listener.local_addr()?,
+        note.unwrap_or_default()
+    );
     let config = client.router_config(list(meta));
     until_signal("router", |shutdown| {
         tessera_router::run(config, listener, shutdown)
@@ -297,6 +319,7 @@ async fn run_dev(
     data_dir: PathBuf,
     reads: ReadFlags,
     elastic: ElasticFlags,
+    http: HttpFlag,
 ) -> anyhow::Result<()> {
     let options = DevOptions {
         split_bytes: elastic.split_bytes,
@@ -311,8 +334,9 @@ async fn run_dev(
         ..Default::default()
     };
     let cluster = DevCluster::start(options).await?;
+    let http = start_http(&http).await?;
     println!(
-        "tessera dev: listening on {} (data in {}, meta at {}, nodes: {})",
+        "tessera dev: listening on {} (data in {}, meta at {}, nodes: {}{http})",
         cluster.router_addr(),
         data_dir.display(),
         cluster.meta_addr(),
@@ -328,6 +352,15 @@ async fn run_dev(
     cluster.shutdown().await?;
     eprintln!("tessera dev: stopped cleanly");
     Ok(())
+}
+
+/// Starts the process's HTTP server (`/metrics`) for as long as the process runs; the
+/// `, http on ADDR` note of its banner (empty when `--http off`).
+async fn start_http(http: &HttpFlag) -> anyhow::Result<String> {
+    let bound = tessera::http::start(&http.http, None, CancellationToken::new())
+        .await
+        .with_context(|| format!("bind --http {}", http.http))?;
+    Ok(bound.map(|a| format!(", http on {a}")).unwrap_or_default())
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

@@ -36,6 +36,9 @@ struct Listed {
     addr: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     resp: Option<String>,
+    /// Its `/metrics` (and console) address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<String>,
 }
 
 /// The contents of `playground.json`.
@@ -154,10 +157,7 @@ fn start_all(options: &PlaygroundOptions, children: &mut Vec<Running>) -> anyhow
             "tessera node: listening on ",
         )?;
         let mut entry = listed(Some(id), &child, &line);
-        entry.resp = line
-            .split("RESP on ")
-            .nth(1)
-            .map(|r| r.trim_end_matches(')').to_string());
+        entry.resp = note(&line, "RESP on ");
         nodes.push(entry);
         children.push(child);
     }
@@ -212,7 +212,15 @@ fn listed(id: Option<u64>, child: &Running, line: &str) -> Listed {
             .unwrap_or_default()
             .to_string(),
         resp: None,
+        http: note(line, "http on "),
     }
+}
+
+/// The value a child's "listening on" line gives after `label`, up to `,` or `)`.
+fn note(line: &str, label: &str) -> Option<String> {
+    let rest = line.split(label).nth(1)?;
+    let end = rest.find([',', ')']).unwrap_or(rest.len());
+    Some(rest[..end].to_string())
 }
 
 /// The secret the children authenticate each other with: kept in the data directory
@@ -328,31 +336,19 @@ fn spawn(
 fn print_listing(listing: &Listing, dir: &Path) {
     println!("tessera playground: listening on {}", listing.router.addr);
     println!("{:<8} {:>4} {:>8}  address", "role", "id", "pid");
-    println!(
-        "{:<8} {:>4} {:>8}  {}",
-        "router", "-", listing.router.pid, listing.router.addr
-    );
-    for m in &listing.meta {
+    let rows = std::iter::once(("router", &listing.router))
+        .chain(listing.meta.iter().map(|m| ("meta", m)))
+        .chain(listing.nodes.iter().map(|n| ("node", n)));
+    for (role, p) in rows {
+        let id = p.id.map_or_else(|| "-".to_string(), |id| id.to_string());
+        let resp = p.resp.as_deref().map(|r| format!(" (RESP {r})"));
+        let http = p.http.as_deref().map(|h| format!(" (http {h})"));
         println!(
-            "{:<8} {:>4} {:>8}  {}",
-            "meta",
-            m.id.unwrap_or(0),
-            m.pid,
-            m.addr
-        );
-    }
-    for n in &listing.nodes {
-        let resp = n
-            .resp
-            .as_deref()
-            .map(|r| format!(" (RESP {r})"))
-            .unwrap_or_default();
-        println!(
-            "{:<8} {:>4} {:>8}  {}{resp}",
-            "node",
-            n.id.unwrap_or(0),
-            n.pid,
-            n.addr
+            "{role:<8} {id:>4} {:>8}  {}{}{}",
+            p.pid,
+            p.addr,
+            resp.unwrap_or_default(),
+            http.unwrap_or_default()
         );
     }
     println!(

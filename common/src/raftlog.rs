@@ -375,6 +375,7 @@ where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let started = std::time::Instant::now();
         let mut batch = self.ks.db.batch();
         let mut cached = Vec::new();
         for entry in entries {
@@ -385,6 +386,8 @@ where
         }
         batch.commit().map_err(io_err)?;
         let total: usize = cached.iter().map(|(_, size)| size).sum();
+        metrics::counter!("tessera_raft_log_appended_entries_total").increment(cached.len() as u64);
+        metrics::counter!("tessera_raft_log_appended_bytes_total").increment(total as u64);
         self.appended
             .fetch_add(total as u64, std::sync::atomic::Ordering::Relaxed);
         {
@@ -393,9 +396,11 @@ where
                 cache.push(entry, size);
             }
         }
-        self.ks
-            .syncer
-            .sync_then(move |res| callback.io_completed(res));
+        self.ks.syncer.sync_then(move |res| {
+            metrics::histogram!("tessera_raft_log_append_seconds")
+                .record(started.elapsed().as_secs_f64());
+            callback.io_completed(res)
+        });
         Ok(())
     }
 

@@ -87,6 +87,7 @@ where
             .await
             .map_or_else(|e| failed(&e), RaftReply::Vote),
         RaftRequest::Snapshot { vote, meta, data } => {
+            metrics::counter!("tessera_raft_snapshots_received_total").increment(1);
             let snapshot = Snapshot {
                 meta,
                 snapshot: Cursor::new(data),
@@ -207,6 +208,8 @@ where
         option: RPCOption,
     ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
         let data = snapshot.snapshot.into_inner();
+        metrics::counter!("tessera_raft_snapshots_sent_total").increment(1);
+        metrics::counter!("tessera_raft_snapshot_sent_bytes_total").increment(data.len() as u64);
         let option = RPCOption::new(snapshot_ttl(data.len()).max(option.hard_ttl()));
         let req = RaftRequest::Snapshot {
             vote,

@@ -87,7 +87,12 @@ fn run(db: Database, rx: mpsc::Receiver<Msg>) {
                 Msg::Stop => stopping = true,
             }
         }
-        match db.persist(PersistMode::SyncAll) {
+        let started = std::time::Instant::now();
+        let persisted = db.persist(PersistMode::SyncAll);
+        metrics::histogram!("tessera_raft_log_fsync_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("tessera_raft_log_fsync_waiters").record(batch.len() as f64);
+        match persisted {
             Ok(()) => {
                 tracing::trace!(waiters = batch.len(), "group commit");
                 for done in batch {

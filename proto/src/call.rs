@@ -140,6 +140,11 @@ pub struct CallOptions {
     pub stale_is_error: bool,
 }
 
+/// Counts one more routing attempt of a request, by why the last one failed.
+fn retried(cause: &'static str) {
+    metrics::counter!("tessera_router_retries_total", "cause" => cause).increment(1);
+}
+
 /// Sends `req` to the range holding storage key `anchor` (first along `route`, if
 /// given), retrying as [`next_step`] says until an answer or `options.until`.
 ///
@@ -168,6 +173,7 @@ pub async fn call<R: Routing>(
         }
         attempt += 1;
         let Some(current) = route.take().or_else(|| routing.route(anchor)) else {
+            retried("no_range");
             routing.wait_for_change(options.until).await;
             continue;
         };
@@ -176,6 +182,7 @@ pub async fn call<R: Routing>(
         let target = match current.leader {
             Some(leader) => leader,
             None if members.is_empty() => {
+                retried("no_members");
                 routing.wait_for_change(options.until).await;
                 continue;
             }
@@ -183,6 +190,7 @@ pub async fn call<R: Routing>(
         };
         let Some(client) = routing.client(target) else {
             last = format!("address of node {target} unknown");
+            retried("unknown_address");
             routing.wait_for_change(options.until).await;
             continue;
         };
@@ -212,6 +220,7 @@ pub async fn call<R: Routing>(
         };
         match step {
             Step::Follow(leader) => {
+                retried("not_leader");
                 routing.leader_found(group, leader);
                 route = Some(Route {
                     leader: Some(leader),
@@ -219,10 +228,12 @@ pub async fn call<R: Routing>(
                 });
             }
             Step::TryAnother(pause) => {
+                retried("node_unreachable");
                 routing.leader_lost(group, target);
                 tokio::time::sleep(pause).await;
             }
             Step::Reroute(ranges, members) => {
+                retried("stale_route");
                 routing.learn(&ranges, &members);
                 stale = true;
                 if options.stale_is_error {
@@ -230,6 +241,7 @@ pub async fn call<R: Routing>(
                 }
             }
             Step::Refresh => {
+                retried("refresh");
                 stale = true;
                 if options.stale_is_error {
                     return Err(CallError::Stale(last));

@@ -403,7 +403,6 @@ impl Cluster {
     /// The RESP address node `id` serves clients on.
     pub fn node_resp(&self, id: NodeId) -> Option<String> {
         let service = self.nodes.iter().find(|(n, _)| *n == id)?.1.as_ref()?;
-        let resp = service.banner.split("RESP on ").nth(1)?;
-        Some(resp.trim_end_matches(')').to_string())
+        service.note("RESP on ")
     }
 }

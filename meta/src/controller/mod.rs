@@ -18,6 +18,7 @@
 //! change per group is ever in flight.
 
 mod elastic;
+mod gauges;
 mod healing;
 mod orders;
 mod ranges;
@@ -117,6 +118,9 @@ pub(crate) async fn run(
         }
         let since = *leading_since.get_or_insert_with(Instant::now);
         let catalog = service.catalog.borrow().clone();
+        if since.elapsed() >= config.dead_after {
+            gauges::report(&service, &catalog, config.dead_after);
+        }
         let steps = tables::Steps {
             service: &service,
             config: &config,
@@ -154,6 +158,12 @@ async fn propose(service: &MetaService, cmd: MetaCommand) -> bool {
     match service.propose(cmd).await {
         Ok(_) => {
             tracing::info!(change = %what, "controller changed the catalog");
+            let kind = what
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            metrics::counter!("tessera_meta_controller_actions_total", "kind" => kind).increment(1);
             true
         }
         Err(MetaResponse::Error(e)) => {

@@ -24,9 +24,33 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
             .iter()
             .map(|r| stats_of(&node, r, &mut last))
             .collect();
+        report_gauges(node.id, &stats);
         if let Err(e) = node.meta.heartbeat(node.id, stats).await {
             tracing::debug!(error = %e, "heartbeat failed");
         }
+    }
+}
+
+/// Ranges per node whose load is exported one by one (the busiest ones).
+const EXPORTED_RANGES: usize = 32;
+
+/// Sets the node's `tessera_node_*` and `tessera_range_*` gauges.
+fn report_gauges(node: u64, stats: &[ReplicaStats]) {
+    let id = node.to_string();
+    let count = |f: fn(&ReplicaStats) -> bool| stats.iter().filter(|s| f(s)).count() as f64;
+    metrics::gauge!("tessera_node_replicas", "node" => id.clone()).set(stats.len() as f64);
+    metrics::gauge!("tessera_node_leaders", "node" => id.clone()).set(count(|s| s.is_leader));
+    metrics::gauge!("tessera_node_sleeping_groups", "node" => id.clone()).set(count(|s| s.asleep));
+    let mut led: Vec<_> = stats.iter().filter_map(|s| s.range.as_ref()).collect();
+    led.sort_by(|a, b| b.1.qps.total_cmp(&a.1.qps));
+    for (range, load) in led.into_iter().take(EXPORTED_RANGES) {
+        let labels = [
+            ("node", id.clone()),
+            ("range", range.id.to_string()),
+            ("table", range.table.to_string()),
+        ];
+        metrics::gauge!("tessera_range_requests_per_second", &labels).set(load.qps);
+        metrics::gauge!("tessera_range_bytes", &labels).set(load.bytes as f64);
     }
 }
 

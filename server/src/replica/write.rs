@@ -19,6 +19,9 @@ pub const RECOUNT_FLOOR: u64 = 64 << 10;
 impl GroupReplica {
     /// Proposes `body` under range epoch `epoch` and waits until it is applied.
     async fn propose(&self, epoch: u64, body: CommandBody, ops: usize) -> DataReply {
+        let started = std::time::Instant::now();
+        metrics::counter!("tessera_node_proposals_total").increment(1);
+        metrics::histogram!("tessera_node_proposal_ops").record(ops as f64);
         let (responder, applied) = ProgressResponder::complete_only();
         {
             // Sequence numbers must follow log order: assign and enqueue under one lock.
@@ -37,7 +40,9 @@ impl GroupReplica {
                 .await
                 .map_err(|e| DataError::Internal(e.to_string()))?;
         }
-        match applied.await {
+        let applied = applied.await;
+        metrics::histogram!("tessera_node_commit_seconds").record(started.elapsed().as_secs_f64());
+        match applied {
             Ok(Ok(written)) => written.data,
             Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(DataError::NotLeader {
                 leader: f.leader_id,

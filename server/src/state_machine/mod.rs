@@ -348,12 +348,15 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<DataTypes>, io::Error>> + Unpin + OptionalSend,
     {
+        let started = std::time::Instant::now();
         let ks = self.ks.clone();
         let read = ks.current();
         let mut engine = Engine::new(&read, 0, Seq::default());
         let mut replies = Vec::new();
         let mut events = Vec::new();
+        let mut applied = 0u64;
         while let Some((entry, responder)) = entries.try_next().await? {
+            applied += 1;
             let reply = match entry.payload {
                 EntryPayload::Normal(DataCommand {
                     epoch,
@@ -398,6 +401,9 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         for (responder, reply) in replies {
             responder.send(reply);
         }
+        metrics::histogram!("tessera_node_apply_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("tessera_node_apply_batch_entries").record(applied as f64);
+        metrics::counter!("tessera_node_applied_entries_total").increment(applied);
         Ok(())
     }
 
@@ -416,6 +422,7 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
     ) -> Result<(), io::Error> {
         let payload: snapshot::SnapshotPayload =
             postcard::from_bytes(snapshot.get_ref()).map_err(io_err)?;
+        metrics::counter!("tessera_node_snapshots_installed_total").increment(1);
         let mut batch = self.ks.db.batch();
         let range = &payload.record.range;
         tracing::info!(

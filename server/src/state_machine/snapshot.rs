@@ -54,6 +54,7 @@ impl RaftSnapshotBuilder<DataTypes> for GroupSnapshotBuilder {
     /// double the disk used. The returned data is empty: it is never installed.
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<DataTypes, SnapshotBytes>, io::Error> {
         let record = read_record(&self.ks, self.group, &self.view)?;
+        metrics::counter!("tessera_node_snapshots_built_total").increment(1);
         let marker = postcard::to_stdvec(&record).map_err(io_err)?;
         let (ks, group) = (self.ks.clone(), self.group);
         tokio::task::spawn_blocking(move || ks.snapshots.save(group, &marker))
