@@ -121,6 +121,24 @@ impl ElasticFlags {
     }
 }
 
+/// `--initial-cluster-state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterState {
+    /// The meta group is being formed.
+    New,
+    /// The meta group exists and this member ran in it before.
+    Existing,
+}
+
+impl From<ClusterState> for tessera_meta::InitialState {
+    fn from(state: ClusterState) -> Self {
+        match state {
+            ClusterState::New => tessera_meta::InitialState::New,
+            ClusterState::Existing => tessera_meta::InitialState::Existing,
+        }
+    }
+}
+
 /// The process's HTTP address.
 #[derive(Args)]
 pub struct HttpFlag {
@@ -203,6 +221,11 @@ pub enum Command {
         lag_window: Duration,
         #[command(flatten)]
         elastic: ElasticFlags,
+        /// `new` while the meta group is being formed; `existing` once it has run, so
+        /// that a member whose data directory was lost refuses to start instead of
+        /// voting a second time in a term (like etcd's flag).
+        #[arg(long, value_enum, default_value_t = ClusterState::New, env = "TESSERA_INITIAL_CLUSTER_STATE")]
+        initial_cluster_state: ClusterState,
         /// Abort at this crash point (recovery tests; see `common::failpoint`).
         #[arg(long, hide = true)]
         failpoint: Option<String>,

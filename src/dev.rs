@@ -105,6 +105,7 @@ impl DevCluster {
                 merge_after: options.merge_after,
                 ..Default::default()
             },
+            initial_state: Default::default(),
         };
         let meta = tokio::spawn(tessera_meta::run(
             meta_config,

@@ -28,6 +28,7 @@ struct MetaFlags {
     members: String,
     listen: Option<String>,
     http: HttpFlag,
+    initial_state: tessera_meta::InitialState,
     data_dir: PathBuf,
     controller: ControllerConfig,
 }
@@ -87,6 +88,7 @@ fn main() -> anyhow::Result<()> {
                 failpoint,
                 secret,
                 http,
+                initial_cluster_state,
                 ..
             } => {
                 secret.apply()?;
@@ -98,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                     members,
                     listen,
                     http,
+                    initial_state: initial_cluster_state.into(),
                     data_dir,
                     controller: elastic.apply(ControllerConfig {
                         default_replicas,
@@ -217,6 +220,7 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
         http,
         data_dir,
         controller,
+        initial_state,
     } = flags;
     let members = parse_members(&members)?;
     let advertised = members
@@ -224,6 +228,16 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
         .context("--id must be one of --members")?
         .clone();
     let addr = listen.unwrap_or(advertised);
+    let config = MetaConfig {
+        id,
+        data_dir,
+        members: members.clone(),
+        raft: RaftTimings::default(),
+        controller,
+        initial_state,
+    };
+    // Before it says it listens: a refused member never looks started.
+    tessera_meta::check_initial_state(&config)?;
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("bind {addr}"))?;
@@ -233,13 +247,6 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
         listener.local_addr()?,
         members.len()
     );
-    let config = MetaConfig {
-        id,
-        data_dir,
-        members,
-        raft: RaftTimings::default(),
-        controller,
-    };
     until_signal("meta", |shutdown| {
         tessera_meta::run(config, listener, shutdown)
     })

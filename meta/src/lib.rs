@@ -54,6 +54,46 @@ pub struct MetaConfig {
     pub raft: RaftTimings,
     /// Controller settings.
     pub controller: ControllerConfig,
+    /// Whether this member may start with an empty data directory (see
+    /// [`InitialState`]).
+    pub initial_state: InitialState,
+}
+
+/// How a meta member expects to find its data directory, as etcd's
+/// `--initial-cluster-state`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitialState {
+    /// The cluster is being formed: an empty directory is a member starting for the
+    /// first time (the member with the smallest id forms the group).
+    #[default]
+    New,
+    /// The cluster exists: this member ran before, and an empty directory means its
+    /// votes were lost. It refuses to start rather than vote a second time in a term.
+    Existing,
+}
+
+/// Refuses to start a member declared `existing` whose directory holds no state.
+///
+/// # Errors
+/// That refusal, or the directory cannot be read.
+pub fn check_initial_state(config: &MetaConfig) -> io::Result<()> {
+    let dir = &config.data_dir;
+    let empty = match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e),
+    };
+    if config.initial_state == InitialState::Existing && empty {
+        return Err(io::Error::other(format!(
+            "meta member {}: --initial-cluster-state existing, but {} holds no state. A member \
+             that lost its data has forgotten its votes and could vote twice in one term, so it \
+             does not start. Start it with the data directory it ran with; if that is lost, see \
+             \"Meta members' identity\" in docs/operations.md",
+            config.id,
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Raft traffic between meta members.
@@ -87,6 +127,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+    check_initial_state(&config)?;
     let store = Store::open(&config.data_dir)?;
     let log_store = FjallLogStore::<MetaTypes>::new(store.logs.clone(), META_GROUP);
     let state_machine =

@@ -8,6 +8,7 @@ mod cluster;
 mod elastic;
 mod healing;
 mod load;
+mod meta_identity;
 mod metrics;
 mod partition;
 mod playground;
