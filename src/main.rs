@@ -241,7 +241,7 @@ async fn run_meta(flags: MetaFlags) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("bind {addr}"))?;
-    let http = start_http(&http).await?;
+    let http = start_http(&http, members.values().cloned().collect()).await?;
     println!(
         "tessera meta: listening on {} (member {id} of {}{http})",
         listener.local_addr()?,
@@ -275,7 +275,7 @@ async fn run_node(
         Some(l) => format!(", RESP on {}", l.local_addr()?),
         None => String::new(),
     };
-    let http = start_http(http).await?;
+    let http = start_http(http, config.meta_addrs.clone()).await?;
     println!(
         "tessera node: listening on {addr} (node {}{resp_note}{http})",
         config.id
@@ -307,7 +307,7 @@ async fn run_node(
 
 async fn run_router(client: ClientFlags, meta: &str, http: &HttpFlag) -> anyhow::Result<()> {
     let listener = TcpListener::bind(SocketAddr::new(client.bind, client.port)).await?;
-    let http = start_http(http).await?;
+    let http = start_http(http, list(meta)).await?;
     let note = http.strip_prefix(", ").map(|h| format!(" ({h})"));
     println!(
         "tessera router: listening on {}{}",
@@ -341,7 +341,7 @@ async fn run_dev(
         ..Default::default()
     };
     let cluster = DevCluster::start(options).await?;
-    let http = start_http(&http).await?;
+    let http = start_http(&http, vec![cluster.meta_addr().to_string()]).await?;
     println!(
         "tessera dev: listening on {} (data in {}, meta at {}, nodes: {}{http})",
         cluster.router_addr(),
@@ -361,10 +361,11 @@ async fn run_dev(
     Ok(())
 }
 
-/// Starts the process's HTTP server (`/metrics`) for as long as the process runs; the
+/// Starts the process's HTTP server (`/metrics`, the console asking `meta`) for as long as the process runs; the
 /// `, http on ADDR` note of its banner (empty when `--http off`).
-async fn start_http(http: &HttpFlag) -> anyhow::Result<String> {
-    let bound = tessera::http::start(&http.http, None, CancellationToken::new())
+async fn start_http(http: &HttpFlag, meta: Vec<String>) -> anyhow::Result<String> {
+    let console = tessera::console::Console::new(meta).handler();
+    let bound = tessera::http::start(&http.http, Some(console), CancellationToken::new())
         .await
         .with_context(|| format!("bind --http {}", http.http))?;
     Ok(bound.map(|a| format!(", http on {a}")).unwrap_or_default())

@@ -157,7 +157,7 @@ fn start_all(options: &PlaygroundOptions, children: &mut Vec<Running>) -> anyhow
             "tessera node: listening on ",
         )?;
         let mut entry = listed(Some(id), &child, &line);
-        entry.resp = note(&line, "RESP on ");
+        entry.resp = banner_note(&line, "RESP on ");
         nodes.push(entry);
         children.push(child);
     }
@@ -212,12 +212,13 @@ fn listed(id: Option<u64>, child: &Running, line: &str) -> Listed {
             .unwrap_or_default()
             .to_string(),
         resp: None,
-        http: note(line, "http on "),
+        http: banner_note(line, "http on "),
     }
 }
 
-/// The value a child's "listening on" line gives after `label`, up to `,` or `)`.
-fn note(line: &str, label: &str) -> Option<String> {
+/// The value a process's "listening on" line gives after `label` (`"RESP on "`,
+/// `"http on "`), up to the next `,` or `)`.
+pub fn banner_note(line: &str, label: &str) -> Option<String> {
     let rest = line.split(label).nth(1)?;
     let end = rest.find([',', ')']).unwrap_or(rest.len());
     Some(rest[..end].to_string())

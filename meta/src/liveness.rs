@@ -52,12 +52,34 @@ pub struct RangeReport {
 /// group leaders reported about their groups and ranges.
 #[derive(Default)]
 pub struct Liveness {
+    decisions: Mutex<std::collections::VecDeque<(u64, String)>>,
     reports: Mutex<HashMap<NodeId, Report>>,
     groups: Mutex<HashMap<GroupId, GroupReport>>,
     ranges: Mutex<HashMap<RangeId, RangeReport>>,
 }
 
+/// Controller decisions kept for the console's timeline.
+const DECISIONS: usize = 500;
+
 impl Liveness {
+    /// Notes a change the controller made (the newest [`DECISIONS`] are kept).
+    pub(crate) fn record_decision(&self, what: String) {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        decisions.push_back((at, what));
+        if decisions.len() > DECISIONS {
+            decisions.pop_front();
+        }
+    }
+
+    /// The controller's recent changes, oldest first: (Unix ms, what).
+    pub(crate) fn decisions(&self) -> Vec<(u64, String)> {
+        let decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        decisions.iter().cloned().collect()
+    }
+
     pub(crate) fn record_replicas(&self, node: NodeId, replicas: &[ReplicaStats]) {
         let counts = ReplicaCounts {
             leaders: replicas.iter().filter(|r| r.is_leader).count(),

@@ -15,7 +15,9 @@ use tessera_common::raftnet::{dispatch, RaftReply, RaftRequest};
 use tessera_common::rpc::Wire;
 use tessera_common::RpcService;
 use tessera_proto::catalog::{Catalog, NodeId, NodeState, TableState};
-use tessera_proto::meta_api::{MetaRequest, MetaResponse, NodeStatus, Reshape};
+use tessera_proto::meta_api::{
+    MetaRequest, MetaResponse, NodeStatus, Overview, RangeView, Reshape,
+};
 use tokio::sync::watch;
 
 /// Longest a catalog watch is held open.
@@ -142,9 +144,13 @@ impl MetaService {
             return self.not_leader().await;
         }
         let catalog = self.catalog.borrow().clone();
+        MetaResponse::Nodes(self.node_statuses(&catalog))
+    }
+
+    fn node_statuses(&self, catalog: &Catalog) -> Vec<NodeStatus> {
         let live = self.liveness.live(self.dead_after);
         let counts = catalog.replica_counts();
-        let nodes = catalog
+        catalog
             .nodes
             .values()
             .map(|n| {
@@ -159,8 +165,70 @@ impl MetaService {
                     asleep: reported.asleep,
                 }
             })
+            .collect()
+    }
+
+    /// The console's view: nodes, ranges in key order with their leaders and loads,
+    /// health counts and the controller's recent decisions.
+    async fn overview(&self) -> MetaResponse {
+        if !self.raft.is_leader() {
+            return self.not_leader().await;
+        }
+        let catalog = self.catalog.borrow().clone();
+        let live = self.liveness.live(self.dead_after).into_iter().collect();
+        let health = crate::controller::health(&catalog, &live);
+        let reports: std::collections::HashMap<_, _> = self
+            .liveness
+            .ranges(self.dead_after)
+            .into_iter()
+            .map(|r| (r.range.id, r))
             .collect();
-        MetaResponse::Nodes(nodes)
+        let table_name = |id| {
+            catalog
+                .tables
+                .get(&id)
+                .map_or(String::new(), |t| t.name.clone())
+        };
+        let mut ranges: Vec<RangeView> = catalog
+            .ranges
+            .values()
+            .map(|r| {
+                let report = reports.get(&r.id);
+                RangeView {
+                    id: r.id,
+                    table: table_name(r.table),
+                    start: r.start.clone(),
+                    end: r.end.clone(),
+                    epoch: r.epoch,
+                    group: r.group,
+                    replicas: catalog
+                        .groups
+                        .get(&r.group)
+                        .map(|g| g.members.clone())
+                        .unwrap_or_default(),
+                    leader: report.map(|rep| rep.leader),
+                    bytes: report.map_or(0, |rep| rep.load.bytes),
+                    qps: report.map_or(0.0, |rep| rep.load.qps),
+                }
+            })
+            .collect();
+        ranges.sort_by(|a, b| a.start.cmp(&b.start));
+        let mut tables: Vec<String> = catalog
+            .tables
+            .values()
+            .filter(|t| t.state == TableState::Active)
+            .map(|t| t.name.clone())
+            .collect();
+        tables.sort();
+        MetaResponse::Overview(Overview {
+            catalog_version: catalog.version,
+            nodes: self.node_statuses(&catalog),
+            tables,
+            ranges,
+            under_replicated: health.under_replicated,
+            unavailable: health.unavailable,
+            decisions: self.liveness.decisions(),
+        })
     }
 
     /// Hands an operator's split or merge to the controller and answers its outcome.
@@ -229,6 +297,7 @@ impl MetaService {
             MetaRequest::Decommission { id } => self.decommission(id).await,
             MetaRequest::Reshape(order) => self.reshape(order).await,
             MetaRequest::Loads => self.loads().await,
+            MetaRequest::Overview => self.overview().await,
         }
     }
 }

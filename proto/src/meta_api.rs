@@ -105,6 +105,8 @@ pub enum MetaRequest {
     Reshape(Reshape),
     /// Every range's size and load as the leaders last reported them.
     Loads,
+    /// The cluster as the meta leader sees it, for the web console.
+    Overview,
     /// A storage node's periodic liveness report.
     Heartbeat {
         /// Its id.
@@ -134,6 +136,52 @@ pub enum MetaResponse {
     Nodes(Vec<NodeStatus>),
     /// Answer to `Loads`.
     Loads(Vec<(RangeId, RangeLoad)>),
+    /// Answer to `Overview`.
+    Overview(Overview),
+}
+
+/// The cluster as the meta leader sees it (the web console's data).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Overview {
+    /// The catalog version it reflects.
+    pub catalog_version: u64,
+    /// Storage nodes.
+    pub nodes: Vec<NodeStatus>,
+    /// Active tables' names.
+    pub tables: Vec<String>,
+    /// Every range, in key order.
+    pub ranges: Vec<RangeView>,
+    /// Ranges whose group has fewer replicas than its table asks for, or a dead one.
+    pub under_replicated: usize,
+    /// Ranges whose group has no live majority.
+    pub unavailable: usize,
+    /// The controller's recent changes, oldest first: (Unix ms, what).
+    pub decisions: Vec<(u64, String)>,
+}
+
+/// One range, for the console.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RangeView {
+    /// Its id.
+    pub id: RangeId,
+    /// Its table's name.
+    pub table: String,
+    /// First storage key.
+    pub start: Vec<u8>,
+    /// Storage key after its last.
+    pub end: Vec<u8>,
+    /// Its epoch.
+    pub epoch: u64,
+    /// Its Raft group.
+    pub group: GroupId,
+    /// The nodes holding replicas.
+    pub replicas: Vec<NodeId>,
+    /// The leader that last reported it, if one did recently.
+    pub leader: Option<NodeId>,
+    /// Bytes, as last reported.
+    pub bytes: u64,
+    /// Requests per second, as last reported.
+    pub qps: f64,
 }
 
 /// A range change an operator asks for (`SPLIT`, `MERGE`).

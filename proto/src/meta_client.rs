@@ -221,6 +221,20 @@ impl MetaClient {
         self.reshape(req, Duration::from_secs(90)).await
     }
 
+    /// The cluster as the meta leader sees it (the web console's data).
+    ///
+    /// # Errors
+    /// [`MetaError`] if no leader answered.
+    pub async fn overview(&self) -> Result<crate::meta_api::Overview, MetaError> {
+        match self
+            .call_leader(&MetaRequest::Overview, RPC_TIMEOUT)
+            .await?
+        {
+            MetaResponse::Overview(overview) => Ok(overview),
+            other => Err(refusal(other)),
+        }
+    }
+
     /// Every range's size and load, as leaders last reported them.
     ///
     /// # Errors

@@ -9,6 +9,7 @@ mod batching;
 mod blocking;
 mod bytes;
 mod catch_up;
+mod console;
 mod elastic;
 mod expiry;
 mod hashes;

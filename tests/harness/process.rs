@@ -102,7 +102,7 @@ impl Service {
 
     /// The value its banner gives after `label` (`"RESP on "`, `"http on "`).
     pub fn note(&self, label: &str) -> Option<String> {
-        banner_note(&self.banner, label)
+        tessera::playground::banner_note(&self.banner, label)
     }
 
     /// The process id.
@@ -181,13 +181,6 @@ fn spawn_wrapped(
         .parse()
         .expect("address");
     (child, addr, line)
-}
-
-/// The value a "listening on" banner gives after `label`, up to the next `,` or `)`.
-pub fn banner_note(banner: &str, label: &str) -> Option<String> {
-    let rest = banner.split(label).nth(1)?;
-    let end = rest.find([',', ')']).unwrap_or(rest.len());
-    Some(rest[..end].to_string())
 }
 
 /// A loopback port that was free a moment ago (for meta members, whose addresses must

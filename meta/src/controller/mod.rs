@@ -19,6 +19,8 @@
 
 mod elastic;
 mod gauges;
+
+pub(crate) use gauges::health;
 mod healing;
 mod orders;
 mod ranges;
@@ -164,6 +166,7 @@ async fn propose(service: &MetaService, cmd: MetaCommand) -> bool {
                 .unwrap_or_default()
                 .to_string();
             metrics::counter!("tessera_meta_controller_actions_total", "kind" => kind).increment(1);
+            service.liveness.record_decision(what);
             true
         }
         Err(MetaResponse::Error(e)) => {
