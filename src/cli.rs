@@ -287,6 +287,25 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigFlag,
     },
+    /// Load a backup written by `BACKUP path` into a new cluster: into a running one
+    /// (`--meta`), or into new data directories (`--data-dir`, then `tessera dev`).
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// Meta members of a new, empty cluster, comma-separated.
+        #[arg(
+            long,
+            conflicts_with = "data_dir",
+            required_unless_present = "data_dir"
+        )]
+        meta: Option<String>,
+        /// An empty directory to create `tessera dev`'s data directories in.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        secret: SecretFlags,
+    },
     /// Run a router (the RESP front end) for a cluster.
     Router {
         #[command(flatten)]

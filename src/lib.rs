@@ -8,3 +8,4 @@ pub mod console;
 pub mod dev;
 pub mod http;
 pub mod playground;
+pub mod restore;

@@ -152,6 +152,30 @@ fn main() -> anyhow::Result<()> {
                 };
                 run_node(config, listen, &resp, &http).await
             }
+            Command::Restore {
+                from,
+                meta,
+                data_dir,
+                secret,
+            } => {
+                secret.apply()?;
+                let restored = match (meta, data_dir) {
+                    (Some(meta), _) => {
+                        let (manifest, files) = tessera::restore::verify(&from)?;
+                        tessera::restore::load(&manifest, files, list(&meta)).await?
+                    }
+                    (None, Some(dir)) => tessera::restore::restore_into_dir(&from, &dir).await?,
+                    (None, None) => anyhow::bail!("give --meta or --data-dir"),
+                };
+                println!(
+                    "tessera restore: {} tables created, {} ranges and {} rows loaded from {}",
+                    restored.tables,
+                    restored.ranges,
+                    restored.rows,
+                    from.display()
+                );
+                Ok(())
+            }
             Command::Router {
                 client,
                 meta,

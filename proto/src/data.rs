@@ -51,6 +51,15 @@ pub enum DataRequest {
         /// The new leader.
         to: NodeId,
     },
+    /// `BACKUP`: after a read barrier, write every row of the range at one applied
+    /// point to a file in `dir` on this node's filesystem. Answered by the leader.
+    Backup {
+        /// The backup directory.
+        dir: String,
+    },
+    /// A restore: write these rows exactly as they are (stored values under their
+    /// keys, collection rows raw), as one Raft entry.
+    Ingest(Vec<BackupRow>),
     /// Fence (or unfence) a storage-key prefix, as one Raft entry: while fenced, every
     /// write to a key with that prefix is refused, in log order. Answers the live keys
     /// of this range that have the prefix, and where the range ends (the caller fences
@@ -192,6 +201,8 @@ pub enum DataResponse {
     },
     /// Answer to `TransferLeader`: the transfer started.
     Transferring,
+    /// Answer to `Backup`: the file written.
+    BackedUp(BackupFile),
     /// Answer to `Fence`: live keys with the prefix, and one of them.
     Fenced {
         /// How many (in this range).
@@ -241,4 +252,37 @@ pub enum DataError {
     /// Anything else (storage failure, shutting down).
     #[error("{0}")]
     Internal(String),
+}
+
+/// One stored row of a backup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRow {
+    /// A collection's member row (else a key's stored value).
+    pub member: bool,
+    /// The row's key in its keyspace.
+    pub key: Bytes,
+    /// The row's stored bytes.
+    pub value: Bytes,
+}
+
+/// One range's file of a backup, as the node that wrote it describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// The file's name inside the backup directory.
+    pub file: String,
+    /// The range as the node had it when it read the rows.
+    pub range: RangeDesc,
+    /// The Raft log index the rows reflect.
+    pub applied: u64,
+    /// Rows in the file.
+    pub rows: u64,
+    /// The file's length.
+    pub bytes: u64,
+    /// [`checksum`] of the file's bytes.
+    pub checksum: u64,
+}
+
+/// The checksum of a backup file (XXH3, 64 bits).
+pub fn checksum(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }

@@ -11,6 +11,7 @@
 //! - [`meta_api`], [`meta_client`]: requests to the meta service and its client.
 
 pub mod args;
+pub mod backup;
 pub mod call;
 pub mod catalog;
 pub mod commands;

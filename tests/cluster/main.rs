@@ -4,6 +4,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod backup;
 mod basic;
 mod batching;
 mod blocking;

@@ -5,7 +5,8 @@
 //! holds their keys; `local` ones run in the router.
 
 use super::admin::{
-    Compact, CreateTable, Decommission, DropTable, Merge, Nodes, Ranges, Split, Table, Tables,
+    Backup, Compact, CreateTable, Decommission, DropTable, Merge, Nodes, Ranges, Split, Table,
+    Tables,
 };
 use super::connection::{
     Auth, Client, CommandCmd, Config, Echo, Hello, Ping, Quit, Reset, Select, Time,
@@ -60,6 +61,7 @@ macro_rules! commands {
 commands! {
     data Append,
     local Auth,
+    local Backup,
     data BitCount,
     data BitField,
     data BitFieldRo,

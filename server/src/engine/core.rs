@@ -277,6 +277,26 @@ impl<'a> Engine<'a> {
         self.dirty.push(key.to_vec());
     }
 
+    /// Writes rows of a backup exactly as they were stored (values keep their sequence
+    /// numbers and expiries; the expiry index follows the values).
+    pub(crate) fn restore_rows(
+        &mut self,
+        rows: &[tessera_proto::data::BackupRow],
+    ) -> io::Result<tessera_proto::reply::Reply> {
+        for row in rows {
+            if row.member {
+                self.set_member(&row.key, Some(row.value.to_vec()))?;
+            } else if let Some(value) = StoredValue::decode(&row.value) {
+                self.set_raw(&row.key, Some(value));
+            } else {
+                return Ok(tessera_proto::reply::Reply::err(
+                    "a backup row does not decode",
+                ));
+            }
+        }
+        Ok(tessera_proto::reply::Reply::Ok)
+    }
+
     /// Deletes `key`.
     pub(crate) fn remove(&mut self, key: &[u8]) {
         self.set_raw(key, None);

@@ -6,6 +6,7 @@
 //! A request is checked against the replica's applied range — epoch and bounds — before
 //! it is served; the state machine checks the epoch again when the write applies.
 
+mod backup;
 mod load;
 mod membership;
 mod read;
@@ -194,6 +195,11 @@ impl GroupReplica {
                 self.read_barrier(&range).await?;
                 Ok(DataResponse::SplitKey(self.split_key(&range, by_load)?))
             }
+            DataRequest::Backup { dir } => {
+                self.read_barrier(&range).await?;
+                self.backup(&dir).await.map(DataResponse::BackedUp)
+            }
+            DataRequest::Ingest(rows) => self.ingest(&range, rows).await,
             DataRequest::TransferLeader { to } => {
                 self.raft
                     .trigger()

@@ -151,7 +151,10 @@ impl GroupReplica {
     }
 
     /// This group's record as `view` holds it.
-    fn record_in(&self, view: &fjall::Snapshot) -> Result<Option<GroupRecord>, DataError> {
+    pub(super) fn record_in(
+        &self,
+        view: &fjall::Snapshot,
+    ) -> Result<Option<GroupRecord>, DataError> {
         let stored = fjall::Readable::get(view, &self.ks.groups, self.id.to_be_bytes())
             .map_err(|e| DataError::Internal(e.to_string()))?;
         Ok(stored.and_then(|b| postcard::from_bytes::<GroupRecord>(&b).ok()))

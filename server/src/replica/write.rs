@@ -54,7 +54,7 @@ impl GroupReplica {
     }
 
     /// Proposes `body` and expects one reply per op.
-    async fn replies(
+    pub(super) async fn replies(
         &self,
         epoch: u64,
         body: CommandBody,

@@ -51,6 +51,8 @@ pub enum CommandBody {
     /// overwritten or expired ones), given by their row prefixes: at most
     /// [`COLLECT_ROWS`] per prefix (the collector).
     Collect(Vec<Bytes>),
+    /// Write rows of a backup exactly as they are (a restore).
+    Ingest(Vec<tessera_proto::data::BackupRow>),
 }
 
 /// Most rows one [`CommandBody::Collect`] deletes per collection.
@@ -79,6 +81,7 @@ impl std::fmt::Display for DataCommand {
             CommandBody::Fence { on, .. } => write!(f, "Fence({on})"),
             CommandBody::Change(change) => change.fmt(f),
             CommandBody::Collect(prefixes) => write!(f, "Collect({})", prefixes.len()),
+            CommandBody::Ingest(rows) => write!(f, "Ingest({})", rows.len()),
         }
     }
 }

@@ -161,6 +161,7 @@ impl GroupStateMachine {
             }
             CommandBody::Sweep(index_keys) => vec![engine.sweep(index_keys)?],
             CommandBody::Collect(prefixes) => vec![engine.collect(prefixes, COLLECT_ROWS)?],
+            CommandBody::Ingest(rows) => vec![engine.restore_rows(rows)?],
             CommandBody::Recount(seen) => {
                 // A count taken before the last recount applied (the same scan proposed
                 // again by a new leader) would subtract the old over-count twice.

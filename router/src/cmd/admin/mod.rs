@@ -1,10 +1,11 @@
 //! Tessera's operator commands: `CREATETABLE`, `DROPTABLE`, `TABLES`, `TABLE INFO`,
-//! `RANGES`, `SPLIT`, `MERGE`, `NODES`, `DECOMMISSION`, `COMPACT`.
+//! `RANGES`, `SPLIT`, `MERGE`, `NODES`, `DECOMMISSION`, `COMPACT`, `BACKUP`.
 //!
 //! Creating and dropping a table is the meta controller's work (it fences the table's
 //! prefix in `default` first, so creating a table never changes the meaning of a
 //! stored key); these commands ask for it and wait until the new layout serves.
 
+mod backup;
 mod compact;
 mod createtable;
 mod decommission;
@@ -16,6 +17,7 @@ mod split;
 mod table;
 mod tables;
 
+pub use backup::Backup;
 pub use compact::Compact;
 pub use createtable::CreateTable;
 pub use decommission::Decommission;
