@@ -1,13 +1,15 @@
 //! `--initial-cluster-state existing`: a meta member that ran before starts from its
 //! data directory, and one whose directory is empty (its votes lost) refuses to start.
 
-use crate::cluster::single_meta;
+use crate::cluster::{single_meta, use_secret, SECRET};
 use crate::harness::process::free_port;
-use crate::harness::test_dir;
+use crate::harness::{test_dir, wait_for};
 use std::process::Command;
+use std::time::Duration;
 
-#[test]
-fn an_existing_member_with_an_empty_directory_refuses_to_start() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_member_with_an_empty_directory_refuses_to_start() {
+    use_secret();
     let dir = test_dir();
     let data = dir.path().join("meta1");
     let log = dir.path().join("meta.log");
@@ -18,7 +20,7 @@ fn an_existing_member_with_an_empty_directory_refuses_to_start() {
             .args(["--http", "off", "--initial-cluster-state", state])
             .arg("--data-dir")
             .arg(data)
-            .env("TESSERA_CLUSTER_SECRET", "identity-test")
+            .env("TESSERA_CLUSTER_SECRET", SECRET)
             .output()
             .expect("run tessera meta")
     };
@@ -32,6 +34,14 @@ fn an_existing_member_with_an_empty_directory_refuses_to_start() {
     );
     // Formed once as `new`, the same member restarts as `existing` from its data.
     let mut first = single_meta(&addr, &data, &log);
+    // It answers once it has formed the group (its vote and membership are on disk).
+    let meta = tessera_proto::MetaClient::new([addr.clone()]);
+    wait_for(
+        Duration::from_secs(30),
+        "the meta member to serve",
+        || async { meta.full_catalog().await.ok() },
+    )
+    .await;
     first.kill();
     let mut args: Vec<String> = ["meta", "--id", "1", "--members"]
         .iter()
@@ -40,7 +50,7 @@ fn an_existing_member_with_an_empty_directory_refuses_to_start() {
     args.extend([
         format!("1={addr}"),
         "--cluster-secret".into(),
-        "identity-test".into(),
+        SECRET.into(),
         "--initial-cluster-state".into(),
         "existing".into(),
         "--data-dir".into(),

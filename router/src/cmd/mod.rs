@@ -23,6 +23,7 @@ use crate::stats::CommandStats;
 use crate::Context;
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_proto::args::Args;
@@ -150,17 +151,16 @@ pub fn unix_micros() -> u64 {
 
 /// The name a call is counted under: `container|subcommand` for the subcommands of
 /// `CLIENT`, `CONFIG` and the like that parsed (so the names stay a bounded set).
-fn counted_name(name: &str, spec: &CommandSpec, args: &[Bytes], parsed: &Parsed) -> String {
+fn counted_name(spec: &'static CommandSpec, args: &[Bytes], parsed: &Parsed) -> Cow<'static, str> {
     let container = spec.summary.starts_with("A container for");
     let failed = matches!(parsed, Parsed::Reply(reply) if reply.is_error());
     match args.get(1) {
-        Some(sub) if container && !failed => {
-            format!(
-                "{name}|{}",
-                String::from_utf8_lossy(sub).to_ascii_lowercase()
-            )
-        }
-        _ => name.to_string(),
+        Some(sub) if container && !failed => Cow::Owned(format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        )),
+        _ => Cow::Borrowed(spec.name),
     }
 }
 
@@ -181,7 +181,7 @@ pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> P
     };
     let spec = entry.spec;
     if !spec.arity_ok(args.len()) {
-        let command = ctx.stats.command(&name, spec);
+        let command = ctx.stats.command(spec.name, spec);
         return refuse(session, Some(&command), wrong_arity(spec.name));
     }
     if !session.authenticated && !spec.no_auth() {
@@ -190,9 +190,7 @@ pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> P
     }
     let mut parsed_args = Args::new(&args, ctx.limits());
     let parsed = (entry.parse)(&mut parsed_args).unwrap_or_else(Parsed::Reply);
-    let command = ctx
-        .stats
-        .command(&counted_name(&name, spec, &args, &parsed), spec);
+    let command = ctx.stats.command(&counted_name(spec, &args, &parsed), spec);
     session.client.touch(&command);
     if ctx.clients.monitored() && !command.skip_monitor && !spec.no_auth() {
         let line = crate::clients::monitor_line(unix_micros(), &session.client.addr, &args);
