@@ -212,7 +212,12 @@ impl Command for Client {
                     sub.to_ascii_uppercase()
                 )))
             }
-            _ => return Err(crate::cmd::unknown_subcommand("CLIENT", &raw)),
+            _ => {
+                let sub = String::from_utf8_lossy(&raw);
+                return Err(Reply::err(format!(
+                    "unknown subcommand '{sub}'. Try CLIENT HELP."
+                )));
+            }
         };
         Ok(Parsed::session(client))
     }

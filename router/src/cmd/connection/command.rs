@@ -66,7 +66,10 @@ fn answer(table: &'static [Entry], args: &[Bytes]) -> Reply {
         ),
         ("getkeys", n) if n >= 2 => getkeys(table, rest),
         ("count" | "list" | "getkeys", _) => wrong_arity(&format!("command|{sub}")),
-        _ => crate::cmd::unknown_subcommand("COMMAND", raw),
+        _ => {
+            let sub = String::from_utf8_lossy(raw);
+            Reply::err(format!("unknown subcommand '{sub}'. Try COMMAND HELP."))
+        }
     }
 }
 
