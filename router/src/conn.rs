@@ -139,7 +139,8 @@ async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<C
             match parser.next(&mut input, session.authenticated) {
                 Ok(Some(args)) => {
                     ctx.count_command();
-                    let spec = cmd::spec_of(&args);
+                    let entry = cmd::entry_of(&args);
+                    let spec = entry.map(|e| e.spec);
                     if ctx.clients.paused().is_some() && spec.is_some_and(|s| s.name != "client") {
                         // CLIENT PAUSE holds it (CLIENT itself passes, to UNPAUSE).
                         let write = spec.is_some_and(|s| s.is_write());
@@ -148,7 +149,7 @@ async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<C
                     let blocking = spec.is_some_and(|s| s.flags.contains(&"blocking"));
                     let silent =
                         session.replies_off || std::mem::take(&mut session.skip_next_reply);
-                    let prepared = cmd::prepare(ctx, &mut session, args);
+                    let prepared = cmd::prepare(ctx, &mut session, entry, args);
                     let send = session.reply_override.take().unwrap_or(!silent);
                     let proto = if send { session.proto } else { 0 };
                     match prepared {
@@ -279,7 +280,7 @@ async fn monitor(
                     return false;
                 }
                 "reset" | "ping" => {
-                    let reply = cmd::prepare(ctx, session, args);
+                    let reply = cmd::prepare(ctx, session, cmd::entry_of(&args), args);
                     match reply {
                         Prepared::Ready(reply) => reply,
                         _ => Reply::Status("PONG".into()),

@@ -88,15 +88,19 @@ pub enum Prepared {
 /// Commands that are not queued by MULTI.
 const NOT_QUEUED: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
-/// Whether a request is a blocking command (`BLPOP`, ...), which may wait for long.
-pub fn is_blocking(args: &[Bytes]) -> bool {
-    spec_of(args).is_some_and(|spec| spec.flags.contains(&"blocking"))
+/// The table entry of a request's command, if it is one Tessera knows (looked up once
+/// per request: the connection needs it before [`prepare`], which takes it).
+pub fn entry_of(args: &[Bytes]) -> Option<&'static Entry> {
+    let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
+    lookup(&name)
 }
 
-/// The spec of a request's command, if it is one Tessera knows.
-pub fn spec_of(args: &[Bytes]) -> Option<&'static CommandSpec> {
-    let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
-    lookup(&name).map(|e| e.spec)
+/// A container's reply to a subcommand it does not know.
+pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
+    Reply::err(format!(
+        "unknown subcommand '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
 }
 
 /// Counts one call of a command when its reply is known (INFO commandstats, SLOWLOG,
@@ -164,11 +168,15 @@ fn counted_name(spec: &'static CommandSpec, args: &[Bytes], parsed: &Parsed) -> 
     }
 }
 
-/// Prepares one request: validates name, arity and authentication, queues it inside
+/// Prepares one request (`entry`: its command's, from [`entry_of`]): validates name, arity and authentication, queues it inside
 /// MULTI, runs session commands at once, and wraps the others in a future.
-pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> Prepared {
+pub fn prepare(
+    ctx: &Arc<Context>,
+    session: &mut Session,
+    entry: Option<&'static Entry>,
+    args: Vec<Bytes>,
+) -> Prepared {
     let started = Instant::now();
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let refuse = |session: &mut Session, command: Option<&CommandStats>, reply: Reply| {
         if session.multi.is_some() {
             session.multi_failed = true;
@@ -176,7 +184,7 @@ pub fn prepare(ctx: &Arc<Context>, session: &mut Session, args: Vec<Bytes>) -> P
         ctx.stats.reject(command, &reply);
         Prepared::Ready(reply)
     };
-    let Some(entry) = lookup(&name) else {
+    let Some(entry) = entry else {
         return refuse(session, None, unknown_command(&args));
     };
     let spec = entry.spec;

@@ -212,12 +212,7 @@ impl Command for Client {
                     sub.to_ascii_uppercase()
                 )))
             }
-            _ => {
-                let sub = String::from_utf8_lossy(&raw);
-                return Err(Reply::err(format!(
-                    "unknown subcommand '{sub}'. Try CLIENT HELP."
-                )));
-            }
+            _ => return Err(crate::cmd::unknown_subcommand("CLIENT", &raw)),
         };
         Ok(Parsed::session(client))
     }

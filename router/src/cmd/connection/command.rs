@@ -66,10 +66,7 @@ fn answer(table: &'static [Entry], args: &[Bytes]) -> Reply {
         ),
         ("getkeys", n) if n >= 2 => getkeys(table, rest),
         ("count" | "list" | "getkeys", _) => wrong_arity(&format!("command|{sub}")),
-        _ => {
-            let sub = String::from_utf8_lossy(raw);
-            Reply::err(format!("unknown subcommand '{sub}'. Try COMMAND HELP."))
-        }
+        _ => crate::cmd::unknown_subcommand("COMMAND", raw),
     }
 }
 

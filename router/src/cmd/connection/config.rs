@@ -38,12 +38,7 @@ impl Command for Config {
             "set" if rest.len() >= 2 && rest.len().is_multiple_of(2) => Config::Set(rest),
             "resetstat" if rest.is_empty() => Config::ResetStat,
             "get" | "set" | "resetstat" => return Err(wrong_arity(&format!("config|{sub}"))),
-            _ => {
-                let sub = String::from_utf8_lossy(&raw);
-                return Err(Reply::err(format!(
-                    "unknown subcommand '{sub}'. Try CONFIG HELP."
-                )));
-            }
+            _ => return Err(crate::cmd::unknown_subcommand("CONFIG", &raw)),
         };
         Ok(Parsed::session(config))
     }

@@ -12,13 +12,7 @@ pub use slowlog::Slowlog;
 
 use tessera_proto::reply::Reply;
 
-/// A container's reply to a subcommand it does not know.
-fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
-    Reply::err(format!(
-        "unknown subcommand '{}'. Try {container} HELP.",
-        String::from_utf8_lossy(sub)
-    ))
-}
+pub(crate) use super::unknown_subcommand;
 
 /// A container's `HELP`: its usage, one status line each.
 fn help(lines: &[&str]) -> Reply {
