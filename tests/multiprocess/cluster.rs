@@ -101,6 +101,29 @@ pub struct Cluster {
     pub lab: Option<NetLab>,
 }
 
+/// When a test fails, the end of the processes' log goes to the test's output (CI keeps
+/// nothing else of a failed run's temp dir).
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(log) = std::fs::read_to_string(self.log()) else {
+            return;
+        };
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+        eprintln!("---- last {} lines of {}", tail.len(), self.log().display());
+        for line in tail {
+            let cut = line.char_indices().nth(400).map_or(line.len(), |(i, _)| i);
+            eprintln!("{}", &line[..cut]);
+        }
+    }
+}
+
+/// Lines of the cluster log shown when a test fails.
+const LOG_TAIL: usize = 300;
+
 impl Cluster {
     pub fn start(dir: &Path, shape: Shape) -> Self {
         use_secret();
