@@ -10,7 +10,8 @@ use super::GroupReplica;
 use crate::peer::SleepRequest;
 use openraft::async_runtime::WatchReceiver;
 use openraft::ChangeMembers;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tessera_proto::catalog::{Catalog, NodeId};
 use tessera_proto::meta_api::GroupMembership;
@@ -24,6 +25,12 @@ impl GroupReplica {
     /// This replica's view of its group's membership, if it is the leader
     /// (`committed`: the committed configuration rather than the effective one).
     pub fn leader_membership(&self, me: NodeId, committed: bool) -> Option<GroupMembership> {
+        self.leader_view(me, committed)
+            .map(|(membership, _)| membership)
+    }
+
+    /// [`GroupReplica::leader_membership`] and the leader's last log index.
+    fn leader_view(&self, me: NodeId, committed: bool) -> Option<(GroupMembership, u64)> {
         let metrics = self.raft.metrics();
         let m = metrics.borrow_watched();
         if m.current_leader != Some(me) || !m.state.is_leader() {
@@ -51,12 +58,13 @@ impl GroupReplica {
                 (*id, lag)
             })
             .collect();
-        Some(GroupMembership {
+        let view = GroupMembership {
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
             joint: membership.get_joint_config().len() > 1,
             lag,
-        })
+        };
+        Some((view, last))
     }
 
     /// One step towards `members` being exactly the voter set (see the module docs).
@@ -66,7 +74,7 @@ impl GroupReplica {
         members: &[NodeId],
         catalog: &Catalog,
     ) -> Result<(), String> {
-        let Some(current) = self.leader_membership(me, false) else {
+        let Some((current, last)) = self.leader_view(me, false) else {
             return Ok(());
         };
         if !current.needs_step_towards(members) {
@@ -122,10 +130,8 @@ impl GroupReplica {
                 .map_err(|e| e.to_string())?;
         }
         let change = if !joining.is_empty() {
-            if !joining
-                .iter()
-                .all(|n| learners.contains(n) && lag(n) <= CATCH_UP_SLACK)
-            {
+            let caught_up = self.caught_up(&joining, &learners, last, lag);
+            if !caught_up {
                 return Ok(()); // Still catching up.
             }
             ChangeMembers::ReplaceAllVoters(desired)
@@ -134,6 +140,7 @@ impl GroupReplica {
         } else {
             ChangeMembers::RemoveNodes(learners.difference(&desired).copied().collect())
         };
+        lock(&self.catch_up).clear();
         tracing::info!(group = self.id, change = ?change, "changing the group's membership");
         match tokio::time::timeout(CHANGE_TIMEOUT, self.raft.change_membership(change, false)).await
         {
@@ -141,6 +148,47 @@ impl GroupReplica {
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("membership change timed out".into()),
         }
+    }
+
+    /// Whether every joining learner has caught up: it is within [`CATCH_UP_SLACK`]
+    /// entries of the leader's last index `last`, or it holds the index that was the
+    /// leader's last when an earlier step found it behind. Under steady writes the
+    /// leader's log keeps growing while a learner catches up, and on a busy machine the
+    /// distance may never drop under the slack; a fixed target is reached as long as the
+    /// learner makes progress at all.
+    fn caught_up(
+        &self,
+        joining: &[NodeId],
+        learners: &BTreeSet<NodeId>,
+        last: u64,
+        lag: impl Fn(&NodeId) -> u64,
+    ) -> bool {
+        let mut targets = lock(&self.catch_up);
+        targets.retain(|n, _| joining.contains(n));
+        let mut all = true;
+        for n in joining {
+            let behind = lag(n);
+            let holds = (behind != u64::MAX).then(|| last.saturating_sub(behind));
+            let reached = match (targets.get(n), holds) {
+                (Some(target), Some(holds)) => holds >= *target,
+                _ => false,
+            };
+            if learners.contains(n) && (behind <= CATCH_UP_SLACK || reached) {
+                continue;
+            }
+            all = false;
+            if learners.contains(n) && holds.is_some() && !targets.contains_key(n) {
+                tracing::info!(
+                    group = self.id,
+                    node = n,
+                    behind,
+                    target = last,
+                    "learner catching up: promoted once it holds the target index"
+                );
+                targets.insert(*n, last);
+            }
+        }
+        all
     }
 
     /// If this replica leads a settled group whose followers hold its whole log, the
@@ -194,4 +242,8 @@ impl GroupReplica {
         }
         agrees
     }
+}
+
+fn lock(targets: &Mutex<HashMap<NodeId, u64>>) -> MutexGuard<'_, HashMap<NodeId, u64>> {
+    targets.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -42,6 +42,9 @@ pub struct GroupReplica {
     clock: Arc<dyn Clock>,
     /// A membership step (see the reconciler) is running for this replica.
     pub(crate) reconciling: std::sync::atomic::AtomicBool,
+    /// Per joining learner, the leader's log index it must hold to be promoted (see
+    /// `membership`).
+    catch_up: std::sync::Mutex<std::collections::HashMap<NodeId, u64>>,
     /// Whether its Raft timers are stopped.
     pub(crate) hibernation: Hibernation,
     /// How a read confirms this replica still leads the group.
@@ -85,6 +88,7 @@ impl GroupReplica {
             proposer: tokio::sync::Mutex::new(SeqGen::new(options.node as u32)),
             clock: options.clock,
             reconciling: Default::default(),
+            catch_up: Default::default(),
             hibernation: Default::default(),
             read_policy: if options.lease_reads {
                 ReadPolicy::LeaseRead
