@@ -164,7 +164,7 @@ impl Node {
             expiry: Expiry::Clear,
             reply: SetReply::Ok,
         });
-        self.apply(group, CommandBody::Ops(vec![op])).await;
+        self.apply(group, CommandBody::Ops(vec![op].into())).await;
     }
 
     fn value(&self, key: &[u8]) -> Option<Vec<u8>> {

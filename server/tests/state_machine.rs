@@ -61,7 +61,7 @@ fn ops(seq: Seq, now_ms: u64, ops: Vec<Op>) -> DataCommand {
         seq,
         now_ms,
         epoch: 1,
-        body: CommandBody::Ops(ops),
+        body: CommandBody::Ops(ops.into()),
     }
 }
 

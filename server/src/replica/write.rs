@@ -73,7 +73,7 @@ impl GroupReplica {
         ops: Vec<Op>,
     ) -> Result<DataResponse, DataError> {
         let n = ops.len();
-        self.replies(epoch, CommandBody::Ops(ops), n)
+        self.replies(epoch, CommandBody::Ops(ops.into()), n)
             .await
             .map(DataResponse::Replies)
     }

@@ -26,8 +26,9 @@ pub struct DataCommand {
 /// What a replicated write does.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CommandBody {
-    /// Client ops, applied in order.
-    Ops(Vec<Op>),
+    /// Client ops, applied in order. Shared: the log cache hands the entry out once per
+    /// follower it is sent to and once more to apply it, and a clone costs nothing.
+    Ops(std::sync::Arc<Vec<Op>>),
     /// Delete the keys of these expiry-index entries if they have expired by the
     /// entry's time, and entries that no longer match their key (the sweeper).
     Sweep(Vec<Bytes>),
