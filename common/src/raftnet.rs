@@ -103,9 +103,6 @@ where
     }
 }
 
-/// The least time an append carrying entries may take (see `append_entries`).
-const APPEND_TTL: Duration = Duration::from_secs(2);
-
 /// How a service sends a Raft message for `group` to node `target` and gets the reply.
 pub trait RaftTransport<C: RaftTypeConfig>: Send + Sync + 'static {
     /// Sends one message; the implementation resolves `target` to an address.
@@ -169,17 +166,6 @@ where
             } else {
                 None
             }
-        };
-        // openraft gives every append its heartbeat interval as a deadline. An append
-        // that carries entries is answered only after the follower fsynced them: on a
-        // slow or busy disk that takes longer than a heartbeat, and a reply that misses
-        // the deadline is dropped and the same entries (and more) are sent again, so a
-        // follower or learner could fall further behind with every round under steady
-        // writes. Heartbeats keep the short deadline; they detect failures.
-        let option = if rpc.entries.is_empty() {
-            option
-        } else {
-            RPCOption::new(option.hard_ttl().max(APPEND_TTL))
         };
         self.ask((target, group), RaftRequest::Append(rpc), &option, pick)
             .await
