@@ -168,8 +168,9 @@ fn counted_name(spec: &'static CommandSpec, args: &[Bytes], parsed: &Parsed) -> 
     }
 }
 
-/// Prepares one request (`entry`: its command's, from [`entry_of`]): validates name, arity and authentication, queues it inside
-/// MULTI, runs session commands at once, and wraps the others in a future.
+/// Prepares one request (`entry`: its command's, from [`entry_of`]): validates name,
+/// arity and authentication, queues it inside MULTI, runs session commands at once, and
+/// wraps the others in a future.
 pub fn prepare(
     ctx: &Arc<Context>,
     session: &mut Session,
