@@ -2,7 +2,9 @@
 //! length and checksum, refusing a damaged or partial backup with the file named),
 //! then loads it into a new cluster: the tables are created with the backup's split
 //! points (the default table is split at them), and each file's rows are written to
-//! the range that starts where the backed-up one started, unchanged, through Raft.
+//! the range that starts where the backed-up one started, through Raft, unchanged but
+//! for the table id at the front of their keys (a new cluster numbers its tables
+//! afresh).
 //! With `--data-dir` it runs an embedded cluster in that directory for the restore,
 //! which `tessera dev --data-dir` then serves.
 
@@ -10,7 +12,8 @@ use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tessera_proto::backup::{Manifest, FORMAT, MANIFEST};
+use tessera_common::hash::FastMap;
+use tessera_proto::backup::{Manifest, FORMAT, MANIFEST, TABLE_PREFIX};
 use tessera_proto::catalog::{Catalog, TableState, DEFAULT_TABLE_ID};
 use tessera_proto::data::{checksum, BackupRow, DataRequest, DataResponse};
 use tessera_proto::meta_client::MetaClient;
@@ -138,11 +141,21 @@ pub async fn load(
             })
             .await?;
         }
-        check_table_ids(manifest, &catalog.borrow())?;
-        for (file, rows) in manifest.ranges.iter().zip(files) {
+        let ids = new_table_ids(manifest, &catalog.borrow())?;
+        for (file, mut rows) in manifest.ranges.iter().zip(files) {
+            let start = renumbered(&file.range.start, &ids).with_context(|| {
+                format!("{}: its range is in no table of the manifest", file.file)
+            })?;
+            for row in &mut rows {
+                row.key = renumbered(&row.key, &ids)
+                    .with_context(|| {
+                        format!("{}: a row is in no table of the manifest", file.file)
+                    })?
+                    .into();
+            }
             for chunk in rows.chunks(BATCH_ROWS) {
                 let req = DataRequest::Ingest(chunk.to_vec());
-                match cluster.call(&file.range.start, req).await {
+                match cluster.call(&start, req).await {
                     Ok(DataResponse::Replies(replies)) if replies == [Reply::Ok] => {}
                     Ok(other) => bail!("loading {}: unexpected answer {other:?}", file.file),
                     Err(e) => bail!("loading {}: {e}", file.file),
@@ -160,21 +173,32 @@ pub async fn load(
     result
 }
 
-/// Checks that every table of the backup got the id it had (rows carry their table's
-/// id in their keys).
-pub fn check_table_ids(manifest: &Manifest, catalog: &Catalog) -> anyhow::Result<()> {
-    for table in &manifest.tables {
-        let now = catalog.active_table(&table.name).map(|t| t.id);
-        if now != Some(table.id) {
-            bail!(
-                "table {} had id {} in the backup but {:?} in the new cluster: restore into an empty cluster",
-                table.name,
-                table.id,
-                now
-            );
-        }
-    }
-    Ok(())
+/// The id each table of the backup has in the new cluster, by its id in the backup.
+/// They differ where the old cluster dropped a table (its id is never reused) or
+/// created tables in another order.
+///
+/// # Errors
+/// A table of the backup is not active in the new cluster.
+pub fn new_table_ids(manifest: &Manifest, catalog: &Catalog) -> anyhow::Result<FastMap<u32, u32>> {
+    manifest
+        .tables
+        .iter()
+        .map(|table| match catalog.active_table(&table.name) {
+            Some(now) => Ok((table.id, now.id)),
+            None => bail!("table {} is not active in the new cluster", table.name),
+        })
+        .collect()
+}
+
+/// `key` (a data or member row key, or a range bound: each starts with its table's
+/// id) with its table's id replaced by the new one; `None` if its table is unknown.
+pub fn renumbered(key: &[u8], ids: &FastMap<u32, u32>) -> Option<Vec<u8>> {
+    let prefix: [u8; TABLE_PREFIX] = key.get(..TABLE_PREFIX)?.try_into().ok()?;
+    let new = ids.get(&u32::from_be_bytes(prefix))?;
+    let mut out = Vec::with_capacity(key.len());
+    out.extend_from_slice(&new.to_be_bytes());
+    out.extend_from_slice(&key[TABLE_PREFIX..]);
+    Some(out)
 }
 
 /// `tessera restore --from PATH --data-dir DIR`: runs an embedded cluster in `dir`,
