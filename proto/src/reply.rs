@@ -70,3 +70,20 @@ pub fn wrong_arity(name: &str) -> Reply {
 pub fn syntax_error() -> Reply {
     Reply::err("syntax error")
 }
+
+/// A container's (`CLIENT`, `OBJECT`, ...) reply to a subcommand it does not know.
+pub fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
+    Reply::err(format!(
+        "unknown subcommand '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+/// Redis's reply to a known subcommand whose arguments its own parser rejects after
+/// the arity check passed (`SLOWLOG GET 1 2`, `CLIENT PAUSE 1 WRITE x`).
+pub fn subcommand_syntax_error(container: &str, sub: &[u8]) -> Reply {
+    Reply::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}

@@ -95,13 +95,7 @@ pub fn entry_of(args: &[Bytes]) -> Option<&'static Entry> {
     lookup(&name)
 }
 
-/// A container's reply to a subcommand it does not know.
-pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
-    Reply::err(format!(
-        "unknown subcommand '{}'. Try {container} HELP.",
-        String::from_utf8_lossy(sub)
-    ))
-}
+pub(crate) use tessera_proto::reply::{subcommand_syntax_error, unknown_subcommand};
 
 /// Counts one call of a command when its reply is known (INFO commandstats, SLOWLOG,
 /// the latency monitor, Prometheus).

@@ -3,7 +3,7 @@
 //! `FREQ` answers Redis's error for an eviction policy that is not LFU).
 
 use crate::args::Args;
-use crate::reply::{wrong_arity, Reply};
+use crate::reply::{unknown_subcommand, wrong_arity, Reply};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -60,12 +60,7 @@ pub fn parse(args: &mut Args) -> Result<Option<Object>, Reply> {
         "idletime" => ObjectInfo::IdleTime,
         "freq" => ObjectInfo::Freq,
         "help" => return Err(wrong_arity("object|help")),
-        _ => {
-            return Err(Reply::err(format!(
-                "unknown subcommand '{}'. Try OBJECT HELP.",
-                String::from_utf8_lossy(&raw)
-            )))
-        }
+        _ => return Err(unknown_subcommand("OBJECT", &raw)),
     };
     if args.remaining() != 1 {
         return Err(wrong_arity(&format!("object|{sub}")));

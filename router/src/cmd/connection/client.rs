@@ -192,6 +192,7 @@ impl Command for Client {
             ("list", _) => parse_list(args)?,
             ("kill", 3..) => parse_kill(args)?,
             ("pause", 3 | 4) => parse_pause(args)?,
+            ("pause", 5..) => return Err(crate::cmd::subcommand_syntax_error("CLIENT", &raw)),
             ("unpause", 2) => Client::Unpause,
             ("reply", 3) => match args.option().as_deref() {
                 Some(mode @ ("on" | "off" | "skip")) => Client::Reply(mode.to_string()),

@@ -38,12 +38,7 @@ impl Command for Slowlog {
                 Some(n) if n >= 0 => Slowlog::Get(Some(n as usize)),
                 _ => return Err(Reply::err("count should be greater than or equal to -1")),
             },
-            ("get", _) => {
-                return Err(Reply::err(format!(
-                    "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-                    String::from_utf8_lossy(&raw)
-                )))
-            }
+            ("get", _) => return Err(crate::cmd::subcommand_syntax_error("SLOWLOG", &raw)),
             ("len", 0) => Slowlog::Len,
             ("reset", 0) => Slowlog::Reset,
             ("help", 0) => {
