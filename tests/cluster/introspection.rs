@@ -218,6 +218,7 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
     assert!(info.contains("errorstat_ERR:count="));
     assert!(info.contains("latency_percentiles_usec_set:p50="));
     assert!(info.contains("total_error_replies:") && info.contains("total_net_input_bytes:"));
+
     let histogram: redis::Value = redis::cmd("LATENCY")
         .arg("HISTOGRAM")
         .arg("set")
@@ -228,4 +229,45 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
         format!("{histogram:?}").contains("histogram_usec"),
         "{histogram:?}"
     );
+
+    // INFO stats counts every command and byte, and CONFIG RESETSTAT starts it afresh.
+    let stats = |info: &str, name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+    };
+    let before: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        let _: Option<String> = con.get("slow").await.unwrap();
+    }
+    let after: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    for (name, by) in [
+        ("total_commands_processed", 10),
+        ("total_net_input_bytes", 10 * 20),
+        ("total_net_output_bytes", 10 * 5),
+    ] {
+        let (b, a) = (stats(&before, name), stats(&after, name));
+        assert!(a >= b + by, "{name}: {b} -> {a}");
+    }
+    assert!(stats(&after, "total_error_replies") >= 1);
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let reset: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(stats(&reset, "total_error_replies"), 0, "{reset}");
+    assert!(stats(&reset, "total_commands_processed") <= 2, "{reset}");
 }

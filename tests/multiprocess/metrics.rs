@@ -1,5 +1,6 @@
 //! Prometheus `/metrics` on every process of a multi-process cluster (router, nodes,
-//! meta), scraped before and after a burst of writes: the named series exist and move.
+//! meta), scraped before and after a burst of writes: the named series exist and move;
+//! the router's retries move when a range's leader is killed under writes.
 
 use crate::cluster::{Cluster, Shape};
 use crate::harness::{test_dir, wait_for, wait_serving};
@@ -67,7 +68,7 @@ async fn scrape_all(addrs: &[String]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_process_serves_metrics_that_move_under_load() {
     let dir = test_dir();
-    let cluster = Cluster::start(
+    let mut cluster = Cluster::start(
         dir.path(),
         Shape {
             meta: 1,
@@ -160,4 +161,31 @@ async fn every_process_serves_metrics_that_move_under_load() {
         }
     })
     .await;
+
+    // The default range's leader dies under writes: the router routes them again
+    // (to a node that no longer answers, then to the new leader) and counts why.
+    let (group, _) = cluster.default_group().await;
+    let leader = wait_for(
+        Duration::from_secs(30),
+        "the default range's leader",
+        || cluster.leader_of(group),
+    )
+    .await;
+    cluster.kill_node(leader);
+    // (A write that was on its way to the dead node may answer TRYAGAIN: its outcome
+    // is unknown to the router.)
+    for i in 0..20 {
+        wait_for(Duration::from_secs(30), "a write after the kill", || {
+            let mut con = con.clone();
+            async move { con.set::<_, _, ()>(format!("after{i}"), i).await.ok() }
+        })
+        .await;
+    }
+    let router_end = scrape_all(&router).await;
+    moved(
+        &router_after,
+        &router_end,
+        "tessera_router_retries_total",
+        1.0,
+    );
 }
