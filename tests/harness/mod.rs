@@ -271,3 +271,26 @@ pub async fn wait_serving(url: &str, limit: Duration) -> redis::aio::Multiplexed
     .await;
     connect(url).await
 }
+
+/// `GET path` from an HTTP address; the body of a 200 answer, or what went wrong.
+pub async fn http_get(addr: &str, path: &str) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("send to {addr}: {e}"))?;
+    let mut text = Vec::new();
+    stream
+        .read_to_end(&mut text)
+        .await
+        .map_err(|e| format!("read from {addr}: {e}"))?;
+    let text = String::from_utf8_lossy(&text);
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(format!("{addr}{path} answered {text:?}")),
+    }
+}

@@ -15,6 +15,8 @@ pub struct DevProcess {
     child: Child,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// The HTTP address (`/metrics`, the console) its banner names, if any.
+    pub http: Option<String>,
 }
 
 impl DevProcess {
@@ -34,11 +36,15 @@ impl DevProcess {
         args.push(data_dir.to_str().expect("utf-8 path").to_string());
         args.extend(extra.iter().map(|a| a.to_string()));
         let log = data_dir.with_extension("log");
-        let (child, addr, _) = spawn_and_read_addr(&args, &log, "tessera dev: listening on ");
+        let (child, addr, banner) = spawn_and_read_addr(&args, &log, "tessera dev: listening on ");
+        let http = banner
+            .split_once("http on ")
+            .map(|(_, rest)| rest.trim_end_matches(')').to_string());
         Self {
             child,
             addr,
             data_dir: data_dir.to_path_buf(),
+            http,
         }
     }
 

@@ -3,32 +3,9 @@
 //! the router's retries move when a range's leader is killed under writes.
 
 use crate::cluster::{Cluster, Shape};
-use crate::harness::{test_dir, wait_for, wait_serving};
+use crate::harness::{http_get, test_dir, wait_for, wait_serving};
 use redis::AsyncCommands;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// `GET path` from an HTTP address; the body of a 200 answer, or what went wrong.
-pub async fn http_get(addr: &str, path: &str) -> Result<String, String> {
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("send to {addr}: {e}"))?;
-    let mut text = Vec::new();
-    stream
-        .read_to_end(&mut text)
-        .await
-        .map_err(|e| format!("read from {addr}: {e}"))?;
-    let text = String::from_utf8_lossy(&text);
-    match text.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => Err(format!("{addr}{path} answered {text:?}")),
-    }
-}
 
 /// The sum of the samples of `series` (a metric name, optionally with the start of its
 /// labels: `name{command="set"`).

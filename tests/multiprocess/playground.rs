@@ -1,5 +1,6 @@
-//! `tessera playground`: real child processes listed in `playground.json`, surviving
-//! the loss of any two of five nodes for `REPLICAS 5` tables, all stopped on SIGTERM.
+//! `tessera playground`: real child processes listed in `playground.json` (each with
+//! the HTTP address of its metrics), surviving the loss of any two of five nodes for
+//! `REPLICAS 5` tables, all stopped on SIGTERM.
 
 use crate::harness::{connect, test_dir, wait_for, wait_serving};
 use redis::AsyncCommands;
@@ -55,7 +56,6 @@ async fn a_five_node_playground_survives_losing_two_nodes() {
     }
     let mut pids: Vec<u32> = metas.iter().chain(nodes).map(pid_of).collect();
     pids.push(pid_of(&listing["router"]));
-
     let url = format!("redis://{router}");
     let mut con = wait_serving(&url, Duration::from_secs(60)).await;
     let _: () = redis::cmd("CREATETABLE")
@@ -72,6 +72,25 @@ async fn a_five_node_playground_survives_losing_two_nodes() {
             acked.push((key, i));
         }
     }
+    // Every process serves its metrics at the address the listing gives.
+    for (entry, series) in metas
+        .iter()
+        // (Only the meta leader reports the cluster's gauges.)
+        .map(|m| (m, "process_cpu_seconds_total"))
+        .chain(nodes.iter().map(|n| (n, "tessera_node_")))
+        .chain([(&listing["router"], "tessera_router_")])
+    {
+        let http = entry["http"].as_str().unwrap_or_else(|| panic!("{entry}"));
+        let metrics = wait_for(Duration::from_secs(30), "a /metrics answer", || async {
+            crate::harness::http_get(http, "/metrics")
+                .await
+                .ok()
+                .filter(|text| text.contains(series))
+        })
+        .await;
+        assert!(metrics.contains("process_cpu_seconds_total"), "{http}");
+    }
+
     // Any two nodes: the first and the last.
     for node in [&nodes[0], &nodes[4]] {
         let pid = pid_of(node);

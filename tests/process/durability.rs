@@ -59,6 +59,19 @@ async fn sigterm_shuts_down_cleanly_and_restart_serves_the_data() {
     assert_eq!(pong, "PONG");
     eprintln!("answered PING {:?} after start", started.elapsed());
     write_keys(&first.url(), "t", 200).await;
+    // One HTTP address serves the metrics of every part of `tessera dev`.
+    let http = first
+        .http
+        .clone()
+        .expect("tessera dev serves HTTP by default");
+    let metrics = crate::harness::http_get(&http, "/metrics").await.unwrap();
+    for series in [
+        "tessera_router_commands_total{command=\"set\"}",
+        "tessera_node_proposals_total",
+        "tessera_meta_controller_actions_total",
+    ] {
+        assert!(metrics.contains(series), "no {series} at {http}");
+    }
     let status = first.terminate();
     assert!(status.success(), "clean shutdown exits 0, got {status:?}");
 
