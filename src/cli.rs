@@ -96,6 +96,9 @@ pub struct ReadFlags {
     /// clocks on the nodes run at about the same rate) instead of ReadIndex.
     #[arg(long, env = "TESSERA_LEASE_READS")]
     pub lease_reads: bool,
+    /// Bytes of each storage node's point-read cache for GET (0: none).
+    #[arg(long, default_value_t = RaftTimings::default().read_cache_bytes, env = "TESSERA_READ_CACHE_BYTES")]
+    pub read_cache_bytes: u64,
 }
 
 /// When ranges split and merge on their own.

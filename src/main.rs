@@ -145,6 +145,7 @@ fn main() -> anyhow::Result<()> {
                         snapshot_bytes,
                         hibernate_after_ms: hibernate_after.as_millis() as u64,
                         lease_reads: reads.lease_reads,
+                        read_cache_bytes: reads.read_cache_bytes,
                         ..RaftTimings::default()
                     },
                     heartbeat: heartbeat_interval,
@@ -360,6 +361,7 @@ async fn run_dev(
         router: client.router_config(Vec::new()),
         raft: RaftTimings {
             lease_reads: reads.lease_reads,
+            read_cache_bytes: reads.read_cache_bytes,
             ..RaftTimings::default()
         },
         ..Default::default()

@@ -312,6 +312,8 @@ pub struct RaftTimings {
     /// Data group leaders serve reads under their lease instead of confirming their
     /// leadership with a quorum for each batch (docs/consistency.md).
     pub lease_reads: bool,
+    /// Bytes of the node's point-read cache for `GET` (0: none; docs/storage.md).
+    pub read_cache_bytes: u64,
 }
 
 impl Default for RaftTimings {
@@ -330,6 +332,7 @@ impl Default for RaftTimings {
             snapshot_bytes: 64 << 20,
             hibernate_after_ms: 5_000,
             lease_reads: false,
+            read_cache_bytes: 64 << 20,
         }
     }
 }

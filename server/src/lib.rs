@@ -86,7 +86,8 @@ pub async fn run(
     let (events, range_events) = tokio::sync::mpsc::unbounded_channel();
     let node = Arc::new(Node {
         id: config.id,
-        data: DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())?,
+        data: DataKeyspaces::open(&store.db, store.syncer.clone(), store.snapshots.clone())?
+            .with_read_cache(config.raft.read_cache_bytes),
         logs: store.logs.clone(),
         replicas: Default::default(),
         lifecycle: Default::default(),

@@ -17,6 +17,7 @@ mod hashes;
 mod hibernation;
 mod introspection;
 mod multi_key;
+mod read_cache;
 mod table_lifecycle;
 mod tables;
 mod transactions;

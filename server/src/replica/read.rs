@@ -64,8 +64,17 @@ impl GroupReplica {
     }
 
     /// Evaluates read-only ops on a consistent view of the applied state.
+    /// A batch of nothing but `GET`s reads each key as it is now, through the node's
+    /// point-read cache (the same as running them one after the other); any other
+    /// batch reads one snapshot, so that a multi-key read sees one point in time and
+    /// no later op of the batch sees an older state than an earlier one.
     pub(super) fn read(&self, ops: &[Op]) -> Result<Vec<Reply>, DataError> {
-        let read = self.ks.view();
+        let cached = ops
+            .iter()
+            .all(|op| matches!(op, Op::Get(_)))
+            .then(|| self.ks.through_cache())
+            .flatten();
+        let read = cached.unwrap_or_else(|| self.ks.view());
         let mut engine = Engine::new(&read, self.clock.now_ms(), Seq::default());
         let replies = ops
             .iter()

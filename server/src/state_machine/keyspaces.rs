@@ -1,11 +1,13 @@
 //! The node-wide keyspaces every group's state machine writes into, and what the node
 //! does with a group's share of them as a whole (delete it, list groups, footprint).
 
+use super::cache::ReadCache;
 use super::GroupRecord;
 use crate::engine::Source;
 use crate::layout;
 use fjall::{Database, Keyspace};
 use std::io;
+use std::sync::Arc;
 use tessera_common::raftlog::io_err;
 use tessera_common::snapshots::SnapshotDir;
 use tessera_common::LogSyncer;
@@ -28,6 +30,8 @@ pub struct DataKeyspaces {
     pub syncer: LogSyncer,
     /// The last built or installed snapshot of each group.
     pub snapshots: SnapshotDir,
+    /// The point-read cache, if the node keeps one.
+    pub cache: Option<Arc<ReadCache>>,
 }
 
 impl DataKeyspaces {
@@ -45,7 +49,23 @@ impl DataKeyspaces {
             members: db.keyspace("members", opts).map_err(io_err)?,
             syncer,
             snapshots,
+            cache: None,
         })
+    }
+
+    /// With a point-read cache of about `bytes` (0: none).
+    #[must_use]
+    pub fn with_read_cache(mut self, bytes: u64) -> Self {
+        self.cache = (bytes > 0).then(|| Arc::new(ReadCache::new(bytes)));
+        self
+    }
+
+    /// Forgets every cached read: after writes to the data keyspace that bypass the
+    /// apply of a batch (a snapshot installed, a replica's data deleted).
+    pub fn forget_cached_reads(&self) {
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
     }
 
     /// Adds to `batch` the removal of every key in `[start, end)` and of their
@@ -97,6 +117,7 @@ impl DataKeyspaces {
         self.clear_batch(&mut batch, &record.range.start, &record.range.end)?;
         batch.remove(&self.groups, group.to_be_bytes());
         batch.commit().map_err(io_err)?;
+        self.forget_cached_reads();
         self.syncer.sync().await?;
         self.snapshots.remove(group)
     }
@@ -126,6 +147,7 @@ impl DataKeyspaces {
         Stored {
             ks: self,
             view: None,
+            cache: None,
         }
     }
 
@@ -134,7 +156,20 @@ impl DataKeyspaces {
         Stored {
             ks: self,
             view: Some(self.db.snapshot()),
+            cache: None,
         }
+    }
+
+    /// A [`Source`] reading each key as it is now, through the point-read cache: for
+    /// reads of single string keys only (`state_machine::cache`). `None` if the node
+    /// keeps no cache.
+    pub fn through_cache(&self) -> Option<Stored<'_>> {
+        let cache = self.cache.as_deref()?;
+        Some(Stored {
+            ks: self,
+            view: None,
+            cache: Some(cache),
+        })
     }
 
     /// Keys stored in `[start, end)` and group records whose range lies inside it: what
@@ -174,6 +209,8 @@ impl DataKeyspaces {
 pub struct Stored<'a> {
     ks: &'a DataKeyspaces,
     view: Option<fjall::Snapshot>,
+    /// Read the data keyspace through the node's point-read cache.
+    cache: Option<&'a ReadCache>,
 }
 
 impl Stored<'_> {
@@ -188,7 +225,22 @@ impl Stored<'_> {
 
 impl Source for Stored<'_> {
     fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        self.get_in(&self.ks.data, key)
+        let Some(cache) = self.cache else {
+            return self.get_in(&self.ks.data, key);
+        };
+        match cache.get(key) {
+            Ok(hit) => Ok(hit),
+            Err(seen) => {
+                // A snapshot of its own, not fjall's latest: that one may show part of a
+                // batch being committed (fjall reads at `SeqNo::MAX`).
+                let view = self.ks.db.snapshot();
+                let value = fjall::Readable::get(&view, &self.ks.data, key)
+                    .map_err(io_err)?
+                    .map(|v| v.to_vec());
+                cache.fill(seen, key, &value);
+                Ok(value)
+            }
+        }
     }
 
     fn member(&self, row: &[u8]) -> io::Result<Option<Vec<u8>>> {

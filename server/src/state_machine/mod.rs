@@ -8,6 +8,7 @@
 //! changes it, identically on every replica. A command carries the epoch its leader
 //! proposed it under and is refused at apply if the epoch moved meanwhile.
 
+mod cache;
 mod command;
 mod keyspaces;
 mod published;
@@ -15,6 +16,7 @@ mod ranges;
 mod snapshot;
 
 pub use crate::value::expiry_key;
+pub use cache::ReadCache;
 pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount, COLLECT_ROWS};
 pub use keyspaces::DataKeyspaces;
 pub use published::Published;
@@ -289,7 +291,13 @@ impl GroupStateMachine {
         } else {
             Vec::new()
         };
-        write_changes(&self.ks, &mut batch, changes.keys);
+        // Before the commit, never after (state_machine::cache).
+        let pending = self
+            .ks
+            .cache
+            .as_deref()
+            .map(|cache| cache.writing(changes.keys.iter().map(|c| c.key.as_slice())));
+        write_changes(&self.ks, &mut batch, &changes.keys);
         for change in changes.members {
             match change.new {
                 Some(value) => batch.insert(&self.ks.members, change.row, value),
@@ -298,6 +306,10 @@ impl GroupStateMachine {
         }
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
+        // After the commit, never before (state_machine::cache).
+        if let Some(pending) = pending {
+            pending.written(changes.keys.iter().map(|c| c.key.as_slice()));
+        }
         self.applied.publish(&self.record);
         self.applied.written(changed.iter().map(Vec::as_slice));
         Ok(())
@@ -319,7 +331,7 @@ impl GroupStateMachine {
 
 /// Adds the net changes of an apply batch to `batch`: values, and expiry-index entries
 /// moved from the old expiry to the new one.
-fn write_changes(ks: &DataKeyspaces, batch: &mut fjall::OwnedWriteBatch, changes: Vec<Change>) {
+fn write_changes(ks: &DataKeyspaces, batch: &mut fjall::OwnedWriteBatch, changes: &[Change]) {
     for change in changes {
         let new_expiry = change.new.as_ref().and_then(|v| v.expires_at_ms);
         if let Some(old) = change.old_expiry.filter(|old| Some(*old) != new_expiry) {
@@ -328,9 +340,9 @@ fn write_changes(ks: &DataKeyspaces, batch: &mut fjall::OwnedWriteBatch, changes
         if let Some(new) = new_expiry.filter(|new| Some(*new) != change.old_expiry) {
             batch.insert(&ks.expiry, expiry_key(new, &change.key), Vec::new());
         }
-        match change.new {
-            Some(value) => batch.insert(&ks.data, change.key, value.encode()),
-            None => batch.remove(&ks.data, change.key),
+        match &change.new {
+            Some(value) => batch.insert(&ks.data, change.key.as_slice(), value.encode()),
+            None => batch.remove(&ks.data, change.key.as_slice()),
         }
     }
 }
@@ -447,6 +459,7 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         self.record = payload.record;
         self.record_batch(&mut batch)?;
         batch.commit().map_err(io_err)?;
+        self.ks.forget_cached_reads();
         self.ks.syncer.sync().await?;
         let marker = postcard::to_stdvec(&self.record).map_err(io_err)?;
         self.ks.snapshots.save(self.group, &marker)?;

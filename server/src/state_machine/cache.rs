@@ -1,0 +1,237 @@
+//! The node's point-read cache: the stored bytes (or absence) of keys that `GET`s read
+//! recently, in front of fjall, whose memtable lookup walks a skiplist of every version
+//! in memory (about twenty dependent loads, most of them cache misses).
+//! docs/storage.md, "Point-read cache".
+//!
+//! A read through the cache sees each key as it is *now*: a hit is the key's latest
+//! applied value, a miss reads a snapshot of fjall taken then (fjall's own latest
+//! state may show part of a batch being committed). So a batch of
+//! such reads behaves like the same reads run one after the other, which is what a
+//! pipeline of `GET`s may expect; reads that need one point in time (`MGET`, the
+//! members of a collection) do not use the cache. Three rules keep a hit the latest
+//! value, whichever of the node's groups writes the key:
+//!
+//! - A batch being applied marks the shards of the keys it writes as pending before it
+//!   commits to fjall; while a shard is pending its entries are not served (a read
+//!   then reads a fresh snapshot, which holds all of a batch or none of it).
+//! - After the commit, the batch removes each key it wrote and bumps its shard's
+//!   generation, under the shard's lock, and then clears the pending marks.
+//! - A read that missed fills the cache only if its shard's generation is still the
+//!   one it loaded *before* reading fjall: if a write committed after that read, either
+//!   its removal came first (the generation moved: no fill) or the fill came first
+//!   (the removal then drops the stale bytes).
+//!
+//! Installing a snapshot or deleting a replica's data empties the whole cache.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use tessera_common::hash::FastHasher;
+
+/// Shards: independent locks, generations and pending marks (one bit each in a `u64`).
+const SHARDS: usize = 64;
+/// Bytes counted for an entry beyond its key and value (the map's slot, two `Vec`s).
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A shard's entries hash with the standard library's keyed SipHash: the keys are the
+/// clients' (FxHash picks the shard; a client that aims every key at one shard only
+/// shrinks its own cache).
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    entries: Mutex<Entries>,
+    generation: AtomicU64,
+    /// Batches writing keys of this shard that have not finished applying.
+    pending: AtomicU32,
+}
+
+/// The cache (see the module docs).
+pub struct ReadCache {
+    shards: Vec<Shard>,
+    shard_bytes: usize,
+}
+
+/// Where a missed read stood before it read fjall.
+pub struct Seen {
+    shard: usize,
+    generation: u64,
+}
+
+/// The pending marks of a batch being applied; cleared when dropped (also if the
+/// commit failed).
+pub struct Pending<'a> {
+    cache: &'a ReadCache,
+    shards: u64,
+}
+
+impl ReadCache {
+    /// A cache of at most about `bytes` (keys, values and bookkeeping).
+    pub fn new(bytes: u64) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shard_bytes: (bytes as usize / SHARDS).max(1),
+        }
+    }
+
+    fn shard_of(key: &[u8]) -> usize {
+        (FastHasher.hash_one(key) as usize) % SHARDS
+    }
+
+    fn entries(&self, shard: usize) -> std::sync::MutexGuard<'_, Entries> {
+        self.shards[shard]
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cached stored bytes of `key` (`Some(None)`: cached as absent); `None` on a
+    /// miss, with what [`ReadCache::fill`] needs.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Seen> {
+        let at = Self::shard_of(key);
+        let shard = &self.shards[at];
+        let entries = self.entries(at);
+        let seen = Seen {
+            shard: at,
+            generation: shard.generation.load(Ordering::Acquire),
+        };
+        if shard.pending.load(Ordering::Acquire) > 0 {
+            return Err(seen);
+        }
+        entries.map.get(key).cloned().ok_or(seen)
+    }
+
+    /// Caches what a read that missed (`seen`) then found in fjall for `key`, unless a
+    /// write to the key's shard was applied since.
+    pub fn fill(&self, seen: Seen, key: &[u8], value: &Option<Vec<u8>>) {
+        let mut entries = self.entries(seen.shard);
+        let shard = &self.shards[seen.shard];
+        if shard.generation.load(Ordering::Acquire) != seen.generation {
+            return;
+        }
+        let size = key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
+        if entries.bytes + size > self.shard_bytes {
+            // Full: start the shard afresh (cheaper than tracking recency per entry).
+            entries.map.clear();
+            entries.bytes = 0;
+        }
+        if entries.map.insert(key.to_vec(), value.clone()).is_none() {
+            entries.bytes += size;
+        }
+    }
+
+    /// Marks the shards of `keys`, about to be written, as pending.
+    pub fn writing<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) -> Pending<'_> {
+        let mut shards = 0u64;
+        for key in keys {
+            shards |= 1 << Self::shard_of(key);
+        }
+        for at in bits(shards) {
+            self.shards[at].pending.fetch_add(1, Ordering::AcqRel);
+        }
+        Pending {
+            cache: self,
+            shards,
+        }
+    }
+
+    /// Forgets everything (a snapshot installed, a replica's data deleted).
+    pub fn clear(&self) {
+        for at in 0..SHARDS {
+            let mut entries = self.entries(at);
+            entries.map.clear();
+            entries.bytes = 0;
+            self.shards[at].generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Pending<'_> {
+    /// Forgets `keys` (those passed to [`ReadCache::writing`]), now committed.
+    pub fn written<'a>(self, keys: impl Iterator<Item = &'a [u8]>) {
+        for key in keys {
+            let at = ReadCache::shard_of(key);
+            let mut entries = self.cache.entries(at);
+            if let Some(old) = entries.map.remove(key) {
+                let size = key.len() + old.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
+                entries.bytes = entries.bytes.saturating_sub(size);
+            }
+            self.cache.shards[at]
+                .generation
+                .fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        for at in bits(self.shards) {
+            self.cache.shards[at].pending.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The positions of the set bits of `mask`.
+fn bits(mask: u64) -> impl Iterator<Item = usize> {
+    (0..SHARDS).filter(move |at| mask & (1 << at) != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: &[u8] = b"k";
+
+    #[test]
+    fn a_fill_after_a_write_is_refused_and_a_write_drops_an_earlier_fill() {
+        let cache = ReadCache::new(1 << 20);
+        let old = Some(b"old".to_vec());
+        // A read misses, then a write commits and is applied: the read's (older)
+        // value must not be cached.
+        let seen = cache.get(K).unwrap_err();
+        cache.writing([K].into_iter()).written([K].into_iter());
+        cache.fill(seen, K, &old);
+        assert!(cache.get(K).is_err());
+        // The fill lands before the write is applied: the write drops it.
+        let seen = cache.get(K).unwrap_err();
+        cache.fill(seen, K, &old);
+        assert_eq!(cache.get(K).ok(), Some(old.clone()));
+        let pending = cache.writing([K].into_iter());
+        // While the batch commits, the entry is not served.
+        assert!(cache.get(K).is_err());
+        pending.written([K].into_iter());
+        assert!(cache.get(K).is_err());
+    }
+
+    #[test]
+    fn a_failed_batch_clears_its_marks_and_a_clear_refuses_older_fills() {
+        let cache = ReadCache::new(1 << 20);
+        let seen = cache.get(K).unwrap_err();
+        cache.fill(seen, K, &None);
+        drop(cache.writing([K].into_iter()));
+        assert_eq!(cache.get(K).ok(), Some(None), "absence is cached too");
+        let seen = cache.get(b"other").unwrap_err();
+        cache.clear();
+        assert!(cache.get(K).is_err());
+        cache.fill(seen, b"other", &None);
+        assert!(cache.get(b"other").is_err());
+    }
+
+    #[test]
+    fn a_full_shard_starts_afresh() {
+        let cache = ReadCache::new(SHARDS as u64 * 200);
+        for i in 0..10_000u32 {
+            let key = i.to_be_bytes();
+            let seen = cache.get(&key).unwrap_err();
+            cache.fill(seen, &key, &Some(vec![0; 100]));
+        }
+        for shard in &cache.shards {
+            assert!(shard.entries.lock().unwrap().bytes <= 200);
+        }
+    }
+}
