@@ -74,12 +74,22 @@ impl GroupReplica {
             .all(|op| matches!(op, Op::Get(_)))
             .then(|| self.ks.through_cache())
             .flatten();
-        let read = cached.unwrap_or_else(|| self.ks.view());
-        let mut engine = Engine::new(&read, self.clock.now_ms(), Seq::default());
-        let replies = ops
-            .iter()
-            .map(|op| engine.run(op))
-            .collect::<Result<Vec<_>, _>>();
+        let now = self.clock.now_ms();
+        let replies = match cached {
+            // An engine per GET: an engine keeps what it read of a key for the rest of
+            // its batch, and a second GET of a key must see it as it is then.
+            Some(read) => ops
+                .iter()
+                .map(|op| Engine::new(&read, now, Seq::default()).run(op))
+                .collect::<Result<Vec<_>, _>>(),
+            None => {
+                let read = self.ks.view();
+                let mut engine = Engine::new(&read, now, Seq::default());
+                ops.iter()
+                    .map(|op| engine.run(op))
+                    .collect::<Result<Vec<_>, _>>()
+            }
+        };
         replies.map_err(|e| DataError::Internal(e.to_string()))
     }
 

@@ -21,7 +21,8 @@
 //!   its removal came first (the generation moved: no fill) or the fill came first
 //!   (the removal then drops the stale bytes).
 //!
-//! Installing a snapshot or deleting a replica's data empties the whole cache.
+//! Installing a snapshot or deleting a replica's data marks every shard pending
+//! before its commit and empties the whole cache after it.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -114,15 +115,19 @@ impl ReadCache {
         if shard.generation.load(Ordering::Acquire) != seen.generation {
             return;
         }
-        let size = key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
+        let size = entry_size(key, value);
+        if size > self.shard_bytes {
+            return; // Larger than the shard's share: never cached.
+        }
         if entries.bytes + size > self.shard_bytes {
             // Full: start the shard afresh (cheaper than tracking recency per entry).
             entries.map.clear();
             entries.bytes = 0;
         }
-        if entries.map.insert(key.to_vec(), value.clone()).is_none() {
-            entries.bytes += size;
+        if let Some(old) = entries.map.insert(key.to_vec(), value.clone()) {
+            entries.bytes -= entry_size(key, &old);
         }
+        entries.bytes += size;
     }
 
     /// Marks the shards of `keys`, about to be written, as pending.
@@ -140,13 +145,15 @@ impl ReadCache {
         }
     }
 
-    /// Forgets everything (a snapshot installed, a replica's data deleted).
-    pub fn clear(&self) {
-        for at in 0..SHARDS {
-            let mut entries = self.entries(at);
-            entries.map.clear();
-            entries.bytes = 0;
-            self.shards[at].generation.fetch_add(1, Ordering::AcqRel);
+    /// Marks every shard as pending: before a commit that may write any key (a
+    /// snapshot installed, a replica's data deleted); then [`Pending::cleared`].
+    pub fn writing_all(&self) -> Pending<'_> {
+        for shard in &self.shards {
+            shard.pending.fetch_add(1, Ordering::AcqRel);
+        }
+        Pending {
+            cache: self,
+            shards: u64::MAX,
         }
     }
 }
@@ -158,14 +165,33 @@ impl Pending<'_> {
             let at = ReadCache::shard_of(key);
             let mut entries = self.cache.entries(at);
             if let Some(old) = entries.map.remove(key) {
-                let size = key.len() + old.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
-                entries.bytes = entries.bytes.saturating_sub(size);
+                entries.bytes -= entry_size(key, &old);
             }
             self.cache.shards[at]
                 .generation
                 .fetch_add(1, Ordering::AcqRel);
         }
     }
+}
+
+impl Pending<'_> {
+    /// Forgets everything, now that a commit that may have written any key (see
+    /// [`ReadCache::writing_all`]) is done.
+    pub fn cleared(self) {
+        for at in 0..SHARDS {
+            let mut entries = self.cache.entries(at);
+            entries.map.clear();
+            entries.bytes = 0;
+            self.cache.shards[at]
+                .generation
+                .fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// What an entry counts against its shard's share.
+fn entry_size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
+    key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
 }
 
 impl Drop for Pending<'_> {
@@ -216,10 +242,29 @@ mod tests {
         drop(cache.writing([K].into_iter()));
         assert_eq!(cache.get(K).ok(), Some(None), "absence is cached too");
         let seen = cache.get(b"other").unwrap_err();
-        cache.clear();
+        let all = cache.writing_all();
+        assert!(cache.get(K).is_err(), "not served while any key may change");
+        all.cleared();
         assert!(cache.get(K).is_err());
         cache.fill(seen, b"other", &None);
         assert!(cache.get(b"other").is_err());
+    }
+
+    #[test]
+    fn refilling_an_entry_keeps_the_count_and_an_oversize_value_is_not_cached() {
+        let cache = ReadCache::new(SHARDS as u64 * 1000);
+        // Two reads missed; both fill, the second over the first.
+        let (first, second) = (cache.get(K).unwrap_err(), cache.get(K).unwrap_err());
+        cache.fill(first, K, &Some(vec![0; 10]));
+        cache.fill(second, K, &Some(vec![0; 20]));
+        cache.writing([K].into_iter()).written([K].into_iter());
+        assert!(cache
+            .shards
+            .iter()
+            .all(|s| s.entries.lock().unwrap().bytes == 0));
+        let seen = cache.get(b"big").unwrap_err();
+        cache.fill(seen, b"big", &Some(vec![0; 2000]));
+        assert!(cache.get(b"big").is_err());
     }
 
     #[test]

@@ -60,12 +60,19 @@ impl DataKeyspaces {
         self
     }
 
-    /// Forgets every cached read: after writes to the data keyspace that bypass the
-    /// apply of a batch (a snapshot installed, a replica's data deleted).
-    pub fn forget_cached_reads(&self) {
-        if let Some(cache) = &self.cache {
-            cache.clear();
+    /// Commits `batch`, which may write any key of the data keyspace outside the apply
+    /// of a batch (a snapshot installed, a replica's data deleted): the point-read
+    /// cache serves nothing while it commits and forgets everything after.
+    ///
+    /// # Errors
+    /// fjall errors.
+    pub fn commit_rewrite(&self, batch: fjall::OwnedWriteBatch) -> io::Result<()> {
+        let pending = self.cache.as_deref().map(ReadCache::writing_all);
+        batch.commit().map_err(io_err)?;
+        if let Some(pending) = pending {
+            pending.cleared();
         }
+        Ok(())
     }
 
     /// Adds to `batch` the removal of every key in `[start, end)` and of their
@@ -116,8 +123,7 @@ impl DataKeyspaces {
         let mut batch = self.db.batch();
         self.clear_batch(&mut batch, &record.range.start, &record.range.end)?;
         batch.remove(&self.groups, group.to_be_bytes());
-        batch.commit().map_err(io_err)?;
-        self.forget_cached_reads();
+        self.commit_rewrite(batch)?;
         self.syncer.sync().await?;
         self.snapshots.remove(group)
     }

@@ -458,8 +458,7 @@ impl RaftStateMachine<DataTypes> for GroupStateMachine {
         }
         self.record = payload.record;
         self.record_batch(&mut batch)?;
-        batch.commit().map_err(io_err)?;
-        self.ks.forget_cached_reads();
+        self.ks.commit_rewrite(batch)?;
         self.ks.syncer.sync().await?;
         let marker = postcard::to_stdvec(&self.record).map_err(io_err)?;
         self.ks.snapshots.save(self.group, &marker)?;
