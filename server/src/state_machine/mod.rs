@@ -285,12 +285,6 @@ impl GroupStateMachine {
         for index_key in changes.stale_index {
             batch.remove(&self.ks.expiry, index_key);
         }
-        // Keys blocked requests wait on (copied only while some request waits).
-        let changed: Vec<Vec<u8>> = if self.applied.watched() {
-            changes.keys.iter().map(|c| c.key.clone()).collect()
-        } else {
-            Vec::new()
-        };
         // Before the commit, never after (state_machine::cache).
         let pending = self
             .ks
@@ -311,7 +305,9 @@ impl GroupStateMachine {
             pending.written(changes.keys.iter().map(|c| c.key.as_slice()));
         }
         self.applied.publish(&self.record);
-        self.applied.written(changed.iter().map(Vec::as_slice));
+        // Wakes blocked requests waiting on these keys (nothing to do if none waits).
+        self.applied
+            .written(changes.keys.iter().map(|c| c.key.as_slice()));
         Ok(())
     }
 
