@@ -16,6 +16,7 @@ pub mod secret;
 pub mod snapshots;
 pub mod store;
 pub mod syncer;
+pub mod tasks;
 pub mod ticker;
 pub mod wire_bytes;
 

@@ -25,4 +25,12 @@ impl Ticker {
             _ = self.interval.tick() => true,
         }
     }
+
+    /// Runs one tick's work unless shutdown is requested first: `None` then, and the
+    /// work is dropped where it waits. For work that may wait on other processes (an
+    /// RPC, a Raft commit needing peers that are stopping too), so a shutdown does not
+    /// wait out its timeouts, or forever.
+    pub async fn unless_stopped<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        self.shutdown.run_until_cancelled(work).await
+    }
 }

@@ -29,11 +29,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_common::raftnet::RaftTimings;
+use tessera_common::tasks::Tasks;
 use tessera_common::{Clock, Store};
 use tessera_proto::catalog::NodeId;
 use tessera_proto::meta_client::{MetaClient, MetaError};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 openraft::declare_raft_types!(
@@ -97,12 +97,11 @@ pub async fn run(
         clock: config.clock.clone(),
         events,
     });
-    let mut tasks = JoinSet::new();
-    tasks.spawn(tessera_common::rpc::serve(
-        listener,
-        node.clone(),
-        shutdown.clone(),
-    ));
+    let mut tasks = Tasks::default();
+    tasks.spawn(
+        "rpc server",
+        tessera_common::rpc::serve(listener, node.clone(), shutdown.clone()),
+    );
     let registered = tokio::select! {
         _ = shutdown.cancelled() => Ok(()),
         r = register(&meta, &config, identity) => r,
@@ -111,31 +110,42 @@ pub async fn run(
         // Refused (another data directory under this id, or decommissioned): serve
         // nothing rather than join groups under a borrowed identity.
         shutdown.cancel();
-        tasks.join_all().await;
+        tasks.join("node").await;
         drop(node);
         store.close().await?;
         return Err(e);
     }
     let (catalog, watcher) = meta.clone().follow_catalog(shutdown.clone());
-    tasks.spawn(async move {
+    tasks.spawn("catalog watcher", async move {
         let _ = watcher.await;
     });
     let s = || shutdown.clone();
-    tasks.spawn(loops::catalog::run(node.clone(), catalog.clone(), s()));
-    tasks.spawn(loops::ranges::run(node.clone(), range_events, s()));
-    tasks.spawn(loops::heartbeat::run(node.clone(), config.heartbeat, s()));
+    tasks.spawn(
+        "catalog",
+        loops::catalog::run(node.clone(), catalog.clone(), s()),
+    );
+    tasks.spawn(
+        "range events",
+        loops::ranges::run(node.clone(), range_events, s()),
+    );
+    tasks.spawn(
+        "heartbeat",
+        loops::heartbeat::run(node.clone(), config.heartbeat, s()),
+    );
     let reconciler = loops::reconciler::Reconciler::new(node.clone(), catalog);
-    tasks.spawn(reconciler.run(RECONCILE_EVERY, s()));
-    tasks.spawn(loops::sweeper::run(node.clone(), EXPIRY_SWEEP_EVERY, s()));
-    tasks.spawn(loops::sleeper::run(node.clone(), s()));
-    tasks.spawn(loops::snapshotter::run(
-        node.clone(),
-        SNAPSHOT_CHECK_EVERY,
-        s(),
-    ));
-    tasks.spawn(loops::watchman::run(node.clone(), s()));
+    tasks.spawn("reconciler", reconciler.run(RECONCILE_EVERY, s()));
+    tasks.spawn(
+        "sweeper",
+        loops::sweeper::run(node.clone(), EXPIRY_SWEEP_EVERY, s()),
+    );
+    tasks.spawn("sleeper", loops::sleeper::run(node.clone(), s()));
+    tasks.spawn(
+        "snapshotter",
+        loops::snapshotter::run(node.clone(), SNAPSHOT_CHECK_EVERY, s()),
+    );
+    tasks.spawn("watchman", loops::watchman::run(node.clone(), s()));
     shutdown.cancelled().await;
-    tasks.join_all().await;
+    tasks.join("node").await;
     node.stop().await;
     drop(node);
     store.close().await

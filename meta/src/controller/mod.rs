@@ -104,7 +104,9 @@ pub(crate) async fn run(
             order = orders.recv() => {
                 let Some((order, reply)) = order else { break };
                 let outcome = if service.raft.is_leader() {
-                    orders::carry_out(&shaper, order).await
+                    let carried = tick.unless_stopped(orders::carry_out(&shaper, order));
+                    let Some(outcome) = carried.await else { break };
+                    outcome
                 } else {
                     Err("this meta member does not lead".into())
                 };
@@ -112,46 +114,70 @@ pub(crate) async fn run(
                 continue;
             }
         }
-        if !service.raft.is_leader() {
-            leading_since = None;
-            healer = healing::Healer::default();
-            elastic = elastic::Elastic::default();
-            continue;
+        // Steps wait on Raft commits and on storage nodes: a shutdown drops them there.
+        let step = lead(
+            &service,
+            &config,
+            &shaper,
+            &mut leading_since,
+            &mut healer,
+            &mut elastic,
+        );
+        if tick.unless_stopped(step).await.is_none() {
+            break;
         }
-        let since = *leading_since.get_or_insert_with(Instant::now);
-        let catalog = service.catalog.borrow().clone();
-        if since.elapsed() >= config.dead_after {
-            gauges::report(&service, &catalog, config.dead_after);
-        }
-        let steps = tables::Steps {
-            service: &service,
-            config: &config,
-            routing: &routing,
-            leading_for: since.elapsed(),
-        };
-        if !steps.run(&catalog).await {
-            continue; // No default table yet: nothing else to look after.
-        }
-        elastic.observe(&shaper, &catalog);
-        // A new leader has heard from nobody yet: everyone would look dead.
-        if since.elapsed() < config.dead_after {
-            continue;
-        }
-        if shaper.recover(&catalog).await {
-            continue; // Record what is half done before deciding anything new.
-        }
-        let cmds = healer.plan(&catalog, &service, &config);
-        if !cmds.is_empty() {
-            for cmd in cmds {
-                propose(&service, cmd).await;
-            }
-            continue;
-        }
-        elastic.step(&shaper, &catalog).await;
     }
     for client in routing.node_clients() {
         client.close().await;
     }
+}
+
+/// One tick of the controller: nothing unless this member leads; otherwise the table
+/// steps, then recovery of half-done range changes, then healing, then elasticity.
+async fn lead(
+    service: &MetaService,
+    config: &ControllerConfig,
+    shaper: &ranges::Reshaper<'_>,
+    leading_since: &mut Option<Instant>,
+    healer: &mut healing::Healer,
+    elastic: &mut elastic::Elastic,
+) {
+    if !service.raft.is_leader() {
+        *leading_since = None;
+        *healer = healing::Healer::default();
+        *elastic = elastic::Elastic::default();
+        return;
+    }
+    let since = *leading_since.get_or_insert_with(Instant::now);
+    let catalog = service.catalog.borrow().clone();
+    if since.elapsed() >= config.dead_after {
+        gauges::report(service, &catalog, config.dead_after);
+    }
+    let steps = tables::Steps {
+        service,
+        config,
+        routing: shaper.routing,
+        leading_for: since.elapsed(),
+    };
+    if !steps.run(&catalog).await {
+        return; // No default table yet: nothing else to look after.
+    }
+    elastic.observe(shaper, &catalog);
+    // A new leader has heard from nobody yet: everyone would look dead.
+    if since.elapsed() < config.dead_after {
+        return;
+    }
+    if shaper.recover(&catalog).await {
+        return; // Record what is half done before deciding anything new.
+    }
+    let cmds = healer.plan(&catalog, service, config);
+    if !cmds.is_empty() {
+        for cmd in cmds {
+            propose(service, cmd).await;
+        }
+        return;
+    }
+    elastic.step(shaper, &catalog).await;
 }
 
 /// Proposes a change and logs the decision.

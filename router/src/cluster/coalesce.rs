@@ -21,6 +21,7 @@ use tessera_proto::range_map::Route;
 use tessera_proto::reply::Reply;
 use tessera_proto::routing::CatalogRouting;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Most ops in one batch.
@@ -54,6 +55,7 @@ pub struct Coalescer {
     deadline: Duration,
     queues: FastDashMap<(GroupId, bool), mpsc::UnboundedSender<Queued>>,
     tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl Coalescer {
@@ -64,6 +66,7 @@ impl Coalescer {
             deadline,
             queues: FastDashMap::default(),
             tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -79,15 +82,23 @@ impl Coalescer {
         let queue = self.queues.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let (routing, deadline) = (self.routing.clone(), self.deadline);
-            self.tasks.spawn(drain(routing, deadline, write, rx));
+            let stop = self.stop.clone();
+            self.tasks.spawn(async move {
+                stop.run_until_cancelled(drain(routing, deadline, write, rx))
+                    .await
+            });
             tx
         });
         queue.send(queued).map_err(|e| e.0)
     }
 
-    /// Stops taking requests, lets the queues drain and waits for their tasks.
+    /// Stops taking requests, drops the batches queued or in flight (their waiters see
+    /// the router shutting down; a write already sent may still commit, as if the router
+    /// had crashed) and waits for the tasks. Waiting for them instead could take a
+    /// request deadline per queued batch while the storage nodes stop too.
     pub async fn shutdown(&self) {
         self.tasks.close();
+        self.stop.cancel();
         self.queues.clear();
         self.tasks.wait().await;
     }

@@ -25,7 +25,10 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
             .map(|r| stats_of(&node, r, &mut last))
             .collect();
         report_gauges(node.id, &stats);
-        if let Err(e) = node.meta.heartbeat(node.id, stats).await {
+        if let Some(Err(e)) = tick
+            .unless_stopped(node.meta.heartbeat(node.id, stats))
+            .await
+        {
             tracing::debug!(error = %e, "heartbeat failed");
         }
     }

@@ -23,9 +23,12 @@ pub(crate) async fn run(node: Arc<Node>, shutdown: CancellationToken) {
     }
     let mut tick = Ticker::new(CHECK_EVERY, shutdown);
     while tick.tick().await {
-        for replica in node.all_replicas() {
-            put_to_sleep(&node, &replica, idle_ms).await;
-        }
+        let round = async {
+            for replica in node.all_replicas() {
+                put_to_sleep(&node, &replica, idle_ms).await;
+            }
+        };
+        tick.unless_stopped(round).await;
     }
 }
 

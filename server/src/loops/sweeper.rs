@@ -37,17 +37,21 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
                 continue;
             }
         };
-        for (replica, index_keys) in due {
-            if let Err(e) = replica.sweep_expired(index_keys).await {
-                tracing::debug!(group = replica.id, error = %e, "expiry sweep failed");
+        // Raft writes: a shutdown does not wait for commits its peers may never make.
+        let round = async {
+            for (replica, index_keys) in due {
+                if let Err(e) = replica.sweep_expired(index_keys).await {
+                    tracing::debug!(group = replica.id, error = %e, "expiry sweep failed");
+                }
             }
-        }
-        collector.tick(&node).await;
-        for replica in node.all_replicas() {
-            if let Err(e) = replica.recount_if_unsure().await {
-                tracing::debug!(group = replica.id, error = %e, "recount failed");
+            collector.tick(&node).await;
+            for replica in node.all_replicas() {
+                if let Err(e) = replica.recount_if_unsure().await {
+                    tracing::debug!(group = replica.id, error = %e, "recount failed");
+                }
             }
-        }
+        };
+        tick.unless_stopped(round).await;
     }
 }
 

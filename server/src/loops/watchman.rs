@@ -44,7 +44,10 @@ pub(crate) async fn run(node: Arc<Node>, shutdown: CancellationToken) {
                 (*leader, ok)
             }
         });
-        for (leader, ok) in futures::future::join_all(pings).await {
+        let Some(answers) = tick.unless_stopped(futures::future::join_all(pings)).await else {
+            return;
+        };
+        for (leader, ok) in answers {
             let heard = last_answer.entry(leader).or_insert(now);
             if ok {
                 *heard = Instant::now();
