@@ -44,9 +44,20 @@ def tessera_port():
         yield port
     finally:
         proc.terminate()
-        assert proc.wait(timeout=30) == 0, "clean shutdown exits 0"
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = "still running 30 s after SIGTERM"
         log.close()
+        tail = _tail(os.path.join(data.name, "tessera.log"))
         data.cleanup()
+        assert code == 0, f"clean shutdown exits 0, got {code}; the log ends with:\n{tail}"
+
+
+def _tail(path, lines=80):
+    with open(path, "rb") as f:
+        return b"".join(f.readlines()[-lines:]).decode(errors="replace")
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])

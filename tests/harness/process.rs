@@ -64,13 +64,31 @@ impl DevProcess {
         self.child.wait().expect("wait");
     }
 
-    /// SIGTERM, then wait for the exit status.
+    /// SIGTERM, then wait for the exit status. A process still running a minute later
+    /// is killed and the test fails: a clean shutdown must end.
     pub fn terminate(mut self) -> ExitStatus {
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        self.child.wait().expect("wait")
+        let deadline = std::time::Instant::now() + SHUTDOWN_LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "tessera dev (data in {}) still ran {SHUTDOWN_LIMIT:?} after SIGTERM",
+                    self.data_dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
+
+/// How long a process may take to exit after SIGTERM before a test fails.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
 
 /// One `tessera meta|node|router` process of a multi-process cluster.
 pub struct Service {

@@ -79,3 +79,68 @@ async fn sigterm_shuts_down_cleanly_and_restart_serves_the_data() {
     assert_keys(&second.url(), "t", 200).await;
     assert!(second.terminate().success());
 }
+
+/// SIGTERM while clients write: the process exits 0, and every write it acknowledged
+/// is there after a restart. Shutdown drops the requests in flight (their clients see
+/// the connection close) instead of waiting for storage nodes that are stopping too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_writes_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = DevProcess::start(&data);
+    let url = first.url();
+    wait_serving(&url, Duration::from_secs(30)).await;
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (url, acked) = (url.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            let client = redis::Client::open(url).unwrap();
+            let mut con = client.get_multiplexed_async_connection().await.unwrap();
+            let mut mine = Vec::new();
+            for i in 0..20_000 {
+                let key = format!("w{w}:{i}");
+                match con.set::<_, _, String>(&key, i).await {
+                    Ok(_) => {
+                        mine.push(key);
+                        acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(_) => break, // The router went away.
+                }
+            }
+            mine
+        }));
+    }
+    crate::harness::wait_for(Duration::from_secs(60), "writes under way", || {
+        let n = acked.load(std::sync::atomic::Ordering::Relaxed);
+        std::future::ready((n >= 500).then_some(()))
+    })
+    .await;
+    let status = tokio::task::spawn_blocking(move || first.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "clean shutdown exits 0, got {status:?}");
+    let mut written = Vec::new();
+    for writer in writers {
+        written.extend(writer.await.unwrap());
+    }
+    eprintln!(
+        "{} writes acknowledged before the process stopped",
+        written.len()
+    );
+    assert!(
+        written.len() >= 500 && written.len() < 80_000,
+        "stopped mid-load"
+    );
+
+    let second = DevProcess::start(&data);
+    let mut con = wait_serving(&second.url(), Duration::from_secs(30)).await;
+    for chunk in written.chunks(500) {
+        let values: Vec<Option<String>> = con.mget(chunk).await.unwrap();
+        for (key, value) in chunk.iter().zip(values) {
+            let i = key.rsplit(':').next().unwrap();
+            assert_eq!(value.as_deref(), Some(i), "acknowledged write {key} lost");
+        }
+    }
+    assert!(second.terminate().success());
+}
