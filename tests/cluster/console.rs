@@ -1,61 +1,34 @@
 //! The web console in a real browser (headless Chromium, as installed by
-//! `scripts/test`): the page loads and shows the cluster's node and range counts, keeps
-//! updating itself, shows load during a write burst, and shows a stopped node down.
+//! `scripts/test`): one page, opened once and never reloaded, shows the cluster's node
+//! and range counts, then follows a write burst and a stopped node by itself.
 
+use crate::browser::Browser;
 use crate::harness::TestCluster;
 use redis::AsyncCommands;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// The page's DOM after Chromium ran it for a few (virtual) seconds.
-fn render(url: &str) -> String {
-    let output = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-            url,
-        ])
-        .output()
-        .expect("chromium runs (scripts/test installs Debian's chromium package)");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The text of the element with `id` in `dom`.
-fn text_of(dom: &str, id: &str) -> Option<String> {
-    let at = dom.find(&format!("id=\"{id}\""))?;
-    let rest = &dom[at..];
-    let start = rest.find('>')? + 1;
-    let end = rest[start..].find('<')?;
-    Some(rest[start..start + end].to_string())
-}
-
-fn number(dom: &str, id: &str) -> Option<f64> {
-    text_of(dom, id)?.trim().parse().ok()
-}
-
-/// Renders the page until `check` holds (or fails after `limit`).
-async fn until(url: &str, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
+/// Reads the open page until `check` holds (or fails after `limit`, with the page).
+fn until(browser: &mut Browser, what: &str, limit: Duration, check: impl Fn(&mut Browser) -> bool) {
     let deadline = Instant::now() + limit;
-    loop {
-        let url = url.to_string();
-        let dom = tokio::task::spawn_blocking(move || render(&url))
-            .await
-            .unwrap();
-        if check(&dom) {
-            return dom;
+    tokio::task::block_in_place(|| loop {
+        if check(browser) {
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "the console never showed {what}:\n{dom}"
+            "the console never showed {what}:\n{}",
+            browser.html()
         );
-    }
+        std::thread::sleep(Duration::from_millis(100));
+    });
+}
+
+fn refreshes(browser: &mut Browser) -> u64 {
+    let count = browser.eval("Number(document.body.dataset.refreshes)");
+    count.as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,32 +43,38 @@ async fn the_console_shows_the_cluster_and_follows_it_in_a_browser() {
     let url = format!("http://{http}/");
     let ranges = cluster.catalog().await.ranges.len() as f64;
 
-    let dom = until(
-        &url,
+    let mut browser = tokio::task::block_in_place(|| Browser::open(&url));
+
+    until(
+        &mut browser,
         "3 nodes up and every range",
         Duration::from_secs(60),
-        |d| {
-            number(d, "node-count") == Some(3.0)
-                && number(d, "nodes-up") == Some(3.0)
-                && number(d, "range-count") == Some(ranges)
+        |b| {
+            b.number("node-count") == Some(3.0)
+                && b.number("nodes-up") == Some(3.0)
+                && b.number("range-count") == Some(ranges)
         },
-    )
-    .await;
-    assert!(
-        dom.contains("ActivateTable"),
-        "the controller timeline: {dom}"
     );
-    let refreshes = dom
-        .split("data-refreshes=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next()?.parse::<u32>().ok())
-        .unwrap_or(0);
-    assert!(
-        refreshes >= 2,
-        "the page polls by itself ({refreshes} refreshes)"
+    // A reload would lose this.
+    tokio::task::block_in_place(|| browser.eval("window.openedOnce = 1"));
+    until(
+        &mut browser,
+        "the controller timeline",
+        Duration::from_secs(30),
+        |b| {
+            b.text("timeline")
+                .is_some_and(|t| t.contains("ActivateTable"))
+        },
+    );
+    let seen = tokio::task::block_in_place(|| refreshes(&mut browser));
+    until(
+        &mut browser,
+        "a refresh by itself",
+        Duration::from_secs(30),
+        |b| refreshes(b) >= seen + 2,
     );
 
-    // A write burst shows as requests per second while it lasts.
+    // A write burst shows as requests per second while it lasts, on the same page.
     let writing = Arc::new(AtomicBool::new(true));
     let mut con = cluster.client().await;
     let burst = tokio::spawn({
@@ -110,21 +89,25 @@ async fn the_console_shows_the_cluster_and_follows_it_in_a_browser() {
         }
     });
     until(
-        &url,
+        &mut browser,
         "load from the write burst",
         Duration::from_secs(60),
-        |d| number(d, "qps").is_some_and(|q| q > 0.0),
-    )
-    .await;
+        |b| b.number("qps").is_some_and(|q| q > 0.0),
+    );
     writing.store(false, Ordering::Relaxed);
     burst.await.unwrap();
 
-    // A stopped node shows as down (once the meta service has missed its heartbeats).
+    // A stopped node shows as down (once the meta service has missed its heartbeats),
+    // still without a reload.
     cluster.cluster.stop_node(3).await.unwrap();
-    let dom = until(&url, "node 3 down", Duration::from_secs(90), |d| {
-        number(d, "nodes-up") == Some(2.0)
-    })
-    .await;
-    assert!(dom.contains("<td class=\"down\">down</td>"), "{dom}");
+    until(&mut browser, "node 3 down", Duration::from_secs(90), |b| {
+        b.number("nodes-up") == Some(2.0)
+            && b.eval("document.querySelectorAll('#nodes td.down').length")
+                .as_u64()
+                == Some(1)
+    });
+    let marker = tokio::task::block_in_place(|| browser.eval("window.openedOnce"));
+    assert_eq!(marker.as_u64(), Some(1), "the page was never reloaded");
+    drop(browser);
     stop.cancel();
 }

@@ -8,6 +8,7 @@ mod backup;
 mod basic;
 mod batching;
 mod blocking;
+mod browser;
 mod bytes;
 mod catch_up;
 mod console;
