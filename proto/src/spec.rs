@@ -50,22 +50,24 @@ impl CommandSpec {
     /// The key arguments of a call, from the key positions; `None` for a command
     /// without key arguments.
     pub fn keys(&self, args: &[Bytes]) -> Option<Vec<Bytes>> {
+        let positions = self.key_positions(args.len())?;
+        Some(positions.map(|i| args[i].clone()).collect())
+    }
+
+    /// The positions of the keys among `len` arguments (all below `len`); `None` for
+    /// a command without key positions.
+    pub fn key_positions(&self, len: usize) -> Option<std::iter::StepBy<std::ops::Range<usize>>> {
         if self.first_key <= 0 {
             return None;
         }
         let last = if self.last_key < 0 {
-            args.len() as i32 + self.last_key
+            len as i32 + self.last_key
         } else {
             self.last_key
         };
-        let last = (last.max(0) as usize).min(args.len().saturating_sub(1));
-        let step = self.step.max(1) as usize;
-        Some(
-            (self.first_key as usize..=last)
-                .step_by(step)
-                .filter_map(|i| args.get(i).cloned())
-                .collect(),
-        )
+        let end = (last.max(0) as usize + 1).min(len);
+        let first = (self.first_key as usize).min(end);
+        Some((first..end).step_by(self.step.max(1) as usize))
     }
 }
 

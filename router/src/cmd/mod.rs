@@ -56,8 +56,44 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
 pub struct Access {
     /// It changes data.
     pub write: bool,
-    /// The keys it touches; `None` means the whole keyspace (SCAN, DBSIZE, ...).
-    pub keys: Option<Vec<Bytes>>,
+    /// The keys it touches.
+    pub keys: Keys,
+}
+
+/// The keys a request touches (one key, the common case, needs no allocation).
+#[derive(Clone, Debug)]
+pub enum Keys {
+    /// The whole keyspace (SCAN, DBSIZE, ...).
+    All,
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Keys {
+    /// The keys of a request of `spec` with `args`.
+    pub fn of(spec: &CommandSpec, args: &[Bytes]) -> Self {
+        match spec.key_positions(args.len()) {
+            None => Keys::All,
+            Some(mut at) => match (at.next(), at.len()) {
+                (Some(only), 0) => Keys::One(args[only].clone()),
+                (first, _) => Keys::Many(
+                    first
+                        .into_iter()
+                        .chain(at)
+                        .map(|i| args[i].clone())
+                        .collect(),
+                ),
+            },
+        }
+    }
+
+    fn as_slice(&self) -> Option<&[Bytes]> {
+        match self {
+            Keys::All => None,
+            Keys::One(key) => Some(std::slice::from_ref(key)),
+            Keys::Many(keys) => Some(keys),
+        }
+    }
 }
 
 impl Access {
@@ -67,7 +103,7 @@ impl Access {
         if !self.write && !earlier.write {
             return false;
         }
-        match (&self.keys, &earlier.keys) {
+        match (self.keys.as_slice(), earlier.keys.as_slice()) {
             (Some(mine), Some(theirs)) => mine.iter().any(|k| theirs.contains(k)),
             _ => true,
         }
@@ -91,8 +127,15 @@ const NOT_QUEUED: &[&str] = &["exec", "discard", "multi", "watch", "quit", "rese
 /// The table entry of a request's command, if it is one Tessera knows (looked up once
 /// per request: the connection needs it before [`prepare`], which takes it).
 pub fn entry_of(args: &[Bytes]) -> Option<&'static Entry> {
-    let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
-    lookup(&name)
+    // Lower-cased on the stack: no command name is longer than the buffer, and one
+    // that is not ASCII is no command either.
+    let name = args.first()?;
+    let mut lower = [0u8; 32];
+    let lower = lower.get_mut(..name.len())?;
+    for (to, from) in lower.iter_mut().zip(name.iter()) {
+        *to = from.to_ascii_lowercase();
+    }
+    lookup(std::str::from_utf8(lower).ok()?)
 }
 
 pub(crate) use tessera_proto::reply::{subcommand_syntax_error, unknown_subcommand};
@@ -212,7 +255,7 @@ pub fn prepare(
     }
     let access = || Access {
         write: spec.is_write(),
-        keys: spec.keys(&args),
+        keys: Keys::of(spec, &args),
     };
     let blocking = spec.flags.contains(&"blocking");
     let recorder = |args| Recorder {

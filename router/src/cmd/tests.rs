@@ -26,6 +26,19 @@ fn command_table_is_sorted_for_lookup() {
 }
 
 #[test]
+fn entry_of_ignores_case_and_rejects_what_is_no_name() {
+    let entry = |name: &[u8]| entry_of(&[Bytes::copy_from_slice(name)]).map(|e| e.spec.name);
+    assert_eq!(entry(b"GeT"), Some("get"));
+    assert_eq!(entry(b"ZREMRANGEBYSCORE"), Some("zremrangebyscore"));
+    assert_eq!(entry(b"g\xc3\xa9t"), None);
+    assert_eq!(entry(&[b'a'; 40]), None);
+    assert_eq!(entry(b""), None);
+    assert!(entry_of(&[]).is_none());
+    // The stack buffer holds every name.
+    assert!(COMMANDS.iter().all(|e| e.spec.name.len() <= 32));
+}
+
+#[test]
 fn key_positions_follow_the_spec() {
     let args: Vec<Bytes> = ["DEL", "a", "b", "c"]
         .into_iter()
@@ -52,7 +65,7 @@ fn key_positions_follow_the_spec() {
 
 #[test]
 fn writes_to_a_common_key_conflict_reads_do_not() {
-    let keys = |k: &[&str]| Some(k.iter().map(|s| Bytes::from(s.to_string())).collect());
+    let keys = |k: &[&str]| Keys::Many(k.iter().map(|s| Bytes::from(s.to_string())).collect());
     let write_a = Access {
         write: true,
         keys: keys(&["a"]),
@@ -67,13 +80,36 @@ fn writes_to_a_common_key_conflict_reads_do_not() {
     };
     let scan = Access {
         write: false,
-        keys: None,
+        keys: Keys::All,
+    };
+    let write_one_a = Access {
+        write: true,
+        keys: Keys::One(Bytes::from("a")),
     };
     assert!(read_a.conflicts_with(&write_a));
     assert!(!read_b.conflicts_with(&write_a));
     assert!(!read_a.conflicts_with(&read_a));
     assert!(scan.conflicts_with(&write_a));
     assert!(!scan.conflicts_with(&read_b));
+    assert!(read_a.conflicts_with(&write_one_a));
+    assert!(!read_b.conflicts_with(&write_one_a));
+}
+
+#[test]
+fn keys_of_a_request_follow_its_spec() {
+    let args = |a: &[&str]| {
+        a.iter()
+            .map(|s| Bytes::from(s.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let keys = |name: &str, a: &[&str]| Keys::of(lookup(name).unwrap().spec, &args(a));
+    assert!(matches!(keys("get", &["GET", "k"]), Keys::One(k) if k == "k"));
+    assert!(matches!(keys("set", &["SET", "k", "v", "EX", "1"]), Keys::One(k) if k == "k"));
+    assert!(
+        matches!(keys("mset", &["MSET", "a", "1", "b", "2"]), Keys::Many(k) if k == ["a", "b"])
+    );
+    assert!(matches!(keys("del", &["DEL", "a", "b", "c"]), Keys::Many(k) if k == ["a", "b", "c"]));
+    assert!(matches!(keys("dbsize", &["DBSIZE"]), Keys::All));
 }
 
 #[test]
