@@ -71,6 +71,10 @@ async fn every_process_serves_metrics_that_move_under_load() {
         let _: () = con.set(format!("m{i}"), i).await.unwrap();
         let _: i64 = con.get(format!("m{i}")).await.unwrap();
     }
+    // Read again: the leader's point-read cache now holds these keys.
+    for i in 0..200 {
+        let _: i64 = con.get(format!("m{i}")).await.unwrap();
+    }
     let _: redis::RedisResult<i64> = con.hget("m1", "f").await; // WRONGTYPE
     let (router_after, nodes_after) = (scrape_all(&router).await, scrape_all(&nodes).await);
 
@@ -109,7 +113,7 @@ async fn every_process_serves_metrics_that_move_under_load() {
         moved(&nodes_before, &nodes_after, series, by);
     }
     // The gauges the heartbeat sets (each second): every node holds a replica, one
-    // leads, the range reports its size.
+    // leads, the range reports its size, the leader's read cache was hit.
     wait_for(Duration::from_secs(30), "node gauges", || {
         let nodes = nodes.clone();
         async move {
@@ -118,7 +122,11 @@ async fn every_process_serves_metrics_that_move_under_load() {
                 && total(&text, "tessera_node_leaders")? >= 1.0
                 && total(&text, "tessera_node_sleeping_groups").is_some()
                 && total(&text, "tessera_range_bytes")? > 0.0
-                && total(&text, "tessera_range_requests_per_second").is_some();
+                && total(&text, "tessera_range_requests_per_second").is_some()
+                && total(&text, "tessera_node_read_cache_hits_total")? >= 100.0
+                && total(&text, "tessera_node_read_cache_misses_total")? >= 100.0
+                && total(&text, "tessera_node_read_cache_entries")? >= 100.0
+                && total(&text, "tessera_node_read_cache_bytes")? > 0.0;
             ok.then_some(())
         }
     })

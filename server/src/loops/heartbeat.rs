@@ -25,6 +25,7 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
             .map(|r| stats_of(&node, r, &mut last))
             .collect();
         report_gauges(node.id, &stats);
+        report_read_cache(&node);
         if let Some(Err(e)) = tick
             .unless_stopped(node.meta.heartbeat(node.id, stats))
             .await
@@ -32,6 +33,21 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
             tracing::debug!(error = %e, "heartbeat failed");
         }
     }
+}
+
+/// The point-read cache's `tessera_node_read_cache_*` series, if the node keeps one.
+fn report_read_cache(node: &Node) {
+    let Some(cache) = node.data.cache.as_deref() else {
+        return;
+    };
+    let stats = cache.stats();
+    let id = node.id.to_string();
+    metrics::counter!("tessera_node_read_cache_hits_total", "node" => id.clone())
+        .absolute(stats.hits);
+    metrics::counter!("tessera_node_read_cache_misses_total", "node" => id.clone())
+        .absolute(stats.misses);
+    metrics::gauge!("tessera_node_read_cache_bytes", "node" => id.clone()).set(stats.bytes as f64);
+    metrics::gauge!("tessera_node_read_cache_entries", "node" => id).set(stats.entries as f64);
 }
 
 /// Ranges per node whose load is exported one by one (the busiest ones).

@@ -42,6 +42,9 @@ const ENTRY_OVERHEAD: usize = 64;
 struct Entries {
     map: HashMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
+    /// Reads this shard answered, and reads it could not (absent, or pending).
+    hits: u64,
+    misses: u64,
 }
 
 #[derive(Default)]
@@ -56,6 +59,19 @@ struct Shard {
 pub struct ReadCache {
     shards: Vec<Shard>,
     shard_bytes: usize,
+}
+
+/// What the cache holds and how well it serves, summed over its shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reads answered from the cache, since the node started.
+    pub hits: u64,
+    /// Reads that went to fjall.
+    pub misses: u64,
+    /// Bytes counted against the cache's size (keys, values, bookkeeping).
+    pub bytes: u64,
+    /// Keys cached.
+    pub entries: u64,
 }
 
 /// Where a missed read stood before it read fjall.
@@ -96,15 +112,40 @@ impl ReadCache {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Seen> {
         let at = Self::shard_of(key);
         let shard = &self.shards[at];
-        let entries = self.entries(at);
+        let mut entries = self.entries(at);
         let seen = Seen {
             shard: at,
             generation: shard.generation.load(Ordering::Acquire),
         };
-        if shard.pending.load(Ordering::Acquire) > 0 {
-            return Err(seen);
+        let found = if shard.pending.load(Ordering::Acquire) > 0 {
+            None
+        } else {
+            entries.map.get(key).cloned()
+        };
+        match found {
+            Some(value) => {
+                entries.hits += 1;
+                Ok(value)
+            }
+            None => {
+                entries.misses += 1;
+                Err(seen)
+            }
         }
-        entries.map.get(key).cloned().ok_or(seen)
+    }
+
+    /// Hits, misses and size so far (each shard locked in turn: for metrics, not
+    /// the hot path).
+    pub fn stats(&self) -> CacheStats {
+        let mut stats = CacheStats::default();
+        for at in 0..SHARDS {
+            let entries = self.entries(at);
+            stats.hits += entries.hits;
+            stats.misses += entries.misses;
+            stats.bytes += entries.bytes as u64;
+            stats.entries += entries.map.len() as u64;
+        }
+        stats
     }
 
     /// Caches what a read that missed (`seen`) then found in fjall for `key`, unless a
@@ -265,6 +306,22 @@ mod tests {
         let seen = cache.get(b"big").unwrap_err();
         cache.fill(seen, b"big", &Some(vec![0; 2000]));
         assert!(cache.get(b"big").is_err());
+    }
+
+    #[test]
+    fn stats_count_hits_misses_and_size() {
+        let cache = ReadCache::new(1 << 20);
+        let value = Some(b"value".to_vec());
+        let seen = cache.get(K).unwrap_err();
+        cache.fill(seen, K, &value);
+        assert_eq!(cache.get(K).ok(), Some(value.clone()));
+        assert_eq!(cache.get(K).ok(), Some(value.clone()));
+        let pending = cache.writing([K].into_iter());
+        assert!(cache.get(K).is_err(), "pending: a miss");
+        drop(pending);
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.entries), (2, 2, 1));
+        assert_eq!(stats.bytes, entry_size(K, &value) as u64);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod ranges;
 mod snapshot;
 
 pub use crate::value::expiry_key;
-pub use cache::ReadCache;
+pub use cache::{CacheStats, ReadCache};
 pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount, COLLECT_ROWS};
 pub use keyspaces::DataKeyspaces;
 pub use published::Published;
