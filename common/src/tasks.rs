@@ -30,11 +30,21 @@ impl Tasks {
 
     /// Waits for every task (they were asked to stop); logs the names of those still
     /// running every couple of seconds. `owner` says whose tasks they are.
-    pub async fn join(mut self, owner: &str) {
+    ///
+    /// # Errors
+    /// Names the tasks that panicked (after all the others have ended).
+    pub async fn join(mut self, owner: &str) -> std::io::Result<()> {
         let mut waited = Duration::ZERO;
+        let mut panicked = Vec::new();
         loop {
             match tokio::time::timeout(REPORT_EVERY, self.set.join_next_with_id()).await {
-                Ok(None) => return,
+                Ok(None) if panicked.is_empty() => return Ok(()),
+                Ok(None) => {
+                    let names = panicked.join(", ");
+                    return Err(std::io::Error::other(format!(
+                        "{owner} task panicked: {names}"
+                    )));
+                }
                 Ok(Some(Ok((id, ())))) => {
                     self.names.remove(&id);
                 }
@@ -42,6 +52,7 @@ impl Tasks {
                     let name = self.names.remove(&e.id()).unwrap_or("?");
                     if e.is_panic() {
                         tracing::error!(owner, task = name, "background task panicked");
+                        panicked.push(name);
                     }
                 }
                 Err(_) => {
@@ -80,7 +91,7 @@ mod tests {
         tasks.spawn("quick", async {});
         assert_eq!(tasks.names.len(), 3);
         stop.cancel();
-        tasks.join("test").await;
+        tasks.join("test").await.unwrap();
         drop(tx);
         let mut done = Vec::new();
         while let Some(n) = rx.recv().await {
@@ -88,5 +99,19 @@ mod tests {
         }
         done.sort_unstable();
         assert_eq!(done, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn join_names_a_task_that_panicked_after_the_others_end() {
+        let mut tasks = Tasks::default();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        tasks.spawn("broken", async { panic!("on purpose") });
+        tasks.spawn("fine", async move {
+            tokio::task::yield_now().await;
+            tx.send(()).unwrap();
+        });
+        let error = tasks.join("test").await.unwrap_err();
+        assert!(error.to_string().contains("broken"), "{error}");
+        assert!(rx.try_recv().is_ok(), "the other task ran to its end");
     }
 }

@@ -110,7 +110,7 @@ pub async fn run(
         // Refused (another data directory under this id, or decommissioned): serve
         // nothing rather than join groups under a borrowed identity.
         shutdown.cancel();
-        tasks.join("node").await;
+        let _ = tasks.join("node").await; // The refusal is the error to report.
         drop(node);
         store.close().await?;
         return Err(e);
@@ -145,10 +145,11 @@ pub async fn run(
     );
     tasks.spawn("watchman", loops::watchman::run(node.clone(), s()));
     shutdown.cancelled().await;
-    tasks.join("node").await;
+    let joined = tasks.join("node").await;
     node.stop().await;
     drop(node);
-    store.close().await
+    // Close the store even after a panic, then report it (the process exits non-zero).
+    store.close().await.and(joined)
 }
 
 /// Registers with the meta service, retrying until it answers (it may start later).
