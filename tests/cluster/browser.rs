@@ -107,15 +107,19 @@ impl Browser {
             session: String::new(),
             _profile: profile,
         };
-        let target = browser.call("Target.createTarget", json!({ "url": url }));
+        let target = browser
+            .call("Target.createTarget", json!({ "url": url }))
+            .expect("a new page");
         let target = target["targetId"]
             .as_str()
             .expect("a target id")
             .to_string();
-        let attached = browser.call(
-            "Target.attachToTarget",
-            json!({ "targetId": target, "flatten": true }),
-        );
+        let attached = browser
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target, "flatten": true }),
+            )
+            .expect("attached to the page");
         browser.session = attached["sessionId"]
             .as_str()
             .expect("a session id")
@@ -123,8 +127,9 @@ impl Browser {
         browser
     }
 
-    /// Sends one command (to the page once attached) and waits for its result.
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    /// Sends one command (to the page once attached) and waits for its result, or
+    /// the browser's error answer.
+    fn call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -136,25 +141,30 @@ impl Browser {
         self.commands
             .write_all(&bytes)
             .expect("chromium reads commands");
+        let deadline = std::time::Instant::now() + ANSWER_LIMIT;
         loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
             let answer = self
                 .answers
-                .recv_timeout(ANSWER_LIMIT)
+                .recv_timeout(left)
                 .unwrap_or_else(|e| panic!("no answer from chromium to {method}: {e}"));
             if answer["id"].as_u64() == Some(id) {
-                assert!(answer.get("error").is_none(), "{method} failed: {answer}");
-                return answer["result"].clone();
+                return match answer.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(answer["result"].clone()),
+                };
             }
         }
     }
 
-    /// The value of a JavaScript expression evaluated in the page.
+    /// The value of a JavaScript expression evaluated in the page; null while the page
+    /// has no document to evaluate it in (e.g. still navigating from about:blank).
     pub fn eval(&mut self, expression: &str) -> Value {
-        let result = self.call(
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true }),
-        );
-        result["result"]["value"].clone()
+        let params = json!({ "expression": expression, "returnByValue": true });
+        match self.call("Runtime.evaluate", params) {
+            Ok(result) => result["result"]["value"].clone(),
+            Err(_) => Value::Null,
+        }
     }
 
     /// The trimmed text of the element with `id`, if the page has it.

@@ -95,18 +95,24 @@ async fn sigterm_under_writes_keeps_every_acknowledged_write() {
     for w in 0..4 {
         let (url, acked) = (url.clone(), acked.clone());
         writers.push(tokio::spawn(async move {
-            let client = redis::Client::open(url).unwrap();
-            let mut con = client.get_multiplexed_async_connection().await.unwrap();
+            let mut con = crate::harness::connect(&url).await;
             let mut mine = Vec::new();
-            for i in 0..20_000 {
+            'writes: for i in 0..20_000 {
                 let key = format!("w{w}:{i}");
-                match con.set::<_, _, String>(&key, i).await {
-                    Ok(_) => {
-                        mine.push(key);
-                        acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // A slow moment may answer an error (TRYAGAIN, a timeout): send the
+                // same write again. Only a closed connection ends the writer.
+                for _ in 0..100 {
+                    match con.set::<_, _, String>(&key, i).await {
+                        Ok(_) => {
+                            mine.push(key);
+                            acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            continue 'writes;
+                        }
+                        Err(e) if e.is_connection_dropped() || e.is_io_error() => break 'writes,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                     }
-                    Err(_) => break, // The router went away.
                 }
+                break;
             }
             mine
         }));
