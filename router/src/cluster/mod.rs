@@ -70,8 +70,10 @@ impl Cluster {
     pub async fn execute(&self, anchor: &Bytes, route: Option<Route>, ops: Vec<Op>) -> Outcome {
         let write = ops.iter().any(tessera_proto::op::OpKind::is_write);
         let Some(route) = route else {
-            // No range yet: go direct, which waits for the catalog within the deadline.
-            return match self.direct(anchor, write, ops, self.deadline()).await {
+            // No range yet: go direct, which waits for the catalog within the deadline
+            // (boxed: a queued call's future need not carry a whole RPC's state).
+            let direct = Box::pin(self.direct(anchor, write, ops, self.deadline()));
+            return match direct.await {
                 Ok(replies) => Outcome::Replies(replies),
                 Err(e) => Outcome::Failed(e),
             };

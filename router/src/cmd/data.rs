@@ -27,24 +27,55 @@ pub enum RangeFailure {
 }
 
 /// Runs one op, as a client command.
-pub async fn run(ctx: &Context, mut op: Op) -> Reply {
-    if let Err(reply) = to_storage_keys(&ctx.cluster.catalog(), &mut op) {
-        return reply;
+///
+/// The future of every request is boxed by its size (`cmd::prepare`): the rare paths
+/// (a fan-out, a blocked pop, a combine across ranges) are boxed apart, so that a GET
+/// does not carry their state, and the op is looked at before the future is made, so
+/// that the future holds it once.
+pub fn run(ctx: &Context, mut op: Op) -> impl std::future::Future<Output = Reply> + Send + '_ {
+    let path = if let Err(reply) = to_storage_keys(&ctx.cluster.catalog(), &mut op) {
+        Path::Done(reply)
+    } else if op.subset(&[]).is_some() {
+        Path::Rare(fan_out(ctx, op))
+    } else if matches!(op, Op::BPop(_)) {
+        Path::Rare(Box::pin(crate::blocked::run(ctx, op)))
+    } else {
+        Path::OneRange(op)
+    };
+    async move {
+        match path {
+            Path::Done(reply) => reply,
+            Path::Rare(fut) => fut.await,
+            Path::OneRange(op) => match run_in_one_range(ctx, op).await {
+                Ok(reply) => reply,
+                Err(failure) => {
+                    let across = Box::pin(across_ranges(ctx, failure));
+                    across.await
+                }
+            },
+        }
     }
-    if op.subset(&[]).is_some() {
-        return fan_out(ctx, op).await;
-    }
-    if matches!(op, Op::BPop(_)) {
-        return crate::blocked::run(ctx, op).await;
-    }
-    match run_in_one_range(ctx, op).await {
-        Ok(reply) => reply,
-        Err(RangeFailure::CrossRange(op)) => match op {
-            Op::SCombine(op) if op.store.is_none() => sets_across(ctx, &op).await,
-            Op::ZCombine(op) if op.store.is_none() => zsets_across(ctx, &op).await,
-            _ => cross_range(),
-        },
-        Err(RangeFailure::Call(e)) => call_error(e),
+}
+
+/// Where [`run`] takes an op.
+enum Path<'a> {
+    Done(Reply),
+    Rare(futures::future::BoxFuture<'a, Reply>),
+    OneRange(Op),
+}
+
+/// What an op that could not run in one range answers: a combine of sets or sorted
+/// sets is read range by range, anything else fails.
+async fn across_ranges(ctx: &Context, failure: RangeFailure) -> Reply {
+    match failure {
+        RangeFailure::CrossRange(Op::SCombine(op)) if op.store.is_none() => {
+            sets_across(ctx, &op).await
+        }
+        RangeFailure::CrossRange(Op::ZCombine(op)) if op.store.is_none() => {
+            zsets_across(ctx, &op).await
+        }
+        RangeFailure::CrossRange(_) => cross_range(),
+        RangeFailure::Call(e) => call_error(e),
     }
 }
 
@@ -144,9 +175,8 @@ fn common_route(ctx: &Context, keys: &[&Bytes]) -> Result<Option<Route>, ()> {
 ///
 /// # Errors
 /// [`RangeFailure::CrossRange`] (nothing applied) or the call's failure.
-pub async fn run_in_one_range(ctx: &Context, op: Op) -> Result<Reply, RangeFailure> {
+pub async fn run_in_one_range(ctx: &Context, mut op: Op) -> Result<Reply, RangeFailure> {
     let until = ctx.cluster.deadline();
-    let mut op = op;
     loop {
         let keys = op.keys();
         let anchor = keys.first().map(|k| (*k).clone()).unwrap_or_default();
@@ -161,7 +191,8 @@ pub async fn run_in_one_range(ctx: &Context, op: Op) -> Result<Reply, RangeFailu
             Outcome::Stale(e, _) if Instant::now() >= until => return Err(RangeFailure::Call(e)),
             Outcome::Stale(_, mut back) => {
                 if let Some(stale) = &route {
-                    ctx.cluster.await_new_route(&anchor, stale, until).await;
+                    let wait = Box::pin(ctx.cluster.await_new_route(&anchor, stale, until));
+                    wait.await;
                 }
                 match back.pop() {
                     Some(again) => op = again,
