@@ -2,7 +2,7 @@
 
 use super::collection::checked;
 use super::Engine;
-use crate::value::TYPE_STRING;
+use crate::value::{StoredValue, HEADER_LEN, TYPE_STRING};
 use bytes::Bytes;
 use std::io;
 use tessera_proto::args::TOO_LARGE;
@@ -15,6 +15,22 @@ use tessera_proto::reply::Reply;
 
 /// Pairs of `MSET`.
 type Pairs = [(Bytes, Bytes)];
+
+/// `GET`'s reply for `stored`, its key's stored bytes as they are now, read without an
+/// engine (a batch of nothing but GETs, through the point-read cache): the same reply
+/// as [`Engine::get`]'s, with the payload shared with `stored`, not copied.
+pub fn get_stored(stored: Option<Bytes>, now_ms: u64) -> Reply {
+    let Some(stored) = stored.filter(|s| s.len() >= HEADER_LEN) else {
+        return Reply::Nil;
+    };
+    if StoredValue::is_expired_raw(&stored, now_ms) {
+        Reply::Nil
+    } else if stored[0] != TYPE_STRING {
+        super::wrongtype()
+    } else {
+        Reply::Bulk(stored.slice(HEADER_LEN..))
+    }
+}
 
 impl Engine<'_> {
     fn resolve(&self, expiry: Expiry, current: Option<u64>) -> Option<u64> {

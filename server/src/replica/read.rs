@@ -2,7 +2,7 @@
 //! evaluate on a consistent fjall view of the applied state.
 
 use super::GroupReplica;
-use crate::engine::Engine;
+use crate::engine::{get_stored, Engine};
 use crate::value::{Seq, StoredValue};
 use bytes::Bytes;
 use openraft::error::RaftError;
@@ -69,26 +69,25 @@ impl GroupReplica {
     /// batch reads one snapshot, so that a multi-key read sees one point in time and
     /// no later op of the batch sees an older state than an earlier one.
     pub(super) fn read(&self, ops: &[Op]) -> Result<Vec<Reply>, DataError> {
-        let cached = ops
-            .iter()
-            .all(|op| matches!(op, Op::Get(_)))
-            .then(|| self.ks.through_cache())
-            .flatten();
         let now = self.clock.now_ms();
-        let replies = match cached {
-            // An engine per GET: an engine keeps what it read of a key for the rest of
-            // its batch, and a second GET of a key must see it as it is then.
-            Some(read) => ops
-                .iter()
-                .map(|op| Engine::new(&read, now, Seq::default()).run(op))
-                .collect::<Result<Vec<_>, _>>(),
-            None => {
-                let read = self.ks.view();
-                let mut engine = Engine::new(&read, now, Seq::default());
-                ops.iter()
-                    .map(|op| engine.run(op))
-                    .collect::<Result<Vec<_>, _>>()
-            }
+        let gets = ops.iter().all(|op| matches!(op, Op::Get(_)));
+        let replies = if let Some(cache) = self.ks.cache.as_deref().filter(|_| gets) {
+            // Each GET reads its key as it is then (a second GET of a key in the batch
+            // sees it as it is then), with no engine: nothing is copied on a hit.
+            ops.iter()
+                .map(|op| {
+                    let Op::Get(get) = op else {
+                        unreachable!("a batch of GETs")
+                    };
+                    Ok(get_stored(self.ks.get_now(cache, &get.key)?, now))
+                })
+                .collect::<std::io::Result<Vec<_>>>()
+        } else {
+            let read = self.ks.view();
+            let mut engine = Engine::new(&read, now, Seq::default());
+            ops.iter()
+                .map(|op| engine.run(op))
+                .collect::<Result<Vec<_>, _>>()
         };
         replies.map_err(|e| DataError::Internal(e.to_string()))
     }

@@ -24,6 +24,7 @@
 //! Installing a snapshot or deleting a replica's data marks every shard pending
 //! before its commit and empties the whole cache after it.
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -32,7 +33,8 @@ use tessera_common::hash::FastHasher;
 
 /// Shards: independent locks, generations and pending marks (one bit each in a `u64`).
 const SHARDS: usize = 64;
-/// Bytes counted for an entry beyond its key and value (the map's slot, two `Vec`s).
+/// Bytes counted for an entry beyond its key and value (the map's slot, the key's `Vec`,
+/// the value's `Bytes` and its shared header).
 const ENTRY_OVERHEAD: usize = 64;
 
 /// A shard's entries hash with the standard library's keyed SipHash: the keys are the
@@ -40,7 +42,8 @@ const ENTRY_OVERHEAD: usize = 64;
 /// shrinks its own cache).
 #[derive(Default)]
 struct Entries {
-    map: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The value is shared with the reads it answers: a hit copies nothing.
+    map: HashMap<Vec<u8>, Option<Bytes>>,
     bytes: usize,
     /// Reads this shard answered, and reads it could not (absent, or pending).
     hits: u64,
@@ -109,7 +112,7 @@ impl ReadCache {
 
     /// The cached stored bytes of `key` (`Some(None)`: cached as absent); `None` on a
     /// miss, with what [`ReadCache::fill`] needs.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Seen> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Seen> {
         let at = Self::shard_of(key);
         let shard = &self.shards[at];
         let mut entries = self.entries(at);
@@ -150,7 +153,7 @@ impl ReadCache {
 
     /// Caches what a read that missed (`seen`) then found in fjall for `key`, unless a
     /// write to the key's shard was applied since.
-    pub fn fill(&self, seen: Seen, key: &[u8], value: &Option<Vec<u8>>) {
+    pub fn fill(&self, seen: Seen, key: &[u8], value: &Option<Bytes>) {
         let mut entries = self.entries(seen.shard);
         let shard = &self.shards[seen.shard];
         if shard.generation.load(Ordering::Acquire) != seen.generation {
@@ -231,8 +234,8 @@ impl Pending<'_> {
 }
 
 /// What an entry counts against its shard's share.
-fn entry_size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
-    key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+fn entry_size(key: &[u8], value: &Option<Bytes>) -> usize {
+    key.len() + value.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD
 }
 
 impl Drop for Pending<'_> {
@@ -257,7 +260,7 @@ mod tests {
     #[test]
     fn a_fill_after_a_write_is_refused_and_a_write_drops_an_earlier_fill() {
         let cache = ReadCache::new(1 << 20);
-        let old = Some(b"old".to_vec());
+        let old = Some(Bytes::from_static(b"old"));
         // A read misses, then a write commits and is applied: the read's (older)
         // value must not be cached.
         let seen = cache.get(K).unwrap_err();
@@ -296,22 +299,22 @@ mod tests {
         let cache = ReadCache::new(SHARDS as u64 * 1000);
         // Two reads missed; both fill, the second over the first.
         let (first, second) = (cache.get(K).unwrap_err(), cache.get(K).unwrap_err());
-        cache.fill(first, K, &Some(vec![0; 10]));
-        cache.fill(second, K, &Some(vec![0; 20]));
+        cache.fill(first, K, &Some(Bytes::from(vec![0; 10])));
+        cache.fill(second, K, &Some(Bytes::from(vec![0; 20])));
         cache.writing([K].into_iter()).written([K].into_iter());
         assert!(cache
             .shards
             .iter()
             .all(|s| s.entries.lock().unwrap().bytes == 0));
         let seen = cache.get(b"big").unwrap_err();
-        cache.fill(seen, b"big", &Some(vec![0; 2000]));
+        cache.fill(seen, b"big", &Some(Bytes::from(vec![0; 2000])));
         assert!(cache.get(b"big").is_err());
     }
 
     #[test]
     fn stats_count_hits_misses_and_size() {
         let cache = ReadCache::new(1 << 20);
-        let value = Some(b"value".to_vec());
+        let value = Some(Bytes::from_static(b"value"));
         let seen = cache.get(K).unwrap_err();
         cache.fill(seen, K, &value);
         assert_eq!(cache.get(K).ok(), Some(value.clone()));
@@ -330,7 +333,7 @@ mod tests {
         for i in 0..10_000u32 {
             let key = i.to_be_bytes();
             let seen = cache.get(&key).unwrap_err();
-            cache.fill(seen, &key, &Some(vec![0; 100]));
+            cache.fill(seen, &key, &Some(Bytes::from(vec![0; 100])));
         }
         for shard in &cache.shards {
             assert!(shard.entries.lock().unwrap().bytes <= 200);

@@ -153,7 +153,6 @@ impl DataKeyspaces {
         Stored {
             ks: self,
             view: None,
-            cache: None,
         }
     }
 
@@ -162,20 +161,27 @@ impl DataKeyspaces {
         Stored {
             ks: self,
             view: Some(self.db.snapshot()),
-            cache: None,
         }
     }
 
-    /// A [`Source`] reading each key as it is now, through the point-read cache: for
-    /// reads of single string keys only (`state_machine::cache`). `None` if the node
-    /// keeps no cache.
-    pub fn through_cache(&self) -> Option<Stored<'_>> {
-        let cache = self.cache.as_deref()?;
-        Some(Stored {
-            ks: self,
-            view: None,
-            cache: Some(cache),
-        })
+    /// The stored bytes of the string key `key` as they are now, through the point-read
+    /// cache (`state_machine::cache`): shared with the cache on a hit, read from a
+    /// snapshot taken now on a miss (fjall's latest state may show part of a batch
+    /// being committed: it reads at `SeqNo::MAX`). `cache` is this node's.
+    ///
+    /// # Errors
+    /// fjall errors.
+    pub fn get_now(&self, cache: &ReadCache, key: &[u8]) -> io::Result<Option<bytes::Bytes>> {
+        match cache.get(key) {
+            Ok(hit) => Ok(hit),
+            Err(seen) => fjall::Readable::get(&self.db.snapshot(), &self.data, key)
+                .map_err(io_err)
+                .map(|value| {
+                    let value = value.map(|v| bytes::Bytes::copy_from_slice(&v));
+                    cache.fill(seen, key, &value);
+                    value
+                }),
+        }
     }
 
     /// Keys stored in `[start, end)` and group records whose range lies inside it: what
@@ -215,8 +221,6 @@ impl DataKeyspaces {
 pub struct Stored<'a> {
     ks: &'a DataKeyspaces,
     view: Option<fjall::Snapshot>,
-    /// Read the data keyspace through the node's point-read cache.
-    cache: Option<&'a ReadCache>,
 }
 
 impl Stored<'_> {
@@ -231,22 +235,7 @@ impl Stored<'_> {
 
 impl Source for Stored<'_> {
     fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let Some(cache) = self.cache else {
-            return self.get_in(&self.ks.data, key);
-        };
-        match cache.get(key) {
-            Ok(hit) => Ok(hit),
-            Err(seen) => {
-                // A snapshot of its own, not fjall's latest: that one may show part of a
-                // batch being committed (fjall reads at `SeqNo::MAX`).
-                let view = self.ks.db.snapshot();
-                let value = fjall::Readable::get(&view, &self.ks.data, key)
-                    .map_err(io_err)?
-                    .map(|v| v.to_vec());
-                cache.fill(seen, key, &value);
-                Ok(value)
-            }
-        }
+        self.get_in(&self.ks.data, key)
     }
 
     fn member(&self, row: &[u8]) -> io::Result<Option<Vec<u8>>> {
