@@ -3,8 +3,10 @@
 //! are written strictly in request order. A request that conflicts with one still in
 //! flight (a write and another access to the same key, or anything touching the whole
 //! keyspace next to a write) first waits for the requests before it, so a connection
-//! always observes its own writes in order. A protocol error is answered with Redis's
-//! text and closes the connection; nothing else does.
+//! always observes its own writes in order. Single-key data commands pipelined one
+//! after another (all reads or all writes, none conflicting) travel together: one
+//! request per range for the run, not one per command. A protocol error is answered
+//! with Redis's text and closes the connection; nothing else does.
 
 use crate::clients::ClientHandle;
 use crate::cmd::Session;
@@ -16,6 +18,8 @@ use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
+use tessera_proto::op::Op;
 use tessera_proto::reply::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -27,79 +31,194 @@ const MAX_IN_FLIGHT: usize = 1024;
 /// Output is flushed to the socket once it grows past this.
 const FLUSH_BYTES: usize = 64 * 1024;
 
-/// A request's reply to come, with the protocol to encode it in: known already, or
-/// the request's future (not boxed again: one allocation per request fewer).
+/// Most single-key data ops of one connection sent together ([`cmd::run_ops`]).
+const MAX_RUN: usize = 256;
+
+/// What completes in order on a connection: one request's reply, or those of a run of
+/// single-key ops; each with the protocol to encode it in (0: not sent).
+enum Done {
+    One(Reply, u8),
+    Many(Vec<Reply>, Vec<u8>),
+}
+
+/// A request's reply to come: known already, a request's future, or the future of a
+/// run of ops (not boxed again: one allocation per request fewer).
 enum ReplyFuture {
     Ready(Option<Reply>, u8),
     Pending(futures::future::BoxFuture<'static, Reply>, u8),
+    Run(futures::future::BoxFuture<'static, Vec<Reply>>, Vec<u8>),
 }
 
 impl std::future::Future for ReplyFuture {
-    type Output = (Reply, u8);
+    type Output = Done;
 
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<(Reply, u8)> {
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Done> {
         match self.get_mut() {
-            ReplyFuture::Ready(reply, proto) => std::task::Poll::Ready((
+            ReplyFuture::Ready(reply, proto) => Poll::Ready(Done::One(
                 reply
                     .take()
                     .expect("a reply future polled after it completed"),
                 *proto,
             )),
-            ReplyFuture::Pending(fut, proto) => fut.as_mut().poll(cx).map(|reply| (reply, *proto)),
+            ReplyFuture::Pending(fut, proto) => {
+                fut.as_mut().poll(cx).map(|reply| Done::One(reply, *proto))
+            }
+            ReplyFuture::Run(fut, protos) => fut
+                .as_mut()
+                .poll(cx)
+                .map(|replies| Done::Many(replies, std::mem::take(protos))),
         }
     }
+}
+
+/// Single-key data ops pipelined one after another, all reads or all writes, none
+/// touching a key another touches (a conflict ends the run): sent as one request per
+/// range instead of one per op, before any request after them.
+struct Run {
+    write: bool,
+    ops: Vec<Op>,
+    recorders: Vec<cmd::Recorder>,
+    protos: Vec<u8>,
 }
 
 /// Requests in flight on one connection, completing in order.
 struct InFlight {
     replies: FuturesOrdered<ReplyFuture>,
+    /// The ops being collected into a run, not started yet.
+    run: Option<Run>,
+    /// Requests in flight, counting each op of a run.
+    requests: usize,
     accesses: Vec<Access>,
     /// Whether a blocking command (`BLPOP`, ...) is among them.
     blocking: bool,
 }
 
 impl InFlight {
-    fn push_ready(&mut self, reply: Reply, proto: u8) {
+    fn new() -> Self {
+        Self {
+            replies: FuturesOrdered::new(),
+            run: None,
+            requests: 0,
+            accesses: Vec::new(),
+            blocking: false,
+        }
+    }
+
+    fn push_ready(&mut self, ctx: &Arc<Context>, reply: Reply, proto: u8) {
+        self.start_run(ctx);
         self.replies
             .push_back(ReplyFuture::Ready(Some(reply), proto));
     }
 
     fn push_pending(
         &mut self,
+        ctx: &Arc<Context>,
         fut: futures::future::BoxFuture<'static, Reply>,
         access: Access,
         proto: u8,
     ) {
+        self.start_run(ctx);
         self.accesses.push(access);
+        self.requests += 1;
         self.replies.push_back(ReplyFuture::Pending(fut, proto));
     }
 
-    fn conflicts(&self, access: &Access) -> bool {
-        self.accesses.iter().any(|a| access.conflicts_with(a))
+    /// Adds a single-key op to the run being collected (starting the run before it
+    /// first if the op is of the other kind or the run is full).
+    fn push_op(
+        &mut self,
+        ctx: &Arc<Context>,
+        op: Op,
+        access: Access,
+        recorder: cmd::Recorder,
+        proto: u8,
+    ) {
+        if self
+            .run
+            .as_ref()
+            .is_some_and(|run| run.write != access.write || run.ops.len() >= MAX_RUN)
+        {
+            self.start_run(ctx);
+        }
+        let run = self.run.get_or_insert_with(|| Run {
+            write: access.write,
+            ops: Vec::new(),
+            recorders: Vec::new(),
+            protos: Vec::new(),
+        });
+        run.ops.push(op);
+        run.recorders.push(recorder);
+        run.protos.push(proto);
+        self.accesses.push(access);
+        self.requests += 1;
+    }
+
+    /// Starts the run being collected, if any, in its place in line.
+    fn start_run(&mut self, ctx: &Arc<Context>) {
+        let Some(mut run) = self.run.take() else {
+            return;
+        };
+        if run.ops.len() == 1 {
+            // Alone (no pipeline): the path of one op, which costs fewer allocations.
+            let (op, recorder) = run.ops.pop().zip(run.recorders.pop()).expect("one op");
+            let fut = cmd::run_op(ctx, op, recorder);
+            self.replies
+                .push_back(ReplyFuture::Pending(fut, run.protos[0]));
+        } else {
+            let fut = cmd::run_ops(ctx, run.ops, run.recorders);
+            self.replies.push_back(ReplyFuture::Run(fut, run.protos));
+        }
+    }
+
+    /// Before a request with `access` joins: waits for those in flight if it conflicts
+    /// with one of them, or if there are as many as a connection may have.
+    async fn make_room(
+        &mut self,
+        ctx: &Arc<Context>,
+        access: &Access,
+        stream: &mut OwnedWriteHalf,
+        output: &mut BytesMut,
+    ) -> std::io::Result<()> {
+        let conflicts = self.accesses.iter().any(|a| access.conflicts_with(a));
+        if conflicts || self.requests >= MAX_IN_FLIGHT {
+            self.drain(ctx, stream, output).await?;
+        }
+        Ok(())
     }
 
     /// Waits for every request in flight, encoding replies in order (those of
     /// protocol 0 are not sent: `CLIENT REPLY OFF|SKIP`).
     async fn drain(
         &mut self,
-        ctx: &Context,
+        ctx: &Arc<Context>,
         stream: &mut OwnedWriteHalf,
         output: &mut BytesMut,
     ) -> std::io::Result<()> {
-        while let Some((reply, proto)) = self.replies.next().await {
-            if proto != 0 {
-                encode(&reply, proto, output);
+        self.start_run(ctx);
+        while let Some(done) = self.replies.next().await {
+            match done {
+                Done::One(reply, proto) => encode_sent(&reply, proto, output),
+                Done::Many(replies, protos) => {
+                    for (reply, proto) in replies.iter().zip(protos) {
+                        encode_sent(reply, proto, output);
+                    }
+                }
             }
             if output.len() >= FLUSH_BYTES {
                 flush(ctx, stream, output).await?;
             }
         }
         self.accesses.clear();
+        self.requests = 0;
         self.blocking = false;
         Ok(())
+    }
+}
+
+/// Encodes `reply` unless its protocol is 0 (not sent).
+fn encode_sent(reply: &Reply, proto: u8, output: &mut BytesMut) {
+    if proto != 0 {
+        encode(reply, proto, output);
     }
 }
 
@@ -151,11 +270,7 @@ async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<C
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut session = Session::new(client, ctx.requirepass.is_none());
-    let mut in_flight = InFlight {
-        replies: FuturesOrdered::new(),
-        accesses: Vec::new(),
-        blocking: false,
-    };
+    let mut in_flight = InFlight::new();
     loop {
         let mut close = false;
         loop {
@@ -176,20 +291,21 @@ async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<C
                     let send = session.reply_override.take().unwrap_or(!silent);
                     let proto = if send { session.proto } else { 0 };
                     match prepared {
-                        Prepared::Ready(reply) => in_flight.push_ready(reply, proto),
+                        Prepared::Ready(reply) => in_flight.push_ready(ctx, reply, proto),
+                        Prepared::Op(op, access, recorder) => {
+                            let room = in_flight.make_room(ctx, &access, &mut stream, &mut output);
+                            if room.await.is_err() {
+                                return;
+                            }
+                            in_flight.push_op(ctx, op, access, recorder, proto);
+                        }
                         Prepared::Pending(fut, access) => {
-                            let must_wait = in_flight.conflicts(&access)
-                                || in_flight.replies.len() >= MAX_IN_FLIGHT;
-                            if must_wait
-                                && in_flight
-                                    .drain(ctx, &mut stream, &mut output)
-                                    .await
-                                    .is_err()
-                            {
+                            let room = in_flight.make_room(ctx, &access, &mut stream, &mut output);
+                            if room.await.is_err() {
                                 return;
                             }
                             in_flight.blocking |= blocking;
-                            in_flight.push_pending(fut, access, proto);
+                            in_flight.push_pending(ctx, fut, access, proto);
                         }
                         Prepared::Exclusive(command, recorder) => {
                             // It reads or changes session state that the requests before
@@ -203,7 +319,7 @@ async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<C
                             }
                             let reply =
                                 cmd::run_exclusive(ctx, &mut session, command, recorder).await;
-                            in_flight.push_ready(reply, proto);
+                            in_flight.push_ready(ctx, reply, proto);
                         }
                     }
                     if session.quit || session.monitor.is_some() {
@@ -215,7 +331,7 @@ async fn serve_until_closed(ctx: &Arc<Context>, stream: TcpStream, client: Arc<C
                 Err(e) => {
                     let reply = Reply::RawError(e.wire_text().into());
                     ctx.stats.count_error(&reply);
-                    in_flight.push_ready(reply, session.proto);
+                    in_flight.push_ready(ctx, reply, session.proto);
                     close = true;
                     break;
                 }

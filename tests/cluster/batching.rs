@@ -140,3 +140,118 @@ async fn batches_caught_by_a_leader_change_lose_no_acknowledged_write() {
     }
     cluster.cluster.shutdown().await.unwrap();
 }
+
+/// `cmd` with `args` as one command.
+fn command(args: &[&str]) -> redis::Cmd {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_across_ranges_keeps_each_reply_in_its_place() {
+    // Single-key commands pipelined one after another travel together, one request
+    // per range: every reply must still be the one of its own command, errors
+    // included, and a command between them (or a conflicting one) must keep its place.
+    let cluster = TestCluster::start().await;
+    let mut con = cluster.client().await;
+    let created: redis::Value = command(&["CREATETABLE", "t", "SPLITS", "h", "p"])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(created, redis::Value::Okay);
+    let _: () = con.rpush("t:list", "x").await.unwrap();
+    let long_key = format!("t:{}", "k".repeat(70_000));
+    let keys: Vec<String> = ["a", "i", "q", "z", "b", "j"]
+        .iter()
+        .map(|k| format!("t:{k}"))
+        .collect();
+    let mut pipe = redis::pipe();
+    let mut expected: Vec<Result<redis::Value, &str>> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        pipe.cmd("SET").arg(key).arg(i);
+        expected.push(Ok(redis::Value::Okay));
+    }
+    pipe.cmd("SET").arg(&long_key).arg(1);
+    expected.push(Err("key is too large"));
+    pipe.cmd("INCR").arg("t:list");
+    expected.push(Err("WRONGTYPE"));
+    pipe.cmd("PING");
+    expected.push(Ok(redis::Value::SimpleString("PONG".into())));
+    for (i, key) in keys.iter().enumerate() {
+        pipe.cmd("GET").arg(key);
+        expected.push(Ok(redis::Value::BulkString(i.to_string().into_bytes())));
+    }
+    pipe.cmd("GET").arg("t:list");
+    expected.push(Err("WRONGTYPE"));
+    pipe.cmd("NOSUCHCOMMAND");
+    expected.push(Err("unknown command"));
+    // Writes after reads of the same keys, then reads again: each sees the one before.
+    for key in &keys {
+        pipe.cmd("APPEND").arg(key).arg("+");
+        expected.push(Ok(redis::Value::Int(2)));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        pipe.cmd("GET").arg(key);
+        expected.push(Ok(redis::Value::BulkString(format!("{i}+").into_bytes())));
+    }
+    pipe.cmd("GET").arg("no-such-key");
+    expected.push(Ok(redis::Value::Nil));
+    let replies: Vec<redis::RedisResult<redis::Value>> =
+        pipe.ignore_errors().query_async(&mut con).await.unwrap();
+    assert_eq!(replies.len(), expected.len());
+    for (at, (reply, expected)) in replies.iter().zip(&expected).enumerate() {
+        match (reply, expected) {
+            (Ok(value), Ok(want)) => assert_eq!(value, want, "reply {at}"),
+            (Err(e), Err(text)) => assert!(e.to_string().contains(text), "reply {at}: {e}"),
+            (got, want) => panic!("reply {at}: {got:?}, expected {want:?}"),
+        }
+    }
+    cluster.cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_writes_across_a_split_are_each_applied_once() {
+    // A run of pipelined INCRs whose range splits under it is sent again op by op to
+    // the new ranges: every increment lands once, and each client's replies count up.
+    let cluster = TestCluster::start().await;
+    let clients = (0..4).map(|c| {
+        let cluster = &cluster;
+        async move {
+            let mut con = cluster.client().await;
+            let mut last = vec![0i64; 26];
+            for _ in 0..20 {
+                let mut pipe = redis::pipe();
+                for letter in b'a'..=b'z' {
+                    pipe.incr(format!("{}{c}", letter as char), 1);
+                }
+                let seen: Vec<i64> = pipe.query_async(&mut con).await.unwrap();
+                for (at, value) in seen.into_iter().enumerate() {
+                    assert_eq!(value, last[at] + 1, "client {c}, key {at}");
+                    last[at] = value;
+                }
+            }
+        }
+    });
+    let splitting = async {
+        let mut con = cluster.client().await;
+        for at in ["m", "f", "t"] {
+            let ok: redis::Value = command(&["SPLIT", "default", at])
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            assert_eq!(ok, redis::Value::Okay);
+        }
+    };
+    futures::future::join(futures::future::join_all(clients), splitting).await;
+    let mut con = cluster.client().await;
+    for c in 0..4 {
+        for letter in b'a'..=b'z' {
+            let value: i64 = con.get(format!("{}{c}", letter as char)).await.unwrap();
+            assert_eq!(value, 20);
+        }
+    }
+    cluster.cluster.shutdown().await.unwrap();
+}

@@ -79,17 +79,88 @@ async fn across_ranges(ctx: &Context, failure: RangeFailure) -> Reply {
     }
 }
 
+/// Whether `op` may run in a batch of a connection's requests ([`run_many`]): it
+/// touches one key, is not split by range and does not block.
+pub fn batchable(op: &Op) -> bool {
+    !matches!(op, Op::BPop(_)) && op.subset(&[]).is_none() && op.keys().len() == 1
+}
+
+/// Runs `ops` (each [`batchable`], all reads or all writes, no two touching a common
+/// key: a connection's pipelined requests) as [`run`] would run each, with one call
+/// per range instead of one per op: their replies, in order.
+pub async fn run_many(ctx: &Context, ops: Vec<Op>) -> Vec<Reply> {
+    let mut replies: Vec<Option<Reply>> = (0..ops.len()).map(|_| None).collect();
+    // Per range: its route, the first key, and the positions and ops of its part.
+    let mut parts: Vec<(Route, Bytes, Vec<usize>, Vec<Op>)> = Vec::new();
+    let mut unrouted = Vec::new();
+    {
+        let catalog = ctx.cluster.catalog();
+        for (at, mut op) in ops.into_iter().enumerate() {
+            if let Err(reply) = to_storage_keys(&catalog, &mut op) {
+                replies[at] = Some(reply);
+                continue;
+            }
+            let anchor = op.keys().first().map(|k| (*k).clone()).unwrap_or_default();
+            let Some(route) = ctx.cluster.route(&anchor) else {
+                unrouted.push((at, op));
+                continue;
+            };
+            match parts
+                .iter_mut()
+                .find(|part| part.0.range_id() == route.range_id())
+            {
+                Some(part) => {
+                    part.2.push(at);
+                    part.3.push(op);
+                }
+                None => parts.push((route, anchor, vec![at], vec![op])),
+            }
+        }
+    }
+    let parts = parts
+        .into_iter()
+        .map(|(route, anchor, at, ops)| async move {
+            let replies = match ctx.cluster.execute(&anchor, Some(route), ops).await {
+                Outcome::Replies(replies) => replies,
+                Outcome::Failed(e) => at.iter().map(|_| call_error(e.clone())).collect(),
+                // The range split, merged or moved: each op is routed again on its own.
+                Outcome::Stale(_, back) => {
+                    futures::future::join_all(back.into_iter().map(|op| in_one_range(ctx, op)))
+                        .await
+                }
+            };
+            at.into_iter().zip(replies).collect::<Vec<_>>()
+        });
+    let unrouted = unrouted
+        .into_iter()
+        .map(|(at, op)| async move { vec![(at, in_one_range(ctx, op).await)] });
+    let (parts, unrouted) = futures::future::join(
+        futures::future::join_all(parts),
+        futures::future::join_all(unrouted),
+    )
+    .await;
+    for (at, reply) in parts.into_iter().chain(unrouted).flatten() {
+        replies[at] = Some(reply);
+    }
+    replies
+        .into_iter()
+        .map(|reply| reply.unwrap_or_else(|| Reply::err("empty reply")))
+        .collect()
+}
+
+/// Runs an op whose keys live in one range: its reply, or the error.
+async fn in_one_range(ctx: &Context, op: Op) -> Reply {
+    match run_in_one_range(ctx, op).await {
+        Ok(reply) => reply,
+        Err(RangeFailure::Call(e)) => call_error(e),
+        Err(RangeFailure::CrossRange(_)) => cross_range(),
+    }
+}
+
 /// Runs `reads` (one op per key, each in its key's range) in parallel: their replies
 /// in key order.
 async fn read_each(ctx: &Context, reads: Vec<Op>) -> Vec<Reply> {
-    let calls = reads.into_iter().map(|read| async move {
-        match run_in_one_range(ctx, read).await {
-            Ok(reply) => reply,
-            Err(RangeFailure::Call(e)) => call_error(e),
-            Err(RangeFailure::CrossRange(_)) => cross_range(),
-        }
-    });
-    futures::future::join_all(calls).await
+    futures::future::join_all(reads.into_iter().map(|read| in_one_range(ctx, read))).await
 }
 
 /// `SINTER`, `SUNION`, `SDIFF`, `SINTERCARD` over keys in several ranges: each set is

@@ -27,6 +27,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_proto::args::Args;
+use tessera_proto::op::Op;
 use tessera_proto::reply::{wrong_arity, Reply};
 use tessera_proto::spec::CommandSpec;
 
@@ -111,11 +112,17 @@ impl Access {
 }
 
 /// A request ready to run.
+// Moved once, from `prepare` to the connection: boxing the large variant would cost an
+// allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub enum Prepared {
     /// The reply is known.
     Ready(Reply),
     /// The reply comes from the cluster.
     Pending(BoxFuture<'static, Reply>, Access),
+    /// A single-key data op ([`data::batchable`]): the connection runs it together with
+    /// the ops pipelined next to it ([`run_ops`]).
+    Op(Op, Access, Recorder),
     /// It needs the session and the cluster: run it with [`run_exclusive`] once every
     /// earlier request has finished.
     Exclusive(Box<dyn ExclusiveCommand>, Recorder),
@@ -276,17 +283,10 @@ pub fn prepare(
             ready(command.run(ctx, session), recorder)
         }
         Parsed::Exclusive(command) => Prepared::Exclusive(command, recorder(args)),
+        Parsed::Op(op) if data::batchable(&op) => Prepared::Op(op, access(), recorder(args)),
         Parsed::Op(op) => {
-            let (ctx, access) = (ctx.clone(), access());
-            let recorder = recorder(args);
-            Prepared::Pending(
-                Box::pin(async move {
-                    let reply = data::run(&ctx, op).await;
-                    recorder.finish(&ctx, &reply);
-                    reply
-                }),
-                access,
-            )
+            let access = access();
+            Prepared::Pending(run_op(ctx, op, recorder(args)), access)
         }
         Parsed::Cluster(command) => {
             let (ctx, access) = (ctx.clone(), access());
@@ -302,6 +302,34 @@ pub fn prepare(
             )
         }
     }
+}
+
+/// Runs one data op as a client command ([`data::run`]), recorded when it is done.
+pub fn run_op(ctx: &Arc<Context>, op: Op, recorder: Recorder) -> BoxFuture<'static, Reply> {
+    let ctx = ctx.clone();
+    Box::pin(async move {
+        let reply = data::run(&ctx, op).await;
+        recorder.finish(&ctx, &reply);
+        reply
+    })
+}
+
+/// Runs the ops of [`Prepared::Op`]s a connection collected (all reads or all writes,
+/// no two touching a common key) with one call per range ([`data::run_many`]): their
+/// replies in order, each recorded under its own request.
+pub fn run_ops(
+    ctx: &Arc<Context>,
+    ops: Vec<Op>,
+    recorders: Vec<Recorder>,
+) -> BoxFuture<'static, Vec<Reply>> {
+    let ctx = ctx.clone();
+    Box::pin(async move {
+        let replies = data::run_many(&ctx, ops).await;
+        for (recorder, reply) in recorders.into_iter().zip(&replies) {
+            recorder.finish(&ctx, reply);
+        }
+        replies
+    })
 }
 
 /// Runs a request that needs both the session and the cluster.
