@@ -25,25 +25,82 @@
 //! before its commit and empties the whole cache after it.
 
 use bytes::Bytes;
-use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use tessera_common::hash::FastHasher;
 
 /// Shards: independent locks, generations and pending marks (one bit each in a `u64`).
 const SHARDS: usize = 64;
-/// Bytes counted for an entry beyond its key and value (the map's slot, the key's `Vec`,
-/// the value's `Bytes` and its shared header).
+/// Bytes counted for an entry beyond its key and value (the map's slot and the shared
+/// header of its bytes).
 const ENTRY_OVERHEAD: usize = 64;
+
+/// A cached key and its stored bytes in one allocation (`key ++ stored`): the lookup
+/// that compares the key has then loaded the start of the value too (one cache miss
+/// fewer per hit than a key and a value apart), and a hit shares the value, copying
+/// nothing. A key cached as absent holds the key alone.
+struct Cached {
+    data: Bytes,
+    key_len: usize,
+    present: bool,
+}
+
+impl Cached {
+    fn new(key: &[u8], value: Option<&[u8]>) -> Self {
+        let mut data = Vec::with_capacity(key.len() + value.map_or(0, <[u8]>::len));
+        data.extend_from_slice(key);
+        data.extend_from_slice(value.unwrap_or_default());
+        Self {
+            data: Bytes::from(data),
+            key_len: key.len(),
+            present: value.is_some(),
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len]
+    }
+
+    fn value(&self) -> Option<Bytes> {
+        self.present.then(|| self.data.slice(self.key_len..))
+    }
+
+    /// What it counts against its shard's share.
+    fn size(&self) -> usize {
+        self.data.len() + ENTRY_OVERHEAD
+    }
+}
+
+// Equal and hashed as its key alone, so that the set is looked up by `&[u8]`.
+impl PartialEq for Cached {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Cached {}
+
+impl Hash for Cached {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl Borrow<[u8]> for Cached {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
 
 /// A shard's entries hash with the standard library's keyed SipHash: the keys are the
 /// clients' (FxHash picks the shard; a client that aims every key at one shard only
 /// shrinks its own cache).
 #[derive(Default)]
 struct Entries {
-    /// The value is shared with the reads it answers: a hit copies nothing.
-    map: HashMap<Vec<u8>, Option<Bytes>>,
+    map: HashSet<Cached>,
     bytes: usize,
     /// Reads this shard answered, and reads it could not (absent, or pending).
     hits: u64,
@@ -123,7 +180,7 @@ impl ReadCache {
         let found = if shard.pending.load(Ordering::Acquire) > 0 {
             None
         } else {
-            entries.map.get(key).cloned()
+            entries.map.get(key).map(Cached::value)
         };
         match found {
             Some(value) => {
@@ -152,26 +209,30 @@ impl ReadCache {
     }
 
     /// Caches what a read that missed (`seen`) then found in fjall for `key`, unless a
-    /// write to the key's shard was applied since.
-    pub fn fill(&self, seen: Seen, key: &[u8], value: &Option<Bytes>) {
+    /// write to the key's shard was applied since; returns the value, shared with the
+    /// cache (one copy of it either way).
+    pub fn fill(&self, seen: Seen, key: &[u8], value: Option<&[u8]>) -> Option<Bytes> {
+        let cached = Cached::new(key, value);
+        let found = cached.value();
+        let size = cached.size();
+        if size > self.shard_bytes {
+            return found; // Larger than the shard's share: never cached.
+        }
         let mut entries = self.entries(seen.shard);
         let shard = &self.shards[seen.shard];
         if shard.generation.load(Ordering::Acquire) != seen.generation {
-            return;
-        }
-        let size = entry_size(key, value);
-        if size > self.shard_bytes {
-            return; // Larger than the shard's share: never cached.
+            return found;
         }
         if entries.bytes + size > self.shard_bytes {
             // Full: start the shard afresh (cheaper than tracking recency per entry).
             entries.map.clear();
             entries.bytes = 0;
         }
-        if let Some(old) = entries.map.insert(key.to_vec(), value.clone()) {
-            entries.bytes -= entry_size(key, &old);
+        if let Some(old) = entries.map.replace(cached) {
+            entries.bytes -= old.size();
         }
         entries.bytes += size;
+        found
     }
 
     /// Marks the shards of `keys`, about to be written, as pending.
@@ -208,8 +269,8 @@ impl Pending<'_> {
         for key in keys {
             let at = ReadCache::shard_of(key);
             let mut entries = self.cache.entries(at);
-            if let Some(old) = entries.map.remove(key) {
-                entries.bytes -= entry_size(key, &old);
+            if let Some(old) = entries.map.take(key) {
+                entries.bytes -= old.size();
             }
             self.cache.shards[at]
                 .generation
@@ -231,11 +292,6 @@ impl Pending<'_> {
                 .fetch_add(1, Ordering::AcqRel);
         }
     }
-}
-
-/// What an entry counts against its shard's share.
-fn entry_size(key: &[u8], value: &Option<Bytes>) -> usize {
-    key.len() + value.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD
 }
 
 impl Drop for Pending<'_> {
@@ -265,11 +321,11 @@ mod tests {
         // value must not be cached.
         let seen = cache.get(K).unwrap_err();
         cache.writing([K].into_iter()).written([K].into_iter());
-        cache.fill(seen, K, &old);
+        cache.fill(seen, K, old.as_deref());
         assert!(cache.get(K).is_err());
         // The fill lands before the write is applied: the write drops it.
         let seen = cache.get(K).unwrap_err();
-        cache.fill(seen, K, &old);
+        cache.fill(seen, K, old.as_deref());
         assert_eq!(cache.get(K).ok(), Some(old.clone()));
         let pending = cache.writing([K].into_iter());
         // While the batch commits, the entry is not served.
@@ -282,7 +338,7 @@ mod tests {
     fn a_failed_batch_clears_its_marks_and_a_clear_refuses_older_fills() {
         let cache = ReadCache::new(1 << 20);
         let seen = cache.get(K).unwrap_err();
-        cache.fill(seen, K, &None);
+        cache.fill(seen, K, None);
         drop(cache.writing([K].into_iter()));
         assert_eq!(cache.get(K).ok(), Some(None), "absence is cached too");
         let seen = cache.get(b"other").unwrap_err();
@@ -290,7 +346,7 @@ mod tests {
         assert!(cache.get(K).is_err(), "not served while any key may change");
         all.cleared();
         assert!(cache.get(K).is_err());
-        cache.fill(seen, b"other", &None);
+        cache.fill(seen, b"other", None);
         assert!(cache.get(b"other").is_err());
     }
 
@@ -299,15 +355,15 @@ mod tests {
         let cache = ReadCache::new(SHARDS as u64 * 1000);
         // Two reads missed; both fill, the second over the first.
         let (first, second) = (cache.get(K).unwrap_err(), cache.get(K).unwrap_err());
-        cache.fill(first, K, &Some(Bytes::from(vec![0; 10])));
-        cache.fill(second, K, &Some(Bytes::from(vec![0; 20])));
+        cache.fill(first, K, Some(&[0; 10]));
+        cache.fill(second, K, Some(&[0; 20]));
         cache.writing([K].into_iter()).written([K].into_iter());
         assert!(cache
             .shards
             .iter()
             .all(|s| s.entries.lock().unwrap().bytes == 0));
         let seen = cache.get(b"big").unwrap_err();
-        cache.fill(seen, b"big", &Some(Bytes::from(vec![0; 2000])));
+        cache.fill(seen, b"big", Some(&[0; 2000]));
         assert!(cache.get(b"big").is_err());
     }
 
@@ -316,7 +372,7 @@ mod tests {
         let cache = ReadCache::new(1 << 20);
         let value = Some(Bytes::from_static(b"value"));
         let seen = cache.get(K).unwrap_err();
-        cache.fill(seen, K, &value);
+        cache.fill(seen, K, value.as_deref());
         assert_eq!(cache.get(K).ok(), Some(value.clone()));
         assert_eq!(cache.get(K).ok(), Some(value.clone()));
         let pending = cache.writing([K].into_iter());
@@ -324,7 +380,25 @@ mod tests {
         drop(pending);
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.entries), (2, 2, 1));
-        assert_eq!(stats.bytes, entry_size(K, &value) as u64);
+        assert_eq!(stats.bytes, (K.len() + 5 + ENTRY_OVERHEAD) as u64);
+    }
+
+    #[test]
+    fn hits_share_one_copy_of_the_value() {
+        let cache = ReadCache::new(1 << 20);
+        let seen = cache.get(K).unwrap_err();
+        let filled = cache.fill(seen, K, Some(b"value")).unwrap();
+        let hit = || cache.get(K).ok().flatten();
+        let (first, second) = (hit(), hit());
+        assert_eq!(first.as_deref(), Some(&b"value"[..]));
+        let at = |b: &Option<Bytes>| b.as_ref().map(|b| b.as_ptr());
+        assert_eq!(at(&first), Some(filled.as_ptr()));
+        assert_eq!(at(&first), at(&second));
+        // Other keys of the shard are told apart by the key alone.
+        let seen = cache.get(b"k2").unwrap_err();
+        assert_eq!(cache.fill(seen, b"k2", None), None);
+        assert_eq!(cache.get(b"k2").ok(), Some(None));
+        assert_eq!(hit().as_deref(), Some(&b"value"[..]));
     }
 
     #[test]
@@ -333,7 +407,7 @@ mod tests {
         for i in 0..10_000u32 {
             let key = i.to_be_bytes();
             let seen = cache.get(&key).unwrap_err();
-            cache.fill(seen, &key, &Some(Bytes::from(vec![0; 100])));
+            cache.fill(seen, &key, Some(&[0; 100]));
         }
         for shard in &cache.shards {
             assert!(shard.entries.lock().unwrap().bytes <= 200);

@@ -176,11 +176,7 @@ impl DataKeyspaces {
             Ok(hit) => Ok(hit),
             Err(seen) => fjall::Readable::get(&self.db.snapshot(), &self.data, key)
                 .map_err(io_err)
-                .map(|value| {
-                    let value = value.map(|v| bytes::Bytes::copy_from_slice(&v));
-                    cache.fill(seen, key, &value);
-                    value
-                }),
+                .map(|value| cache.fill(seen, key, value.as_deref())),
         }
     }
 
