@@ -12,16 +12,16 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// The largest internal frame accepted (a snapshot travels in one frame).
 pub const MAX_FRAME_BYTES: usize = 1 << 30;
 
-/// The capacity a frame being encoded starts with.
-const ENCODE_START_BYTES: usize = 1024;
+/// The capacity a message being encoded starts with (a frame here, a Raft entry in
+/// `raftlog`): postcard pushes byte by byte, and a typical request, reply or entry
+/// grown from empty would be reallocated and copied six to a dozen times.
+pub const ENCODE_START_BYTES: usize = 1024;
 
 /// Serializes `value` into a complete frame (length prefix included).
 ///
 /// # Errors
 /// Fails if postcard cannot serialize the value or it exceeds [`MAX_FRAME_BYTES`].
 pub fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
-    // Room for a typical request or reply at once: postcard pushes byte by byte, and
-    // growing from empty would reallocate and copy the frame six or more times.
     let mut buf = Vec::with_capacity(ENCODE_START_BYTES);
     buf.extend_from_slice(&[0; 4]);
     let body = postcard::to_extend(value, buf)

@@ -251,9 +251,7 @@ pub fn io_err(e: impl std::fmt::Display) -> io::Error {
 }
 
 fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
-    // Started with room for a typical entry: postcard pushes byte by byte, and a
-    // batch's entry grown from empty would be copied a dozen times on the way.
-    postcard::to_extend(value, Vec::with_capacity(1024))
+    postcard::to_extend(value, Vec::with_capacity(crate::frame::ENCODE_START_BYTES))
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

@@ -4,6 +4,7 @@
 //! lost when a batch is caught by a leader change.
 
 use crate::harness::{wait_for, TestCluster};
+use crate::tables::admin;
 use redis::AsyncCommands;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -141,15 +142,6 @@ async fn batches_caught_by_a_leader_change_lose_no_acknowledged_write() {
     cluster.cluster.shutdown().await.unwrap();
 }
 
-/// `cmd` with `args` as one command.
-fn command(args: &[&str]) -> redis::Cmd {
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_across_ranges_keeps_each_reply_in_its_place() {
     // Single-key commands pipelined one after another travel together, one request
@@ -157,8 +149,7 @@ async fn a_pipeline_across_ranges_keeps_each_reply_in_its_place() {
     // included, and a command between them (or a conflicting one) must keep its place.
     let cluster = TestCluster::start().await;
     let mut con = cluster.client().await;
-    let created: redis::Value = command(&["CREATETABLE", "t", "SPLITS", "h", "p"])
-        .query_async(&mut con)
+    let created = admin(&mut con, &["CREATETABLE", "t", "SPLITS", "h", "p"])
         .await
         .unwrap();
     assert_eq!(created, redis::Value::Okay);
@@ -238,10 +229,7 @@ async fn pipelined_writes_across_a_split_are_each_applied_once() {
     let splitting = async {
         let mut con = cluster.client().await;
         for at in ["m", "f", "t"] {
-            let ok: redis::Value = command(&["SPLIT", "default", at])
-                .query_async(&mut con)
-                .await
-                .unwrap();
+            let ok = admin(&mut con, &["SPLIT", "default", at]).await.unwrap();
             assert_eq!(ok, redis::Value::Okay);
         }
     };

@@ -30,38 +30,23 @@ pub enum RangeFailure {
 ///
 /// The future of every request is boxed by its size (`cmd::prepare`): the rare paths
 /// (a fan-out, a blocked pop, a combine across ranges) are boxed apart, so that a GET
-/// does not carry their state, and the op is looked at before the future is made, so
-/// that the future holds it once.
-pub fn run(ctx: &Context, mut op: Op) -> impl std::future::Future<Output = Reply> + Send + '_ {
-    let path = if let Err(reply) = to_storage_keys(&ctx.cluster.catalog(), &mut op) {
-        Path::Done(reply)
-    } else if op.subset(&[]).is_some() {
-        Path::Rare(fan_out(ctx, op))
-    } else if matches!(op, Op::BPop(_)) {
-        Path::Rare(Box::pin(crate::blocked::run(ctx, op)))
-    } else {
-        Path::OneRange(op)
-    };
-    async move {
-        match path {
-            Path::Done(reply) => reply,
-            Path::Rare(fut) => fut.await,
-            Path::OneRange(op) => match run_in_one_range(ctx, op).await {
-                Ok(reply) => reply,
-                Err(failure) => {
-                    let across = Box::pin(across_ranges(ctx, failure));
-                    across.await
-                }
-            },
-        }
+/// does not carry their state. (Each in a statement of its own: a temporary lives in
+/// the future's state until the end of the statement holding the `.await`.)
+pub async fn run(ctx: &Context, mut op: Op) -> Reply {
+    if let Err(reply) = to_storage_keys(&ctx.cluster.catalog(), &mut op) {
+        return reply;
     }
-}
-
-/// Where [`run`] takes an op.
-enum Path<'a> {
-    Done(Reply),
-    Rare(futures::future::BoxFuture<'a, Reply>),
-    OneRange(Op),
+    let rare: futures::future::BoxFuture<'_, Reply> = if op.subset(&[]).is_some() {
+        fan_out(ctx, op)
+    } else if matches!(op, Op::BPop(_)) {
+        Box::pin(crate::blocked::run(ctx, op))
+    } else {
+        match run_in_one_range(ctx, op).await {
+            Ok(reply) => return reply,
+            Err(failure) => Box::pin(across_ranges(ctx, failure)),
+        }
+    };
+    rare.await
 }
 
 /// What an op that could not run in one range answers: a combine of sets or sorted
@@ -90,8 +75,7 @@ pub fn batchable(op: &Op) -> bool {
 /// per range instead of one per op: their replies, in order.
 pub async fn run_many(ctx: &Context, ops: Vec<Op>) -> Vec<Reply> {
     let mut replies: Vec<Option<Reply>> = (0..ops.len()).map(|_| None).collect();
-    // Per range: its route, the first key, and the positions and ops of its part.
-    let mut parts: Vec<(Route, Bytes, Vec<usize>, Vec<Op>)> = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     let mut unrouted = Vec::new();
     {
         let catalog = ctx.cluster.catalog();
@@ -107,19 +91,28 @@ pub async fn run_many(ctx: &Context, ops: Vec<Op>) -> Vec<Reply> {
             };
             match parts
                 .iter_mut()
-                .find(|part| part.0.range_id() == route.range_id())
+                .find(|part| part.route.range_id() == route.range_id())
             {
                 Some(part) => {
-                    part.2.push(at);
-                    part.3.push(op);
+                    part.at.push(at);
+                    part.ops.push(op);
                 }
-                None => parts.push((route, anchor, vec![at], vec![op])),
+                None => parts.push(Part {
+                    route,
+                    anchor,
+                    at: vec![at],
+                    ops: vec![op],
+                }),
             }
         }
     }
-    let parts = parts
-        .into_iter()
-        .map(|(route, anchor, at, ops)| async move {
+    let parts = parts.into_iter().map(
+        |Part {
+             route,
+             anchor,
+             at,
+             ops,
+         }| async move {
             let replies = match ctx.cluster.execute(&anchor, Some(route), ops).await {
                 Outcome::Replies(replies) => replies,
                 Outcome::Failed(e) => at.iter().map(|_| call_error(e.clone())).collect(),
@@ -130,7 +123,8 @@ pub async fn run_many(ctx: &Context, ops: Vec<Op>) -> Vec<Reply> {
                 }
             };
             at.into_iter().zip(replies).collect::<Vec<_>>()
-        });
+        },
+    );
     let unrouted = unrouted
         .into_iter()
         .map(|(at, op)| async move { vec![(at, in_one_range(ctx, op).await)] });
@@ -146,6 +140,16 @@ pub async fn run_many(ctx: &Context, ops: Vec<Op>) -> Vec<Reply> {
         .into_iter()
         .map(|reply| reply.unwrap_or_else(|| Reply::err("empty reply")))
         .collect()
+}
+
+/// The ops of a run ([`run_many`]) in one range.
+struct Part {
+    route: Route,
+    /// The first op's key.
+    anchor: Bytes,
+    /// The positions of the ops in the run.
+    at: Vec<usize>,
+    ops: Vec<Op>,
 }
 
 /// Runs an op whose keys live in one range: its reply, or the error.
