@@ -305,6 +305,9 @@ pub struct RaftTimings {
     /// Also build a snapshot once this many bytes were appended to a data group's log
     /// since the last one (0: by entry count only), so large batched entries do not
     /// keep the log as big as the data until `snapshot_every` entries accumulate.
+    /// Well below the log keyspace's memtable (fjall's 64 MiB): entries purged before
+    /// their memtable is flushed never reach a table on disk (docs/benchmarks.md,
+    /// round seven).
     pub snapshot_bytes: u64,
     /// A data group idle this long stops its Raft timers (0: never; see the server's
     /// `hibernate` module). Meta groups never sleep.
@@ -329,7 +332,7 @@ impl Default for RaftTimings {
             election_max_ms: 600,
             snapshot_every: 10_000,
             keep_logs: 1_000,
-            snapshot_bytes: 64 << 20,
+            snapshot_bytes: 16 << 20,
             hibernate_after_ms: 5_000,
             lease_reads: false,
             read_cache_bytes: 64 << 20,
