@@ -122,6 +122,8 @@ pub struct Context {
     pub stats: stats::Stats,
     /// Every connection (`CLIENT LIST|KILL|PAUSE`, `MONITOR`).
     pub clients: clients::Clients,
+    /// Recent commands and bytes per second (INFO's `instantaneous_*`).
+    pub rates: stats::Rates,
 }
 
 impl Context {
@@ -184,6 +186,19 @@ impl Context {
         }
     }
 
+    /// Samples the counters behind INFO's `instantaneous_*` figures.
+    fn sample_rates(&self) {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        self.rates.sample(
+            now_ms,
+            [
+                self.commands_processed(),
+                self.net_input_bytes.load(Ordering::Relaxed),
+                self.net_output_bytes.load(Ordering::Relaxed),
+            ],
+        );
+    }
+
     pub(crate) fn count_command(&self) {
         self.commands_processed.fetch_add(1, Ordering::Relaxed);
     }
@@ -233,12 +248,16 @@ pub async fn run(
         net_output_bytes: AtomicU64::new(0),
         stats: stats::Stats::default(),
         clients: clients::Clients::default(),
+        rates: stats::Rates::default(),
     });
     let next_id = AtomicU64::new(1);
     let mut connections = JoinSet::new();
+    let mut sample = tokio::time::interval(stats::SAMPLE_EVERY);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = sample.tick() => ctx.sample_rates(),
             Some(_) = connections.join_next(), if !connections.is_empty() => {
                 ctx.connected_now.fetch_sub(1, Ordering::Relaxed);
                 metrics::gauge!("tessera_router_connections").decrement(1.0);

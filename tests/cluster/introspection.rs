@@ -231,24 +231,13 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
     );
 
     // INFO stats counts every command and byte, and CONFIG RESETSTAT starts it afresh.
-    let stats = |info: &str, name: &str| -> u64 {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {info}"))
-    };
+    let stats = |info: &str, name: &str| -> u64 { info_field(info, name) };
     let before: String = redis::cmd("INFO")
         .arg("stats")
         .query_async(&mut con)
         .await
         .unwrap();
-    for _ in 0..10 {
-        let _: Option<String> = con.get("slow").await.unwrap();
-    }
-    let after: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let after = gets_then_stats(&mut con, 10).await;
     for (name, by) in [
         ("total_commands_processed", 10),
         ("total_net_input_bytes", 10 * 20),
@@ -270,4 +259,41 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
         .unwrap();
     assert_eq!(stats(&reset, "total_error_replies"), 0, "{reset}");
     assert!(stats(&reset, "total_commands_processed") <= 2, "{reset}");
+
+    // INFO's instantaneous rates follow the load of the last moments (sampled every
+    // 100 ms): under commands, they rise above zero.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let info = gets_then_stats(&mut con, 50).await;
+        let kbps = |name: &str| -> f64 { info_field(&info, name) };
+        if stats(&info, "instantaneous_ops_per_sec") > 0
+            && kbps("instantaneous_input_kbps") > 0.0
+            && kbps("instantaneous_output_kbps") > 0.0
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no instantaneous rates under load: {info}"
+        );
+    }
+}
+
+/// The value of field `name` in an INFO reply.
+fn info_field<T: std::str::FromStr>(info: &str, name: &str) -> T {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// `INFO stats` after `gets` GETs.
+async fn gets_then_stats(con: &mut MultiplexedConnection, gets: usize) -> String {
+    for _ in 0..gets {
+        let _: Option<String> = con.get("slow").await.unwrap();
+    }
+    redis::cmd("INFO")
+        .arg("stats")
+        .query_async(con)
+        .await
+        .unwrap()
 }

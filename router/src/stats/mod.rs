@@ -5,10 +5,12 @@
 
 mod histogram;
 mod latency;
+mod rates;
 mod slowlog;
 
 pub use histogram::Histogram;
 pub use latency::LatencyMonitor;
+pub use rates::{Rates, SAMPLE_EVERY};
 pub use slowlog::SlowLog;
 
 use bytes::Bytes;

@@ -77,15 +77,21 @@ impl Info {
             );
         }
         if self.wants("stats") {
+            let [ops, input, output] = ctx.rates.per_second();
             let _ = write!(
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-                 total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
+                 instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\n\
+                 total_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\n\
+                 instantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\n\
                  total_error_replies:{}\r\n\r\n",
                 ctx.connections_received(),
                 ctx.commands_processed(),
+                ops.round() as u64,
                 ctx.net_input_bytes.load(Ordering::Relaxed),
                 ctx.net_output_bytes.load(Ordering::Relaxed),
+                input / 1024.0,
+                output / 1024.0,
                 ctx.rejected_connections(),
                 ctx.stats.error_replies(),
             );
