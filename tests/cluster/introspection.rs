@@ -231,12 +231,8 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
     );
 
     // INFO stats counts every command and byte, and CONFIG RESETSTAT starts it afresh.
-    let stats = |info: &str, name: &str| -> u64 { info_field(info, name) };
-    let before: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let stats = info_field::<u64>;
+    let before = gets_then_stats(&mut con, 0).await;
     let after = gets_then_stats(&mut con, 10).await;
     for (name, by) in [
         ("total_commands_processed", 10),
@@ -252,11 +248,7 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let reset: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let reset = gets_then_stats(&mut con, 0).await;
     assert_eq!(stats(&reset, "total_error_replies"), 0, "{reset}");
     assert!(stats(&reset, "total_commands_processed") <= 2, "{reset}");
 
@@ -265,7 +257,7 @@ async fn reply_modes_monitor_slowlog_and_statistics() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let info = gets_then_stats(&mut con, 50).await;
-        let kbps = |name: &str| -> f64 { info_field(&info, name) };
+        let kbps = |name| info_field::<f64>(&info, name);
         if stats(&info, "instantaneous_ops_per_sec") > 0
             && kbps("instantaneous_input_kbps") > 0.0
             && kbps("instantaneous_output_kbps") > 0.0
