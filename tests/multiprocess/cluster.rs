@@ -397,11 +397,7 @@ impl Cluster {
     /// SIGKILL every process, then start them all again on the same data (the router
     /// on the same port, so clients can reconnect).
     pub fn kill_all_and_restart(&mut self) {
-        self.router.kill();
-        let port = self.router.addr.port().to_string();
-        if let Some(i) = self.router_args.iter().position(|a| a == "--port") {
-            self.router_args[i + 1] = port;
-        }
+        self.kill_router();
         for (_, node) in &mut self.nodes {
             if let Some(node) = node.as_mut() {
                 node.kill();
@@ -421,6 +417,22 @@ impl Cluster {
             self.nodes[i].1 = Some(Self::spawn_node(self.lab.as_ref(), i, a, &log));
         }
         self.router = Service::start(&self.router_args, &log);
+    }
+
+    /// SIGKILL the router (and whatever it was doing for clients), then start it again
+    /// on the same port.
+    pub fn restart_router(&mut self) {
+        self.kill_router();
+        self.router = Service::start(&self.router_args, &self.log());
+    }
+
+    /// SIGKILL the router and keep its port for the next start.
+    fn kill_router(&mut self) {
+        self.router.kill();
+        let port = self.router.addr.port().to_string();
+        if let Some(i) = self.router_args.iter().position(|a| a == "--port") {
+            self.router_args[i + 1] = port;
+        }
     }
 
     /// The RESP address node `id` serves clients on.

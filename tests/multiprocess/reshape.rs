@@ -81,10 +81,18 @@ async fn all_agree(cluster: &mut Cluster) {
 
 async fn crash_and_recover(point: &str, side: Side, change: Change) {
     let failpoint = vec!["--failpoint".to_string(), point.to_string()];
+    // Crashed nodes are soon seen alive again. When the meta leader crashes, its
+    // successor must finish the change at once, not after leading for `--dead-after`
+    // (until then a frozen merge source refuses its keys): with 10 minutes, the
+    // deadlines below pass only if recovery does not wait for it.
+    let dead_after = match side {
+        Side::Nodes => "3s",
+        Side::Meta => "10m",
+    };
     let mut shape = Shape {
         meta_flags: [
             "--dead-after",
-            "3s",
+            dead_after,
             "--split-bytes",
             "0",
             "--split-qps",
@@ -127,6 +135,11 @@ async fn crash_and_recover(point: &str, side: Side, change: Change) {
             "nothing reached failpoint {point}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if side == Side::Meta {
+        // The order dies with the router, before a new meta leader is elected to take it
+        // again: the new leader must finish the change on its own.
+        cluster.restart_router();
     }
     let _ = tokio::time::timeout(Duration::from_secs(120), asked).await;
 

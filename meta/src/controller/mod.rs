@@ -133,7 +133,8 @@ pub(crate) async fn run(
 }
 
 /// One tick of the controller: nothing unless this member leads; otherwise the table
-/// steps, then recovery of half-done range changes, then healing, then elasticity.
+/// steps, then recovery of half-done range changes (from the first tick), then, once
+/// this member has led for `dead_after`, healing and elasticity.
 async fn lead(
     service: &MetaService,
     config: &ControllerConfig,
@@ -163,12 +164,16 @@ async fn lead(
         return; // No default table yet: nothing else to look after.
     }
     elastic.observe(shaper, &catalog);
+    // Record what is half done before deciding anything new, and at once: a merge
+    // interrupted with its source frozen keeps that range's keys waiting until it is
+    // finished or called off. Recovery acts on the changed range's own reports and
+    // asks its replicas directly, so it needs nobody else to have reported.
+    if shaper.recover(&catalog).await {
+        return;
+    }
     // A new leader has heard from nobody yet: everyone would look dead.
     if since.elapsed() < config.dead_after {
         return;
-    }
-    if shaper.recover(&catalog).await {
-        return; // Record what is half done before deciding anything new.
     }
     let cmds = healer.plan(&catalog, service, config);
     if !cmds.is_empty() {
