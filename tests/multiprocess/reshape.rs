@@ -47,7 +47,17 @@ async fn admin(url: &str, args: &[&str]) -> redis::RedisResult<redis::Value> {
 
 /// Restarts (without the failpoint) every process that aborted; whether there was one.
 fn restart_exited(cluster: &mut Cluster) -> bool {
+    restart_exited_after(cluster, |_| {})
+}
+
+/// Like [`restart_exited`], calling `first` between finding an aborted process and
+/// restarting it.
+fn restart_exited_after(cluster: &mut Cluster, first: impl FnOnce(&mut Cluster)) -> bool {
     let (nodes, metas) = cluster.reap_exited();
+    if nodes.is_empty() && metas.is_empty() {
+        return false;
+    }
+    first(cluster);
     cluster.disarm();
     for id in &nodes {
         cluster.restart_node(*id);
@@ -55,7 +65,7 @@ fn restart_exited(cluster: &mut Cluster) -> bool {
     for id in &metas {
         cluster.restart_meta(*id);
     }
-    !nodes.is_empty() || !metas.is_empty()
+    true
 }
 
 /// Waits until every range's replicas agree, restarting processes that abort meanwhile.
@@ -128,18 +138,21 @@ async fn crash_and_recover(point: &str, side: Side, change: Change) {
         let url = url.clone();
         tokio::spawn(async move { admin(&url, &[cmd, "default", "k100"]).await })
     };
+    // When the meta leader aborts, the order dies with the router, killed before a new
+    // meta leader can be elected to take the order again: the new leader must finish
+    // the change on its own.
+    let kill_the_order = move |cluster: &mut Cluster| {
+        if side == Side::Meta {
+            cluster.restart_router();
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !restart_exited(&mut cluster) {
+    while !restart_exited_after(&mut cluster, kill_the_order) {
         assert!(
             Instant::now() < deadline,
             "nothing reached failpoint {point}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if side == Side::Meta {
-        // The order dies with the router, before a new meta leader is elected to take it
-        // again: the new leader must finish the change on its own.
-        cluster.restart_router();
     }
     let _ = tokio::time::timeout(Duration::from_secs(120), asked).await;
 

@@ -166,9 +166,10 @@ async fn lead(
     elastic.observe(shaper, &catalog);
     // Record what is half done before deciding anything new, and at once: a merge
     // interrupted with its source frozen keeps that range's keys waiting until it is
-    // finished or called off. Recovery acts on the changed range's own reports and
-    // asks its replicas directly, so it needs nobody else to have reported.
-    if shaper.recover(&catalog).await {
+    // finished or called off. Recovery acts on what the changed ranges' leaders
+    // report and asks their replicas directly, so it waits for those reports only,
+    // not for every node's.
+    if shaper.recover(&catalog, since.elapsed()).await {
         return;
     }
     // A new leader has heard from nobody yet: everyone would look dead.

@@ -341,8 +341,14 @@ impl Reshaper<'_> {
     /// Records what leaders report but the catalog does not have yet (a split or merge
     /// applied before a meta failover, or a thaw), and finishes or calls off merges
     /// left frozen. Answers whether there was anything to do.
-    pub(crate) async fn recover(&self, catalog: &Catalog) -> bool {
-        let reports = self.service.liveness.ranges(self.config.dead_after);
+    ///
+    /// `leading_for`: how long this member has led. Only reports heard meanwhile count,
+    /// and while it is under `--dead-after` a frozen merge whose members have not all
+    /// reported yet waits for them (they report within a heartbeat) instead of being
+    /// called off.
+    pub(crate) async fn recover(&self, catalog: &Catalog, leading_for: Duration) -> bool {
+        let dead_after = self.config.dead_after;
+        let reports = self.service.liveness.ranges(leading_for.min(dead_after));
         let mut acted = false;
         for report in &reports {
             let Some(known) = catalog.ranges.get(&report.range.id) else {
@@ -375,6 +381,9 @@ impl Reshaper<'_> {
                 continue;
             };
             let target = fresher(&reports, target);
+            if leading_for < dead_after && self.colocated(catalog, &target, source).is_err() {
+                return true; // Not every member has reported to this new leader yet.
+            }
             let reason = "finishing an interrupted merge";
             if let Err(e) = self
                 .finish_merge(catalog, &target, source, frozen_at, reason)

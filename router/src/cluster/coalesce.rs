@@ -105,19 +105,20 @@ impl Coalescer {
     }
 }
 
-/// Drains one queue until its sender is dropped.
+/// Drains one queue until its sender is dropped, one batch at a time.
 ///
-/// Writes of clients that send one command and wait for its reply (no pipelining):
-/// when a batch is answered, its clients send their next write within a fraction of the
-/// round trip, just after the next batch (what queued meanwhile) left without them.
-/// Clients then split into cohorts that take turns, each waiting two round trips, in
-/// batches half as large. So the next write batch waits, at most half the last round
-/// trip (and 2 ms; tokio's timers round up to the millisecond), for as many such
-/// requests as the last batch carried to come back. A lone client, and one that sends
-/// again at once, do not wait; nor do reads (a ReadIndex round trip is too short for
-/// the clients to come back within a fraction of it: measured, they lost 17%) and
-/// pipelined requests (their batches fill by themselves). After a wait that brought
-/// back fewer than half of them, the next 16 batches do not wait.
+/// A write batch may wait for the clients of the batch before. Clients that send one
+/// command and wait for its reply send their next write shortly after their batch is
+/// answered: just after the next batch, made of what queued meanwhile, left without
+/// them. They would split into cohorts that take turns, each waiting two round trips
+/// (docs/benchmarks.md, round eight). So after a batch of one-op write requests, the
+/// next batch waits until as many requests as it carried are back, or until half its
+/// round trip (at most [`MAX_HOLD`]; tokio rounds timers up to the millisecond) has
+/// passed since it was answered. After a batch holding a request of several ops (a
+/// connection's pipelined commands for one range), the next does not wait; reads never
+/// do (a ReadIndex round trip is about as short as the clients' turnaround). After a
+/// wait that brought back fewer than half of them, the next [`SKIP_AFTER_MISS`]
+/// batches do not wait.
 async fn drain(
     routing: Arc<CatalogRouting>,
     deadline: Duration,
@@ -126,20 +127,21 @@ async fn drain(
 ) {
     let mut hold = Hold::default();
     while let Some((batch, ops)) = gather(&mut queue, &mut hold).await {
-        // Requests of one op each: clients waiting for every reply.
-        hold.back = if write && ops == batch.len() {
+        // Requests of one op each: clients that wait for every reply.
+        let back = if write && ops == batch.len() {
             batch.len()
         } else {
             0
         };
-        let started = tokio::time::Instant::now();
+        let sent = tokio::time::Instant::now();
         send(&routing, deadline, write, batch).await;
-        hold.round_trip = started.elapsed();
+        let answered = tokio::time::Instant::now();
+        hold.back = back;
+        hold.until = Some(answered + ((answered - sent) / HOLD_DIVISOR).min(MAX_HOLD));
     }
 }
 
-/// A write batch waits at most this fraction of the last round trip for the last
-/// batch's clients...
+/// A write batch waits at most this fraction of the last batch's round trip...
 const HOLD_DIVISOR: u32 = 2;
 
 /// ...and never longer than this (a batch that took long, during a failover, says
@@ -154,8 +156,8 @@ const SKIP_AFTER_MISS: u32 = 16;
 struct Hold {
     /// Requests of the last batch whose clients may send again at once (0: none).
     back: usize,
-    /// How long the last batch took, from send to answer.
-    round_trip: Duration,
+    /// Until when the next batch may wait for them.
+    until: Option<tokio::time::Instant>,
     /// Batches still to send without waiting.
     skip: u32,
 }
@@ -178,28 +180,39 @@ async fn gather(
         take_ready(queue, &mut batch, &mut ops);
     }
     let want = waiting + hold.back;
+    let now = tokio::time::Instant::now();
     if hold.skip > 0 {
         hold.skip -= 1;
-    } else if batch.len() < want && ops < MAX_BATCH_OPS {
-        let wait = (hold.round_trip / HOLD_DIVISOR).min(MAX_HOLD);
-        let until = tokio::time::Instant::now() + wait;
-        while batch.len() < want && ops < MAX_BATCH_OPS {
-            match tokio::time::timeout_at(until, queue.recv()).await {
-                Ok(Some(next)) => {
-                    ops += next.ops.len();
-                    batch.push(next);
-                    take_ready(queue, &mut batch, &mut ops);
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
+    } else if let Some(until) = hold.until.filter(|u| *u > now && batch.len() < want) {
+        wait_for(queue, &mut batch, &mut ops, want, until).await;
         // Fewer than half came back in time: they are doing something else now
         // (reading, or gone), so stop waiting for a while.
-        if batch.len() - waiting < hold.back / 2 {
+        if 2 * (batch.len() - waiting) < hold.back {
             hold.skip = SKIP_AFTER_MISS;
         }
     }
     Some((batch, ops))
+}
+
+/// Adds what arrives before `until` to `batch`, until it holds `want` requests or
+/// [`MAX_BATCH_OPS`] ops.
+async fn wait_for(
+    queue: &mut mpsc::UnboundedReceiver<Queued>,
+    batch: &mut Vec<Queued>,
+    ops: &mut usize,
+    want: usize,
+    until: tokio::time::Instant,
+) {
+    while batch.len() < want && *ops < MAX_BATCH_OPS {
+        match tokio::time::timeout_at(until, queue.recv()).await {
+            Ok(Some(next)) => {
+                *ops += next.ops.len();
+                batch.push(next);
+                take_ready(queue, batch, ops);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
 }
 
 /// Moves what is queued already into `batch`, up to [`MAX_BATCH_OPS`].
@@ -309,10 +322,13 @@ mod tests {
         (tx, rx)
     }
 
+    /// The hold after a batch of `back` requests answered now, `round_trip_ms` after it
+    /// was sent.
     fn held(back: usize, round_trip_ms: u64) -> Hold {
+        let wait = (Duration::from_millis(round_trip_ms) / HOLD_DIVISOR).min(MAX_HOLD);
         Hold {
             back,
-            round_trip: Duration::from_millis(round_trip_ms),
+            until: Some(tokio::time::Instant::now() + wait),
             skip: 0,
         }
     }
@@ -363,23 +379,26 @@ mod tests {
         assert_eq!(hold.skip, SKIP_AFTER_MISS - 1);
     }
 
+    /// The first batch of requests arriving at `at` after a batch of `back` requests
+    /// with a round trip of `round_trip_ms`: its size, when it left, and the batches
+    /// that will not wait after it.
+    async fn first_batch(at: &[u64], back: usize, round_trip_ms: u64) -> (usize, Duration, u32) {
+        let (_tx, mut queue) = arriving(at).await;
+        let mut hold = held(back, round_trip_ms);
+        let start = tokio::time::Instant::now();
+        let (size, left) = next_batch(&mut queue, &mut hold, start).await;
+        (size, left, hold.skip)
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_lone_client_and_a_long_round_trip_wait_little_or_not_at_all() {
+    async fn a_lone_client_a_quiet_spell_and_a_long_round_trip_wait_little_or_not_at_all() {
+        let ms = Duration::from_millis;
         // One client: its own next request is all the batch waits for.
-        let (_tx, mut queue) = arriving(&[5, 6]).await;
-        let mut hold = held(1, 8);
-        let start = tokio::time::Instant::now();
-        assert_eq!(
-            next_batch(&mut queue, &mut hold, start).await,
-            (1, Duration::from_millis(5))
-        );
+        assert_eq!(first_batch(&[5, 6], 1, 8).await, (1, ms(5), 0));
+        // A request that comes after the hold ran out (a quiet spell) waits for nobody.
+        assert_eq!(first_batch(&[5, 6], 3, 8).await, (1, ms(5), 0));
         // A batch that took a second (a failover) does not make the next wait 500 ms.
-        let (_tx, mut queue) = arriving(&[0]).await;
-        let mut hold = held(4, 1000);
-        let start = tokio::time::Instant::now();
-        assert_eq!(
-            next_batch(&mut queue, &mut hold, start).await,
-            (1, MAX_HOLD)
-        );
+        let (size, left, _) = first_batch(&[0], 4, 1000).await;
+        assert_eq!((size, left), (1, MAX_HOLD));
     }
 }
