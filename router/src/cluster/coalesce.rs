@@ -183,11 +183,14 @@ async fn gather(
     let now = tokio::time::Instant::now();
     if hold.skip > 0 {
         hold.skip -= 1;
-    } else if let Some(until) = hold.until.filter(|u| *u > now && batch.len() < want) {
-        wait_for(queue, &mut batch, &mut ops, want, until).await;
+    } else if let Some(until) = hold
+        .until
+        .filter(|u| *u > now && batch.len() < want && ops < MAX_BATCH_OPS)
+    {
+        let timed_out = wait_for(queue, &mut batch, &mut ops, want, until).await;
         // Fewer than half came back in time: they are doing something else now
         // (reading, or gone), so stop waiting for a while.
-        if 2 * (batch.len() - waiting) < hold.back {
+        if timed_out && 2 * (batch.len() - waiting) < hold.back {
             hold.skip = SKIP_AFTER_MISS;
         }
     }
@@ -195,14 +198,14 @@ async fn gather(
 }
 
 /// Adds what arrives before `until` to `batch`, until it holds `want` requests or
-/// [`MAX_BATCH_OPS`] ops.
+/// [`MAX_BATCH_OPS`] ops; whether `until` came first.
 async fn wait_for(
     queue: &mut mpsc::UnboundedReceiver<Queued>,
     batch: &mut Vec<Queued>,
     ops: &mut usize,
     want: usize,
     until: tokio::time::Instant,
-) {
+) -> bool {
     while batch.len() < want && *ops < MAX_BATCH_OPS {
         match tokio::time::timeout_at(until, queue.recv()).await {
             Ok(Some(next)) => {
@@ -210,9 +213,11 @@ async fn wait_for(
                 batch.push(next);
                 take_ready(queue, batch, ops);
             }
-            Ok(None) | Err(_) => break,
+            Ok(None) => return false,
+            Err(_) => return true,
         }
     }
+    false
 }
 
 /// Moves what is queued already into `batch`, up to [`MAX_BATCH_OPS`].
@@ -400,5 +405,8 @@ mod tests {
         // A batch that took a second (a failover) does not make the next wait 500 ms.
         let (size, left, _) = first_batch(&[0], 4, 1000).await;
         assert_eq!((size, left), (1, MAX_HOLD));
+        // A batch already full leaves at once, and that is no reason to stop waiting.
+        let full = first_batch(&[0; MAX_BATCH_OPS], 600, 8).await;
+        assert_eq!(full, (MAX_BATCH_OPS, Duration::ZERO, 0));
     }
 }
