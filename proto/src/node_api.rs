@@ -40,6 +40,9 @@ pub enum NodeRequest {
         #[serde(with = "serde_bytes")]
         end: Vec<u8>,
     },
+    /// This node's counters since it started (`INFO`'s `keyspace_hits` and
+    /// `keyspace_misses` are their sum over the nodes).
+    Counters,
 }
 
 /// A storage node's answer.
@@ -55,6 +58,18 @@ pub enum NodeResponse {
     Compacted(Result<(), DataError>),
     /// Answer to `Footprint`: (stored keys, group records).
     Footprint(Result<(u64, u64), DataError>),
+    /// Answer to `Counters`.
+    Counters(NodeCounters),
+}
+
+/// What a storage node counted since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCounters {
+    /// Keys that read commands found (live), as Redis's `keyspace_hits`: once per key
+    /// a read command looks up, on the replica that served it.
+    pub keyspace_hits: u64,
+    /// Keys that read commands looked up and did not find (absent or expired).
+    pub keyspace_misses: u64,
 }
 
 /// What a replica holds, for comparing replicas (tests, operators).

@@ -124,6 +124,8 @@ pub struct Context {
     pub clients: clients::Clients,
     /// Recent commands and bytes per second (INFO's `instantaneous_*`).
     pub rates: stats::Rates,
+    /// The storage nodes' key lookups when the statistics were last reset.
+    pub lookups: stats::Lookups,
 }
 
 impl Context {
@@ -249,6 +251,7 @@ pub async fn run(
         stats: stats::Stats::default(),
         clients: clients::Clients::default(),
         rates: stats::Rates::default(),
+        lookups: stats::Lookups::default(),
     });
     let next_id = AtomicU64::new(1);
     let mut connections = JoinSet::new();

@@ -34,6 +34,7 @@ impl Node {
                     .footprint(&start, &end)
                     .map_err(|e| DataError::Internal(e.to_string())),
             ),
+            NodeRequest::Counters => NodeResponse::Counters(self.data.lookups.counters()),
         }
     }
 

@@ -289,3 +289,66 @@ async fn gets_then_stats(con: &mut MultiplexedConnection, gets: usize) -> String
         .await
         .unwrap()
 }
+
+/// INFO's `keyspace_hits` and `keyspace_misses` count the keys read commands look up,
+/// as Redis counts them: a key of another type is found, an expired key is not, writes
+/// are not counted, and CONFIG RESETSTAT starts the counts over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_hits_and_misses_count_read_lookups() {
+    let cluster = TestCluster::start().await;
+    let mut con = cluster.client().await;
+    let _: () = con.set("here", "v").await.unwrap();
+    let _: () = con.hset("hash", "f", "v").await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("gone")
+        .arg("v")
+        .arg("PX")
+        .arg(20)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    wait_for(Duration::from_secs(10), "the key to expire", || {
+        let mut probe = con.clone();
+        async move { (!probe.exists::<_, bool>("gone").await.unwrap()).then_some(()) }
+    })
+    .await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let counts = |info: &str| {
+        (
+            info_field::<u64>(info, "keyspace_hits"),
+            info_field::<u64>(info, "keyspace_misses"),
+        )
+    };
+    assert_eq!(counts(&gets_then_stats(&mut con, 0).await), (0, 0));
+
+    // Hits: here, hash (WRONGTYPE), here twice, hash (a missing field), here.
+    // Misses: nothing, gone, nothing, nohash, nothing.
+    for key in ["here", "nothing", "gone"] {
+        let _: Option<String> = con.get(key).await.unwrap();
+    }
+    let wrongtype: redis::RedisResult<Option<String>> = con.get("hash").await;
+    assert!(wrongtype.is_err());
+    let _: Vec<Option<String>> = con.mget(&["here", "nothing", "here"]).await.unwrap();
+    let _: Option<String> = con.hget("hash", "nofield").await.unwrap();
+    let _: Option<String> = con.hget("nohash", "f").await.unwrap();
+    let _: u64 = redis::cmd("EXISTS")
+        .arg("here")
+        .arg("nothing")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: () = con.set("written", "v").await.unwrap();
+    let _: u64 = con.del("here").await.unwrap();
+    assert_eq!(counts(&gets_then_stats(&mut con, 0).await), (6, 5));
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(counts(&gets_then_stats(&mut con, 0).await), (0, 0));
+}

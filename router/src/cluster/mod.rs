@@ -13,6 +13,7 @@ use std::time::Duration;
 use tessera_proto::call::{call, CallError, CallOptions, Routing};
 use tessera_proto::catalog::{Catalog, GroupId, NodeId};
 use tessera_proto::data::{DataRequest, DataResponse};
+use tessera_proto::node_api::{NodeRequest, NodeResponse};
 use tessera_proto::op::Op;
 use tessera_proto::range_map::Route;
 use tessera_proto::reply::Reply;
@@ -137,6 +138,24 @@ impl Cluster {
             stale_is_error: false,
         };
         call(self.routing.as_ref(), anchor, None, &req, options).await
+    }
+
+    /// Sends `req` to every node of the catalog at once; each node's answer, or why
+    /// there is none, within `timeout`.
+    pub async fn ask_every_node(
+        &self,
+        req: &NodeRequest,
+        timeout: Duration,
+    ) -> Vec<(NodeId, Result<NodeResponse, String>)> {
+        let catalog = self.catalog();
+        let calls = catalog.nodes.keys().map(|&node| async move {
+            let answer = match self.routing.client(node) {
+                Some(client) => client.call(req, timeout).await.map_err(|e| e.to_string()),
+                None => Err("address unknown".to_string()),
+            };
+            (node, answer)
+        });
+        futures::future::join_all(calls).await
     }
 
     /// Waits (briefly, at most until `until`) for a newer catalog.

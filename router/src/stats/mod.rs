@@ -5,11 +5,13 @@
 
 mod histogram;
 mod latency;
+mod lookups;
 mod rates;
 mod slowlog;
 
 pub use histogram::Histogram;
 pub use latency::LatencyMonitor;
+pub use lookups::Lookups;
 pub use rates::{Rates, SAMPLE_EVERY};
 pub use slowlog::SlowLog;
 

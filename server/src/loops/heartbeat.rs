@@ -26,6 +26,7 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
             .collect();
         report_gauges(node.id, &stats);
         report_read_cache(&node);
+        report_lookups(&node);
         if let Some(Err(e)) = tick
             .unless_stopped(node.meta.heartbeat(node.id, stats))
             .await
@@ -33,6 +34,17 @@ pub(crate) async fn run(node: Arc<Node>, every: Duration, shutdown: Cancellation
             tracing::debug!(error = %e, "heartbeat failed");
         }
     }
+}
+
+/// The `tessera_node_keyspace_{hits,misses}_total` series: keys read commands found
+/// and did not find on this node.
+fn report_lookups(node: &Node) {
+    let counted = node.data.lookups.counters();
+    let id = node.id.to_string();
+    metrics::counter!("tessera_node_keyspace_hits_total", "node" => id.clone())
+        .absolute(counted.keyspace_hits);
+    metrics::counter!("tessera_node_keyspace_misses_total", "node" => id)
+        .absolute(counted.keyspace_misses);
 }
 
 /// The point-read cache's `tessera_node_read_cache_*` series, if the node keeps one.

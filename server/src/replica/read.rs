@@ -8,7 +8,7 @@ use bytes::Bytes;
 use openraft::error::RaftError;
 use tessera_proto::catalog::RangeDesc;
 use tessera_proto::data::{DataError, DataResponse};
-use tessera_proto::op::Op;
+use tessera_proto::op::{Op, OpKind};
 use tessera_proto::reply::Reply;
 
 /// The leader to forward to, if the error says this replica is not the leader.
@@ -74,22 +74,54 @@ impl GroupReplica {
         let replies = if let Some(cache) = self.ks.cache.as_deref().filter(|_| gets) {
             // Each GET reads its key as it is then (a second GET of a key in the batch
             // sees it as it is then), with no engine: nothing is copied on a hit.
-            ops.iter()
+            let replies = ops
+                .iter()
                 .map(|op| {
                     let Op::Get(get) = op else {
                         unreachable!("a batch of GETs")
                     };
                     Ok(get_stored(self.ks.get_now(cache, &get.key)?, now))
                 })
-                .collect::<std::io::Result<Vec<_>>>()
+                .collect::<std::io::Result<Vec<_>>>();
+            if let Ok(replies) = &replies {
+                // A GET misses exactly when it answers nil (a key of another type is
+                // found: WRONGTYPE is a hit, as in Redis).
+                let misses = replies.iter().filter(|r| matches!(r, Reply::Nil)).count();
+                self.ks
+                    .lookups
+                    .add((replies.len() - misses) as u64, misses as u64);
+            }
+            replies
         } else {
             let read = self.ks.view();
             let mut engine = Engine::new(&read, now, Seq::default());
             ops.iter()
                 .map(|op| engine.run(op))
                 .collect::<Result<Vec<_>, _>>()
+                .and_then(|replies| {
+                    self.count_lookups(&mut engine, ops)?;
+                    Ok(replies)
+                })
         };
         replies.map_err(|e| DataError::Internal(e.to_string()))
+    }
+
+    /// Counts each key the read `ops` looked up as a hit (live now) or a miss, as
+    /// Redis's `keyspace_hits`/`keyspace_misses` count a read command's lookups. The
+    /// engine has loaded nearly all of those keys already.
+    fn count_lookups(&self, engine: &mut Engine<'_>, ops: &[Op]) -> std::io::Result<()> {
+        let (mut hits, mut misses) = (0, 0);
+        for op in ops.iter().filter(|op| !matches!(op, Op::Version(_))) {
+            for key in op.keys() {
+                if engine.live_ref(key)?.is_some() {
+                    hits += 1;
+                } else {
+                    misses += 1;
+                }
+            }
+        }
+        self.ks.lookups.add(hits, misses);
+        Ok(())
     }
 
     /// Waits until one of `keys` holds a live value or is written, at most `timeout_ms`

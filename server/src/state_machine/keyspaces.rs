@@ -7,11 +7,13 @@ use crate::engine::Source;
 use crate::layout;
 use fjall::{Database, Keyspace};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tessera_common::raftlog::io_err;
 use tessera_common::snapshots::SnapshotDir;
 use tessera_common::LogSyncer;
 use tessera_proto::catalog::GroupId;
+use tessera_proto::node_api::NodeCounters;
 
 /// The node-wide keyspaces.
 #[derive(Clone)]
@@ -32,6 +34,36 @@ pub struct DataKeyspaces {
     pub snapshots: SnapshotDir,
     /// The point-read cache, if the node keeps one.
     pub cache: Option<Arc<ReadCache>>,
+    /// Keys found and not found by the reads this node served.
+    pub lookups: Arc<Lookups>,
+}
+
+/// Keys found and not found by read commands (Redis's `keyspace_hits` and
+/// `keyspace_misses`), counted once per batch of reads.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Lookups {
+    /// Counts `hits` keys found and `misses` not found.
+    pub fn add(&self, hits: u64, misses: u64) {
+        if hits > 0 {
+            self.hits.fetch_add(hits, Ordering::Relaxed);
+        }
+        if misses > 0 {
+            self.misses.fetch_add(misses, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts since the node started.
+    pub fn counters(&self) -> NodeCounters {
+        NodeCounters {
+            keyspace_hits: self.hits.load(Ordering::Relaxed),
+            keyspace_misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl DataKeyspaces {
@@ -50,6 +82,7 @@ impl DataKeyspaces {
             syncer,
             snapshots,
             cache: None,
+            lookups: Arc::default(),
         })
     }
 

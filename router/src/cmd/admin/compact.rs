@@ -6,7 +6,6 @@ use crate::Context;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_proto::call::Routing;
 use tessera_proto::node_api::{NodeRequest, NodeResponse};
 use tessera_proto::reply::Reply;
 use tessera_proto::spec;
@@ -22,28 +21,17 @@ no_args_command!(Compact: spec! {
 impl ClusterCommand for Compact {
     fn run(self: Box<Self>, ctx: Arc<Context>) -> BoxFuture<'static, Reply> {
         Box::pin(async move {
-            let catalog = ctx.cluster.catalog();
-            let calls = catalog.nodes.values().map(|node| {
-                let ctx = ctx.clone();
-                async move {
-                    let Some(client) = ctx.cluster.routing().client(node.id) else {
-                        return Err(format!("node {}: address unknown", node.id));
-                    };
-                    let timeout = Duration::from_secs(600);
-                    match client.call(&NodeRequest::Compact, timeout).await {
-                        Ok(NodeResponse::Compacted(Ok(()))) => Ok(()),
-                        Ok(NodeResponse::Compacted(Err(e))) => {
-                            Err(format!("node {}: {e}", node.id))
-                        }
-                        Ok(_) => Err(format!("node {}: unexpected reply", node.id)),
-                        Err(e) => Err(format!("node {}: {e}", node.id)),
-                    }
-                }
-            });
-            let failures: Vec<String> = futures::future::join_all(calls)
+            let timeout = Duration::from_secs(600);
+            let answers = ctx.cluster.ask_every_node(&NodeRequest::Compact, timeout);
+            let failures: Vec<String> = answers
                 .await
                 .into_iter()
-                .filter_map(Result::err)
+                .filter_map(|(node, answer)| match answer {
+                    Ok(NodeResponse::Compacted(Ok(()))) => None,
+                    Ok(NodeResponse::Compacted(Err(e))) => Some(format!("node {node}: {e}")),
+                    Ok(_) => Some(format!("node {node}: unexpected reply")),
+                    Err(e) => Some(format!("node {node}: {e}")),
+                })
                 .collect();
             if failures.is_empty() {
                 Reply::Ok

@@ -1,10 +1,13 @@
 //! `CONFIG GET|SET|RESETSTAT`.
 
 use crate::cmd::Session;
-use crate::cmd::{Parsed, SessionCommand};
+use crate::cmd::{ClusterCommand, Parsed, SessionCommand};
+use crate::stats::Lookups;
 use crate::Context;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tessera_proto::args::Args;
 use tessera_proto::number::parse_redis_int;
 use tessera_proto::op::Command;
@@ -18,9 +21,11 @@ pub enum Config {
     Get(Vec<Bytes>),
     /// `CONFIG SET name value [name value ...]`.
     Set(Vec<Bytes>),
-    /// `CONFIG RESETSTAT`.
-    ResetStat,
 }
+
+/// `CONFIG RESETSTAT`: the router's statistics start over, and so do the nodes'
+/// counts of key lookups as INFO reports them.
+pub struct ResetStat;
 
 impl Command for Config {
     const SPEC: CommandSpec = spec! {
@@ -36,7 +41,7 @@ impl Command for Config {
         let config = match sub.as_str() {
             "get" if !rest.is_empty() => Config::Get(rest),
             "set" if rest.len() >= 2 && rest.len().is_multiple_of(2) => Config::Set(rest),
-            "resetstat" if rest.is_empty() => Config::ResetStat,
+            "resetstat" if rest.is_empty() => return Ok(Parsed::cluster(ResetStat)),
             "get" | "set" | "resetstat" => return Err(wrong_arity(&format!("config|{sub}"))),
             _ => return Err(crate::cmd::unknown_subcommand("CONFIG", &raw)),
         };
@@ -49,11 +54,18 @@ impl SessionCommand for Config {
         match *self {
             Config::Get(patterns) => get(ctx, &patterns),
             Config::Set(pairs) => set(ctx, &pairs),
-            Config::ResetStat => {
-                ctx.reset_stats();
-                Reply::Ok
-            }
         }
+    }
+}
+
+impl ClusterCommand for ResetStat {
+    fn run(self: Box<Self>, ctx: Arc<Context>) -> BoxFuture<'static, Reply> {
+        Box::pin(async move {
+            let counted = Lookups::fetch(&ctx.cluster).await;
+            ctx.lookups.reset(counted);
+            ctx.reset_stats();
+            Reply::Ok
+        })
     }
 }
 

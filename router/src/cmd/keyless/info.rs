@@ -2,6 +2,7 @@
 
 use super::listing::count_per_table;
 use crate::cmd::{ClusterCommand, Parsed};
+use crate::stats::Lookups;
 use crate::{Context, REDIS_VERSION};
 use futures::future::BoxFuture;
 use std::fmt::Write;
@@ -77,6 +78,7 @@ impl Info {
             );
         }
         if self.wants("stats") {
+            let lookups = ctx.lookups.since_reset(&Lookups::fetch(&ctx.cluster).await);
             let [ops, input, output] = ctx.rates.per_second();
             let _ = write!(
                 out,
@@ -84,7 +86,7 @@ impl Info {
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\n\
                  total_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\n\
                  instantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\n\
-                 total_error_replies:{}\r\n\r\n",
+                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\n\r\n",
                 ctx.connections_received(),
                 ctx.commands_processed(),
                 ops.round() as u64,
@@ -93,6 +95,8 @@ impl Info {
                 input / 1024.0,
                 output / 1024.0,
                 ctx.rejected_connections(),
+                lookups.keyspace_hits,
+                lookups.keyspace_misses,
                 ctx.stats.error_replies(),
             );
         }
