@@ -120,6 +120,21 @@ impl Liveness {
         }
     }
 
+    /// Forgets what nodes reported (the decisions stay): nodes report to the leader
+    /// only, so a member that stopped leading knows nothing current, and if it leads
+    /// again it must hear from them anew rather than act on what they said before.
+    pub(crate) fn forget_reports(&self) {
+        self.lock().clear();
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.ranges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// What range leaders reported within `within`.
     pub fn ranges(&self, within: Duration) -> Vec<RangeReport> {
         let ranges = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
@@ -169,5 +184,25 @@ impl Liveness {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Report>> {
         self.reports.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_that_stops_leading_forgets_the_reports_but_not_its_decisions() {
+        let liveness = Liveness::default();
+        liveness.record(1, None);
+        liveness.record(2, None);
+        liveness.record_decision("split range 7".into());
+        assert!(liveness.heard(1));
+        assert_eq!(liveness.live(Duration::from_secs(60)), vec![1, 2]);
+        liveness.forget_reports();
+        assert!(!liveness.heard(1));
+        assert!(liveness.live(Duration::from_secs(60)).is_empty());
+        assert!(liveness.ranges(Duration::from_secs(60)).is_empty());
+        assert_eq!(liveness.decisions().len(), 1);
     }
 }

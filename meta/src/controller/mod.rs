@@ -144,7 +144,9 @@ async fn lead(
     elastic: &mut elastic::Elastic,
 ) {
     if !service.raft.is_leader() {
-        *leading_since = None;
+        if leading_since.take().is_some() {
+            service.liveness.forget_reports();
+        }
         *healer = healing::Healer::default();
         *elastic = elastic::Elastic::default();
         return;
