@@ -90,7 +90,7 @@ pub(crate) async fn run(
 ) {
     let mut tick = tessera_common::ticker::Ticker::new(TICK, shutdown.clone());
     let routing = CatalogRouting::new(service.catalog.clone());
-    let mut leading_since: Option<Instant> = None;
+    let mut leading_since: Option<(Instant, u64)> = None;
     let mut healer = healing::Healer::default();
     let mut elastic = elastic::Elastic::default();
     loop {
@@ -139,19 +139,27 @@ async fn lead(
     service: &MetaService,
     config: &ControllerConfig,
     shaper: &ranges::Reshaper<'_>,
-    leading_since: &mut Option<Instant>,
+    leading_since: &mut Option<(Instant, u64)>,
     healer: &mut healing::Healer,
     elastic: &mut elastic::Elastic,
 ) {
-    if !service.raft.is_leader() {
-        if leading_since.take().is_some() {
-            service.liveness.forget_reports();
-        }
+    use openraft::async_runtime::WatchReceiver;
+    let term = service.raft.metrics().borrow_watched().current_term;
+    let leads = service.raft.is_leader();
+    // Leadership lost, or lost and won again between two ticks (a newer term): nodes
+    // reported to another leader meanwhile, so what they told this member is stale.
+    if leading_since.is_some_and(|(_, led_in)| !leads || led_in != term) {
+        *leading_since = None;
+        service.liveness.forget_reports();
+    }
+    if !leads || leading_since.is_none() {
         *healer = healing::Healer::default();
         *elastic = elastic::Elastic::default();
+    }
+    if !leads {
         return;
     }
-    let since = *leading_since.get_or_insert_with(Instant::now);
+    let (since, _) = *leading_since.get_or_insert_with(|| (Instant::now(), term));
     let catalog = service.catalog.borrow().clone();
     if since.elapsed() >= config.dead_after {
         gauges::report(service, &catalog, config.dead_after);
