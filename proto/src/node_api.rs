@@ -70,6 +70,9 @@ pub struct NodeCounters {
     pub keyspace_hits: u64,
     /// Keys that read commands looked up and did not find (absent or expired).
     pub keyspace_misses: u64,
+    /// When the node started counting (Unix ms): a newer value means the node
+    /// restarted and its counts started over.
+    pub started_ms: u64,
 }
 
 /// What a replica holds, for comparing replicas (tests, operators).

@@ -325,8 +325,8 @@ async fn keyspace_hits_and_misses_count_read_lookups() {
     };
     assert_eq!(counts(&gets_then_stats(&mut con, 0).await), (0, 0));
 
-    // Hits: here, hash (WRONGTYPE), here twice, hash (a missing field), here.
-    // Misses: nothing, gone, nothing, nohash, nothing.
+    // Hits: here, hash (WRONGTYPE), here twice, hash (a missing field), here, here.
+    // Misses: nothing, gone, nothing, nohash, nothing, nothing.
     for key in ["here", "nothing", "gone"] {
         let _: Option<String> = con.get(key).await.unwrap();
     }
@@ -341,9 +341,22 @@ async fn keyspace_hits_and_misses_count_read_lookups() {
         .query_async(&mut con)
         .await
         .unwrap();
+    // A read-only transaction counts its commands' keys, not the watched one.
+    let _: () = redis::cmd("WATCH")
+        .arg("hash")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let (_, _): (Option<String>, Option<String>) = redis::pipe()
+        .atomic()
+        .get("here")
+        .get("nothing")
+        .query_async(&mut con)
+        .await
+        .unwrap();
     let _: () = con.set("written", "v").await.unwrap();
     let _: u64 = con.del("here").await.unwrap();
-    assert_eq!(counts(&gets_then_stats(&mut con, 0).await), (6, 5));
+    assert_eq!(counts(&gets_then_stats(&mut con, 0).await), (7, 6));
 
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")

@@ -11,7 +11,7 @@ use coalesce::{Coalescer, Queued};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_proto::call::{call, CallError, CallOptions, Routing};
-use tessera_proto::catalog::{Catalog, GroupId, NodeId};
+use tessera_proto::catalog::{Catalog, GroupId, NodeId, NodeState};
 use tessera_proto::data::{DataRequest, DataResponse};
 use tessera_proto::node_api::{NodeRequest, NodeResponse};
 use tessera_proto::op::Op;
@@ -140,15 +140,17 @@ impl Cluster {
         call(self.routing.as_ref(), anchor, None, &req, options).await
     }
 
-    /// Sends `req` to every node of the catalog at once; each node's answer, or why
-    /// there is none, within `timeout`.
+    /// Sends `req` to every node of the catalog at once (but removed ones); each
+    /// node's answer, or why there is none, within `timeout`.
     pub async fn ask_every_node(
         &self,
         req: &NodeRequest,
         timeout: Duration,
     ) -> Vec<(NodeId, Result<NodeResponse, String>)> {
         let catalog = self.catalog();
-        let calls = catalog.nodes.keys().map(|&node| async move {
+        let nodes = catalog.nodes.values();
+        let serving = nodes.filter(|n| n.state != NodeState::Removed);
+        let calls = serving.map(|n| n.id).map(|node| async move {
             let answer = match self.routing.client(node) {
                 Some(client) => client.call(req, timeout).await.map_err(|e| e.to_string()),
                 None => Err("address unknown".to_string()),

@@ -99,7 +99,7 @@ impl GroupReplica {
                 .map(|op| engine.run(op))
                 .collect::<Result<Vec<_>, _>>()
                 .and_then(|replies| {
-                    self.count_lookups(&mut engine, ops)?;
+                    self.count_lookups(&mut engine, ops, &replies)?;
                     Ok(replies)
                 })
         };
@@ -107,17 +107,38 @@ impl GroupReplica {
     }
 
     /// Counts each key the read `ops` looked up as a hit (live now) or a miss, as
-    /// Redis's `keyspace_hits`/`keyspace_misses` count a read command's lookups. The
-    /// engine has loaded nearly all of those keys already.
-    fn count_lookups(&self, engine: &mut Engine<'_>, ops: &[Op]) -> std::io::Result<()> {
+    /// Redis's `keyspace_hits`/`keyspace_misses` count a read command's lookups: not
+    /// the keys a transaction watched, nor those of a transaction that did not run
+    /// (a watched key changed). The engine has loaded nearly all of them already.
+    fn count_lookups(
+        &self,
+        engine: &mut Engine<'_>,
+        ops: &[Op],
+        replies: &[Reply],
+    ) -> std::io::Result<()> {
         let (mut hits, mut misses) = (0, 0);
-        for op in ops.iter().filter(|op| !matches!(op, Op::Version(_))) {
+        let mut count = |engine: &mut Engine<'_>, op: &Op| -> std::io::Result<()> {
+            if matches!(op, Op::Version(_)) {
+                return Ok(()); // WATCH reads a version, not the key.
+            }
             for key in op.keys() {
                 if engine.live_ref(key)?.is_some() {
                     hits += 1;
                 } else {
                     misses += 1;
                 }
+            }
+            Ok(())
+        };
+        for (op, reply) in ops.iter().zip(replies) {
+            match op {
+                Op::Txn(_) if matches!(reply, Reply::NilArray) => {}
+                Op::Txn(txn) => {
+                    for queued in &txn.ops {
+                        count(engine, queued)?;
+                    }
+                }
+                op => count(engine, op)?,
             }
         }
         self.ks.lookups.add(hits, misses);

@@ -40,10 +40,23 @@ pub struct DataKeyspaces {
 
 /// Keys found and not found by read commands (Redis's `keyspace_hits` and
 /// `keyspace_misses`), counted once per batch of reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lookups {
     hits: AtomicU64,
     misses: AtomicU64,
+    /// When the counting started (Unix ms): a router tells a restarted node by it.
+    started_ms: u64,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        Self {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            started_ms: since_epoch.map_or(0, |d| d.as_millis() as u64),
+        }
+    }
 }
 
 impl Lookups {
@@ -62,6 +75,7 @@ impl Lookups {
         NodeCounters {
             keyspace_hits: self.hits.load(Ordering::Relaxed),
             keyspace_misses: self.misses.load(Ordering::Relaxed),
+            started_ms: self.started_ms,
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use crate::cmd::Session;
 use crate::cmd::{ClusterCommand, Parsed, SessionCommand};
-use crate::stats::Lookups;
 use crate::Context;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -61,8 +60,7 @@ impl SessionCommand for Config {
 impl ClusterCommand for ResetStat {
     fn run(self: Box<Self>, ctx: Arc<Context>) -> BoxFuture<'static, Reply> {
         Box::pin(async move {
-            let counted = Lookups::fetch(&ctx.cluster).await;
-            ctx.lookups.reset(counted);
+            ctx.lookups.reset(&ctx.cluster).await;
             ctx.reset_stats();
             Reply::Ok
         })

@@ -2,7 +2,6 @@
 
 use super::listing::count_per_table;
 use crate::cmd::{ClusterCommand, Parsed};
-use crate::stats::Lookups;
 use crate::{Context, REDIS_VERSION};
 use futures::future::BoxFuture;
 use std::fmt::Write;
@@ -78,7 +77,8 @@ impl Info {
             );
         }
         if self.wants("stats") {
-            let lookups = ctx.lookups.since_reset(&Lookups::fetch(&ctx.cluster).await);
+            ctx.lookups.refresh(&ctx.cluster).await;
+            let lookups = ctx.lookups.total();
             let [ops, input, output] = ctx.rates.per_second();
             let _ = write!(
                 out,
