@@ -50,11 +50,11 @@ pub struct Lookups {
 
 impl Default for Lookups {
     fn default() -> Self {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        use tessera_common::Clock;
         Self {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            started_ms: since_epoch.map_or(0, |d| d.as_millis() as u64),
+            started_ms: tessera_common::clock::SystemClock.now_ms(),
         }
     }
 }
