@@ -38,39 +38,80 @@ const SHARDS: usize = 64;
 /// header of its bytes).
 const ENTRY_OVERHEAD: usize = 64;
 
-/// A cached key and its stored bytes in one allocation (`key ++ stored`): the lookup
-/// that compares the key has then loaded the start of the value too (one cache miss
-/// fewer per hit than a key and a value apart), and a hit shares the value, copying
-/// nothing. A key cached as absent holds the key alone.
+/// Keys up to this long are kept in the map's slot itself.
+const INLINE_KEY: usize = 24;
+
+/// A cached key and its stored bytes. A key of up to [`INLINE_KEY`] bytes sits in the
+/// map's slot, so the lookup compares it with no load beyond the slot, and a key cached
+/// as absent costs no allocation at all; its value (if any) is one allocation of its
+/// own. A longer key is stored with the value in one allocation (`key ++ stored`): the
+/// lookup that compares the key has then loaded the start of the value too. Either
+/// way a hit shares the value, copying nothing.
 struct Cached {
-    data: Bytes,
-    key_len: usize,
+    inline: [u8; INLINE_KEY],
+    /// At most `MAX_KEY_BYTES` (64 KiB); a `u32` keeps the slot at 64 bytes.
+    key_len: u32,
     present: bool,
+    /// The value (inline key), or the key and then the value (longer key).
+    data: Bytes,
 }
 
 impl Cached {
     fn new(key: &[u8], value: Option<&[u8]>) -> Self {
-        let mut data = Vec::with_capacity(key.len() + value.map_or(0, <[u8]>::len));
-        data.extend_from_slice(key);
-        data.extend_from_slice(value.unwrap_or_default());
+        let value_bytes = value.unwrap_or_default();
+        let mut inline = [0; INLINE_KEY];
+        let data = if key.len() <= INLINE_KEY {
+            inline[..key.len()].copy_from_slice(key);
+            if value_bytes.is_empty() {
+                Bytes::new()
+            } else {
+                Bytes::copy_from_slice(value_bytes)
+            }
+        } else {
+            let mut data = Vec::with_capacity(key.len() + value_bytes.len());
+            data.extend_from_slice(key);
+            data.extend_from_slice(value_bytes);
+            Bytes::from(data)
+        };
         Self {
-            data: Bytes::from(data),
-            key_len: key.len(),
+            inline,
+            key_len: u32::try_from(key.len()).expect("keys are at most 64 KiB"),
             present: value.is_some(),
+            data,
         }
     }
 
+    fn inline(&self) -> bool {
+        self.key_len as usize <= INLINE_KEY
+    }
+
     fn key(&self) -> &[u8] {
-        &self.data[..self.key_len]
+        let len = self.key_len as usize;
+        if self.inline() {
+            &self.inline[..len]
+        } else {
+            &self.data[..len]
+        }
     }
 
     fn value(&self) -> Option<Bytes> {
-        self.present.then(|| self.data.slice(self.key_len..))
+        self.present.then(|| {
+            if self.inline() {
+                self.data.clone()
+            } else {
+                self.data.slice(self.key_len as usize..)
+            }
+        })
     }
 
     /// What it counts against its shard's share.
     fn size(&self) -> usize {
-        self.data.len() + ENTRY_OVERHEAD
+        let value_len = if self.inline() {
+            self.data.len()
+        } else {
+            self.data.len() - self.key_len as usize
+        };
+        self.key_len as usize + value_len + ENTRY_OVERHEAD
     }
 }
 
@@ -399,6 +440,35 @@ mod tests {
         assert_eq!(cache.fill(seen, b"k2", None), None);
         assert_eq!(cache.get(b"k2").ok(), Some(None));
         assert_eq!(hit().as_deref(), Some(&b"value"[..]));
+    }
+
+    #[test]
+    fn long_keys_are_told_apart_and_keep_their_value() {
+        let cache = ReadCache::new(1 << 20);
+        let long = [b'x'; INLINE_KEY + 1];
+        let longer = [b'x'; INLINE_KEY + 2];
+        for (key, value) in [(&long[..], &b"one"[..]), (&longer[..], &b"two"[..])] {
+            let seen = cache.get(key).unwrap_err();
+            assert_eq!(cache.fill(seen, key, Some(value)).as_deref(), Some(value));
+        }
+        assert_eq!(
+            cache.get(&long).ok().flatten().as_deref(),
+            Some(&b"one"[..])
+        );
+        assert_eq!(
+            cache.get(&longer).ok().flatten().as_deref(),
+            Some(&b"two"[..])
+        );
+        let stats = cache.stats();
+        assert_eq!(
+            stats.bytes,
+            (2 * INLINE_KEY + 3 + 6 + 2 * ENTRY_OVERHEAD) as u64
+        );
+        // An empty value is present, not absent.
+        let seen = cache.get(b"empty").unwrap_err();
+        cache.fill(seen, b"empty", Some(b""));
+        assert_eq!(cache.get(b"empty").ok(), Some(Some(Bytes::new())));
+        assert_eq!(std::mem::size_of::<Cached>(), 64);
     }
 
     #[test]
