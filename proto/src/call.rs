@@ -154,7 +154,7 @@ pub async fn call<R: Routing>(
     routing: &R,
     anchor: &[u8],
     route: Option<Route>,
-    req: &DataRequest,
+    req: &Arc<DataRequest>,
     options: CallOptions,
 ) -> Result<DataResponse, CallError> {
     let write = req.is_write();
@@ -197,7 +197,7 @@ pub async fn call<R: Routing>(
         let msg = NodeRequest::Data {
             group,
             epoch: current.epoch(),
-            req: req.clone(),
+            req: Arc::clone(req),
         };
         // An attempt may use whatever is left of the deadline: a large write can take
         // a while, and cutting it short only makes its outcome unknown.

@@ -4,6 +4,7 @@
 use crate::catalog::{GroupId, NodeId};
 use crate::data::{DataError, DataRequest, DataResponse};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A request to a storage node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -14,8 +15,9 @@ pub enum NodeRequest {
         group: GroupId,
         /// The range epoch the caller believes current.
         epoch: u64,
-        /// The request.
-        req: DataRequest,
+        /// The request (shared: a caller retrying it sends the same one again; it
+        /// encodes as the request itself).
+        req: Arc<DataRequest>,
     },
     /// This replica's digest of its range, read locally (not linearizable).
     Digest {
@@ -102,3 +104,42 @@ pub struct ReplicaDigest {
 
 /// A client of a storage node's requests.
 pub type NodeClient = tessera_common::rpc::ServiceClient<NodeRequest, NodeResponse>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::strings::Get;
+
+    /// What a data request looked like on the wire before it was shared: nodes and
+    /// routers of both builds must keep understanding each other.
+    #[derive(Serialize)]
+    enum Unshared {
+        Data {
+            group: GroupId,
+            epoch: u64,
+            req: DataRequest,
+        },
+    }
+
+    #[test]
+    fn a_shared_data_request_encodes_as_the_request_itself() {
+        let req = DataRequest::Read(vec![Get {
+            key: bytes::Bytes::from_static(b"k"),
+        }
+        .into()]);
+        let shared = NodeRequest::Data {
+            group: 7,
+            epoch: 3,
+            req: Arc::new(req.clone()),
+        };
+        let unshared = Unshared::Data {
+            group: 7,
+            epoch: 3,
+            req,
+        };
+        assert_eq!(
+            postcard::to_stdvec(&shared).unwrap(),
+            postcard::to_stdvec(&unshared).unwrap()
+        );
+    }
+}

@@ -18,7 +18,7 @@ impl Node {
         match req {
             NodeRequest::Data { group, epoch, req } => match self.replica(group) {
                 Some(replica) => {
-                    let served = replica.serve(epoch, req).await;
+                    let served = replica.serve(epoch, Arc::unwrap_or_clone(req)).await;
                     NodeResponse::Data(served.map_err(|e| self.with_neighbours(e)))
                 }
                 None => NodeResponse::Data(Err(DataError::GroupNotFound)),

@@ -104,7 +104,8 @@ async fn a_partitioned_leader_acknowledges_nothing_and_rejoins_as_follower() {
                 (&b"from-the-old-leader"[..]).into(),
             )],
         }
-        .into()]),
+        .into()])
+        .into(),
     };
     // The router finds the new leader; writes succeed again.
     let mut con = connect(&url).await;

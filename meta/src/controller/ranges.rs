@@ -69,9 +69,15 @@ impl Reshaper<'_> {
             until: Instant::now() + STEP_DEADLINE,
             stale_is_error: true,
         };
-        call(self.routing, &range.start, Some(route), &req, options)
-            .await
-            .map_err(|e| e.to_string())
+        call(
+            self.routing,
+            &range.start,
+            Some(route),
+            &Arc::new(req),
+            options,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     async fn propose(&self, cmd: MetaCommand) -> Result<Applied, String> {
@@ -167,7 +173,7 @@ impl Reshaper<'_> {
             until: Instant::now() + STEP_DEADLINE,
             stale_is_error: false,
         };
-        let req = DataRequest::Read(Vec::new());
+        let req = Arc::new(DataRequest::Read(Vec::new()));
         match call(self.routing, &range.start, Some(route), &req, options).await {
             Ok(_) => Ok(()),
             Err(e) => Err(format!("range {} does not serve yet: {e}", range.id)),
@@ -312,7 +318,7 @@ impl Reshaper<'_> {
             until: Instant::now() + STEP_DEADLINE,
             stale_is_error: false,
         };
-        let answer = call(self.routing, &target.start, None, &req, options).await;
+        let answer = call(self.routing, &target.start, None, &Arc::new(req), options).await;
         match answer.map_err(|e| e.to_string())? {
             DataResponse::Aborted => {}
             DataResponse::Ranges { ranges, .. } if ranges.len() == 1 => {

@@ -145,10 +145,10 @@ impl Steps<'_> {
     async fn fence(&self, name: &str, on: bool) -> Result<(u64, String), String> {
         let prefix = storage_key(DEFAULT_TABLE_ID, format!("{name}:").as_bytes());
         let end = prefix_end(&prefix).unwrap_or_default();
-        let req = DataRequest::Fence {
+        let req = std::sync::Arc::new(DataRequest::Fence {
             prefix: prefix.clone().into(),
             on,
-        };
+        });
         let options = CallOptions {
             until: tokio::time::Instant::now() + FENCE_DEADLINE,
             stale_is_error: false,

@@ -247,11 +247,11 @@ async fn send(routing: &CatalogRouting, deadline: Duration, write: bool, batch: 
         all.extend(queued.ops);
         waiters.push(queued.done);
     }
-    let req = if write {
+    let req = Arc::new(if write {
         DataRequest::Write(all)
     } else {
         DataRequest::Read(all)
-    };
+    });
     let options = CallOptions {
         until: tokio::time::Instant::now() + deadline,
         stale_is_error: true,
@@ -266,7 +266,8 @@ async fn send(routing: &CatalogRouting, deadline: Duration, write: bool, batch: 
             }
         }
         Err(e @ CallError::Stale(_)) => {
-            let (DataRequest::Write(all) | DataRequest::Read(all)) = req else {
+            let (DataRequest::Write(all) | DataRequest::Read(all)) = Arc::unwrap_or_clone(req)
+            else {
                 return;
             };
             let mut all = all.into_iter();

@@ -119,7 +119,7 @@ impl Cluster {
             until,
             stale_is_error: false,
         };
-        match call(self.routing.as_ref(), anchor, None, &req, options).await? {
+        match call(self.routing.as_ref(), anchor, None, &Arc::new(req), options).await? {
             DataResponse::Replies(replies) => Ok(replies),
             _ => Err(CallError::Failed(
                 "unexpected reply from storage node".into(),
@@ -137,7 +137,7 @@ impl Cluster {
             until: self.deadline(),
             stale_is_error: false,
         };
-        call(self.routing.as_ref(), anchor, None, &req, options).await
+        call(self.routing.as_ref(), anchor, None, &Arc::new(req), options).await
     }
 
     /// Sends `req` to every node of the catalog at once (but removed ones); each
