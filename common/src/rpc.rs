@@ -216,12 +216,24 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
     tasks.spawn(async move {
         let mut reader = tokio::io::BufReader::new(read_half);
         while let Ok(Some(body)) = frame::read_frame(&mut reader).await {
-            let Ok(envelope) = frame::decode::<Envelope<Resp>>(&body) else {
-                tracing::warn!("undecodable RPC response; closing connection");
-                break;
-            };
-            if let Some(tx) = lock(&reader_pending).remove(&envelope.id) {
-                let _ = tx.send(envelope.body);
+            match frame::decode::<Envelope<Resp>>(&body) {
+                Ok(envelope) => {
+                    if let Some(tx) = lock(&reader_pending).remove(&envelope.id) {
+                        let _ = tx.send(envelope.body);
+                    }
+                }
+                // A response this build cannot read (a newer peer's): its call fails,
+                // the connection and the calls sharing it go on.
+                Err(e) => match envelope_id(&body) {
+                    Some(id) => {
+                        tracing::warn!(id, error = %e, "undecodable RPC response; failing that call");
+                        lock(&reader_pending).remove(&id);
+                    }
+                    None => {
+                        tracing::warn!(error = %e, "undecodable RPC response; closing connection");
+                        break;
+                    }
+                },
             }
         }
         reader_alive.store(false, Ordering::Release);
@@ -307,6 +319,13 @@ half_client!(
     /// A client of a service's members' half ([`Wire::Peer`]).
     PeerClient, Peer, Service, wire: |msg| WireRef::<Never, Msg>::Peer(msg), Msg, Reply
 );
+
+/// The id of an envelope whose body may not decode (it is encoded first).
+fn envelope_id(body: &[u8]) -> Option<u64> {
+    postcard::take_from_bytes::<u64>(body)
+        .ok()
+        .map(|(id, _)| id)
+}
 
 /// Writes queued frames, flushing only when the queue is empty so that bursts of
 /// requests share one syscall.
@@ -406,9 +425,15 @@ async fn serve_connection<S: RpcService>(
                 }
             },
         };
-        let Ok(envelope) = frame::decode::<Envelope<S::Req>>(&body) else {
-            tracing::warn!("undecodable RPC request; closing connection");
-            break;
+        let envelope = match frame::decode::<Envelope<S::Req>>(&body) {
+            Ok(envelope) => envelope,
+            // A request this build does not know (a newer peer's, during a rolling
+            // upgrade): frames are length-delimited, so skip it and serve the rest of
+            // the connection; its caller times out.
+            Err(e) => {
+                tracing::warn!(id = envelope_id(&body), error = %e, "undecodable RPC request; skipped");
+                continue;
+            }
         };
         let (service, outbound) = (service.clone(), outbound.clone());
         handlers.spawn(async move {
@@ -447,12 +472,72 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn concurrent_calls_share_a_connection_and_match_responses() {
+    /// A [`Doubler`] server on a free port: its address, its shutdown and its task.
+    async fn doubler() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(listener, Arc::new(Doubler), shutdown.clone()));
+        (addr, shutdown, server)
+    }
+
+    /// Sends `req` (answered after its delay) and returns once it is on the wire.
+    async fn in_flight<Resp: DeserializeOwned + Send + 'static>(
+        client: &Arc<RpcClient<(u64, u64), Resp>>,
+        req: (u64, u64),
+    ) -> tokio::task::JoinHandle<Result<Resp, RpcError>> {
+        let call = {
+            let client = client.clone();
+            tokio::spawn(async move { client.call(&req, Duration::from_secs(5)).await })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let conn = client.conn.lock().await.clone();
+            if conn.is_some_and(|c| !lock(&c.pending).is_empty()) {
+                return call;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the call never left"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_request_fails_alone_and_the_connection_serves_on() {
+        let (addr, shutdown, server) = doubler().await;
+        let client = Arc::new(RpcClient::<(u64, u64), u64>::new(addr));
+        let slow = in_flight(&client, (21, 300)).await;
+        // Twelve 0xFF bytes are no pair of varints: the server cannot decode them. A
+        // request right behind them on the connection is still read and answered.
+        let (unknown, next) = tokio::join!(
+            client.call_encoded(&[0xFFu8; 12], Duration::from_millis(200)),
+            client.call(&(5, 0), Duration::from_secs(5)),
+        );
+        let err = unknown.unwrap_err();
+        assert!(matches!(err, RpcError::Timeout { .. }), "{err}");
+        assert_eq!(next.unwrap(), 10);
+        assert_eq!(slow.await.unwrap().unwrap(), 42);
+        shutdown.cancel();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_response_fails_its_call_alone() {
+        let (addr, shutdown, server) = doubler().await;
+        // This client expects a `bool`: 0 and 1 decode, a doubled 21 does not.
+        let client = Arc::new(RpcClient::<(u64, u64), bool>::new(addr));
+        let slow = in_flight(&client, (0, 300)).await;
+        assert!(client.call(&(21, 0), Duration::from_secs(5)).await.is_err());
+        assert!(!slow.await.unwrap().unwrap());
+        shutdown.cancel();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_share_a_connection_and_match_responses() {
+        let (addr, shutdown, server) = doubler().await;
         let client = Arc::new(RpcClient::<(u64, u64), u64>::new(addr));
         let mut calls = JoinSet::new();
         for i in 0..50u64 {
