@@ -84,9 +84,19 @@ pub enum RpcError {
     /// The request could not be encoded.
     #[error("cannot encode request: {0}")]
     Encode(io::Error),
+    /// The response arrived but this build cannot decode it (a newer peer's).
+    #[error("cannot decode the response from {addr}: {reason}")]
+    Decode {
+        /// The peer address.
+        addr: String,
+        /// What the decoder said.
+        reason: String,
+    },
 }
 
-type Pending<Resp> = Arc<Mutex<FastMap<u64, oneshot::Sender<Resp>>>>;
+/// The calls waiting on a connection, by id: each gets its response, or why it
+/// cannot be read.
+type Pending<Resp> = Arc<Mutex<FastMap<u64, oneshot::Sender<Result<Resp, RpcError>>>>>;
 
 struct Connection<Resp> {
     next_id: AtomicU64,
@@ -159,7 +169,7 @@ where
             return Err(RpcError::ConnectionLost(self.addr.clone()));
         }
         match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(resp)) => resp,
             Ok(Err(_)) => Err(RpcError::ConnectionLost(self.addr.clone())),
             Err(_) => {
                 lock(&conn.pending).remove(&id);
@@ -193,7 +203,7 @@ where
         crate::secret::present(&mut stream)
             .await
             .map_err(connect_error)?;
-        let conn = Arc::new(spawn_connection(stream));
+        let conn = Arc::new(spawn_connection(stream, &self.addr));
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -205,6 +215,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
     stream: TcpStream,
+    addr: &str,
 ) -> Connection<Resp> {
     let (read_half, write_half) = stream.into_split();
     let (outbound, rx) = mpsc::unbounded_channel();
@@ -213,13 +224,14 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
     let mut tasks = JoinSet::new();
     tasks.spawn(write_frames(write_half, rx, alive.clone()));
     let (reader_pending, reader_alive) = (pending.clone(), alive.clone());
+    let addr = addr.to_owned();
     tasks.spawn(async move {
         let mut reader = tokio::io::BufReader::new(read_half);
         while let Ok(Some(body)) = frame::read_frame(&mut reader).await {
             match frame::decode::<Envelope<Resp>>(&body) {
                 Ok(envelope) => {
                     if let Some(tx) = lock(&reader_pending).remove(&envelope.id) {
-                        let _ = tx.send(envelope.body);
+                        let _ = tx.send(Ok(envelope.body));
                     }
                 }
                 // A response this build cannot read (a newer peer's): its call fails,
@@ -227,7 +239,12 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
                 Err(e) => match envelope_id(&body) {
                     Some(id) => {
                         tracing::warn!(id, error = %e, "undecodable RPC response; failing that call");
-                        lock(&reader_pending).remove(&id);
+                        if let Some(tx) = lock(&reader_pending).remove(&id) {
+                            let _ = tx.send(Err(RpcError::Decode {
+                                addr: addr.clone(),
+                                reason: e.to_string(),
+                            }));
+                        }
                     }
                     None => {
                         tracing::warn!(error = %e, "undecodable RPC response; closing connection");
@@ -529,7 +546,11 @@ mod tests {
         // This client expects a `bool`: 0 and 1 decode, a doubled 21 does not.
         let client = Arc::new(RpcClient::<(u64, u64), bool>::new(addr));
         let slow = in_flight(&client, (0, 300)).await;
-        assert!(client.call(&(21, 0), Duration::from_secs(5)).await.is_err());
+        let err = client
+            .call(&(21, 0), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RpcError::Decode { .. }), "{err}");
         assert!(!slow.await.unwrap().unwrap());
         shutdown.cancel();
         server.await.unwrap();

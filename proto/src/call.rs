@@ -103,6 +103,12 @@ pub fn next_step(failure: Failure<'_>, target: NodeId, write: bool) -> Step {
         Failure::Rpc(RpcError::Timeout { .. } | RpcError::ConnectionLost(_)) => {
             Step::TryAnother(Duration::ZERO)
         }
+        // The node answered in a form this build cannot read (it runs a newer one):
+        // asking again, here or elsewhere, would get the same answer.
+        Failure::Rpc(e @ RpcError::Decode { .. }) if write => Step::GiveUp(
+            CallError::Indeterminate(format!("write outcome unknown: {e}")),
+        ),
+        Failure::Rpc(e @ RpcError::Decode { .. }) => Step::GiveUp(CallError::Failed(e.to_string())),
         Failure::Unexpected => Step::GiveUp(CallError::Failed(
             "unexpected reply from storage node".into(),
         )),
@@ -365,6 +371,22 @@ mod tests {
         for e in [timeout(), lost()] {
             assert_eq!(rpc(e, false), Step::TryAnother(Duration::ZERO));
         }
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_decoded_is_final() {
+        let e = || RpcError::Decode {
+            addr: "n1".into(),
+            reason: "unknown variant".into(),
+        };
+        assert!(matches!(
+            rpc(e(), true),
+            Step::GiveUp(CallError::Indeterminate(_))
+        ));
+        assert!(matches!(
+            rpc(e(), false),
+            Step::GiveUp(CallError::Failed(_))
+        ));
     }
 
     #[test]
