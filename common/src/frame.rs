@@ -1,8 +1,8 @@
 //! Length-delimited postcard frames: a 4-byte big-endian length, then the postcard body.
 //!
-//! A frame length from the wire is never trusted for allocation: the body is read through
-//! a `take` reader that grows its buffer as bytes actually arrive, and lengths above
-//! [`MAX_FRAME_BYTES`] are refused before anything is read.
+//! A frame length from the wire is never trusted for allocation: the buffer grows as
+//! bytes actually arrive, and lengths above [`MAX_FRAME_BYTES`] are refused as soon as
+//! their prefix is read.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -46,57 +46,142 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> io::Result<T> {
     postcard::from_bytes(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-/// Reads one frame body; `Ok(None)` on a clean end of stream between frames.
-///
-/// # Errors
-/// I/O errors, a truncated frame, or a declared length above [`MAX_FRAME_BYTES`].
-pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; 4];
-    match reader.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+/// How much a [`FrameReader`] asks the socket for at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads frames off a byte stream. [`FrameReader::next`] is cancel-safe: everything
+/// read is kept in the reader, so a `select!` may drop a read half-way through a frame
+/// and the next call goes on where it stopped.
+pub struct FrameReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Where the unconsumed bytes of `buf` start.
+    start: usize,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// A reader of the frames on `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: Vec::new(),
+            start: 0,
+        }
     }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "frame length above limit",
-        ));
+
+    /// The next frame's body; `Ok(None)` on a clean end of stream between frames.
+    ///
+    /// # Errors
+    /// I/O errors, a truncated frame, or a declared length above [`MAX_FRAME_BYTES`].
+    pub async fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(body) = self.take()? {
+                return Ok(Some(body));
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
+                // Room for the next read: reuse the consumed front before growing.
+                self.buf.drain(..self.start);
+                self.start = 0;
+                self.buf.reserve(READ_CHUNK);
+            }
+            // Cancel-safe: it either reads into `buf` or reads nothing.
+            if self.inner.read_buf(&mut self.buf).await? == 0 {
+                return match self.buf.len() == self.start {
+                    true => Ok(None),
+                    false => Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "truncated frame",
+                    )),
+                };
+            }
+        }
     }
-    let mut body = Vec::with_capacity(len.min(64 * 1024));
-    let read = reader.take(len as u64).read_to_end(&mut body).await?;
-    if read != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "truncated frame",
-        ));
+
+    /// A complete frame from the buffer, if one is there.
+    fn take(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let pending = &self.buf[self.start..];
+        let Some(header) = pending.first_chunk::<4>() else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes(*header) as usize;
+        if len > MAX_FRAME_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "frame length above limit",
+            ));
+        }
+        let Some(body) = pending.get(4..4 + len) else {
+            return Ok(None);
+        };
+        let body = body.to_vec();
+        self.start += 4 + len;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+            if self.buf.capacity() > 16 * READ_CHUNK {
+                // After a large frame (a snapshot), give the memory back.
+                self.buf.shrink_to(READ_CHUNK);
+            }
+        }
+        Ok(Some(body))
     }
-    Ok(Some(body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
     async fn round_trip_and_truncation() {
         let frame = encode(&("group", 7u64, vec![1u8, 2, 3])).unwrap();
-        let mut reader = &frame[..];
-        let body = read_frame(&mut reader).await.unwrap().unwrap();
+        let mut reader = FrameReader::new(&frame[..]);
+        let body = reader.next().await.unwrap().unwrap();
         let back: (String, u64, Vec<u8>) = decode(&body).unwrap();
         assert_eq!(back, ("group".to_string(), 7, vec![1, 2, 3]));
-        assert!(read_frame(&mut reader).await.unwrap().is_none());
+        assert!(reader.next().await.unwrap().is_none());
 
-        let mut short = &frame[..frame.len() - 1];
-        assert!(read_frame(&mut short).await.is_err());
+        let mut short = FrameReader::new(&frame[..frame.len() - 1]);
+        assert!(short.next().await.is_err());
     }
 
     #[tokio::test]
     async fn huge_declared_length_is_refused_without_allocation() {
         let header = u32::MAX.to_be_bytes();
-        let mut reader = &header[..];
-        let err = read_frame(&mut reader).await.unwrap_err();
+        let mut reader = FrameReader::new(&header[..]);
+        let err = reader.next().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
+    /// A read dropped half-way through a frame loses nothing: a server's `select!`
+    /// drops it whenever a handler finishes first.
+    #[tokio::test]
+    async fn a_read_cancelled_mid_frame_loses_nothing() {
+        let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        let frames = [encode(&big).unwrap(), encode(&7u64).unwrap()].concat();
+        let (mut tx, rx) = tokio::io::duplex(1024);
+        let writer = tokio::spawn(async move {
+            for piece in frames.chunks(777) {
+                tx.write_all(piece).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut reader = FrameReader::new(rx);
+        let (mut bodies, mut cancelled) = (Vec::new(), 0);
+        while bodies.len() < 2 {
+            tokio::select! {
+                biased;
+                body = reader.next() => bodies.push(body.unwrap().unwrap()),
+                () = tokio::task::yield_now() => cancelled += 1,
+            }
+        }
+        writer.await.unwrap();
+        assert!(
+            cancelled > 10,
+            "the reads were never cancelled: {cancelled}"
+        );
+        assert_eq!(decode::<Vec<u8>>(&bodies[0]).unwrap(), big);
+        assert_eq!(decode::<u64>(&bodies[1]).unwrap(), 7);
+        assert!(reader.next().await.unwrap().is_none());
     }
 }

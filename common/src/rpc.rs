@@ -59,7 +59,8 @@ enum WireRef<'a, S, P> {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Never {}
 
-/// Why an RPC did not produce a response. All of them mean "unknown outcome" for writes.
+/// Why an RPC did not produce a response. All but [`RpcError::Connect`] and
+/// [`RpcError::NotRun`] mean "unknown outcome" for writes.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
     /// The peer could not be reached.
@@ -84,6 +85,10 @@ pub enum RpcError {
     /// The request could not be encoded.
     #[error("cannot encode request: {0}")]
     Encode(io::Error),
+    /// The peer stopped and said it did not run the request (it answered everything it
+    /// ran before closing): safe to send again, here or elsewhere, even a write.
+    #[error("{0} stopped before running the request")]
+    NotRun(String),
     /// The response arrived but this build cannot decode it (a newer peer's).
     #[error("cannot decode the response from {addr}: {reason}")]
     Decode {
@@ -103,6 +108,9 @@ struct Connection<Resp> {
     pending: Pending<Resp>,
     outbound: mpsc::UnboundedSender<Vec<u8>>,
     alive: Arc<AtomicBool>,
+    /// The server said it is stopping ([`GOING_AWAY`]): what it has not answered, it
+    /// did not run.
+    gone_away: Arc<AtomicBool>,
     /// The reader and writer tasks; aborted when the connection is dropped.
     tasks: std::sync::Mutex<JoinSet<()>>,
 }
@@ -164,9 +172,15 @@ where
         let frame = frame::encode(&Envelope { id, body: req }).map_err(RpcError::Encode)?;
         let (tx, rx) = oneshot::channel();
         lock(&conn.pending).insert(id, tx);
-        if conn.outbound.send(frame).is_err() {
+        // The reader marks the connection dead before it fails what is pending: a call
+        // registered after that must see it here, or it would wait for nothing.
+        if !conn.alive.load(Ordering::Acquire) || conn.outbound.send(frame).is_err() {
             lock(&conn.pending).remove(&id);
-            return Err(RpcError::ConnectionLost(self.addr.clone()));
+            return Err(if conn.gone_away.load(Ordering::Acquire) {
+                RpcError::NotRun(self.addr.clone())
+            } else {
+                RpcError::ConnectionLost(self.addr.clone())
+            });
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(resp)) => resp,
@@ -223,20 +237,32 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
     let pending: Pending<Resp> = Arc::default();
     let mut tasks = JoinSet::new();
     tasks.spawn(write_frames(write_half, rx, alive.clone()));
-    let (reader_pending, reader_alive) = (pending.clone(), alive.clone());
+    let gone_away = Arc::new(AtomicBool::new(false));
+    let (reader_pending, reader_alive, reader_gone) =
+        (pending.clone(), alive.clone(), gone_away.clone());
     let addr = addr.to_owned();
     tasks.spawn(async move {
-        let mut reader = tokio::io::BufReader::new(read_half);
-        while let Ok(Some(body)) = frame::read_frame(&mut reader).await {
+        let mut reader = frame::FrameReader::new(read_half);
+        // The server stopped: nothing more is answered, and nothing still waiting ran.
+        let stopped = || {
+            reader_gone.store(true, Ordering::Release);
+            reader_alive.store(false, Ordering::Release);
+            for (_, tx) in lock(&reader_pending).drain() {
+                let _ = tx.send(Err(RpcError::NotRun(addr.clone())));
+            }
+        };
+        while let Ok(Some(body)) = reader.next().await {
             match frame::decode::<Envelope<Resp>>(&body) {
-                Ok(envelope) => {
+                Ok(envelope) if envelope.id != GOING_AWAY => {
                     if let Some(tx) = lock(&reader_pending).remove(&envelope.id) {
                         let _ = tx.send(Ok(envelope.body));
                     }
                 }
+                Ok(_) => stopped(),
                 // A response this build cannot read (a newer peer's): its call fails,
                 // the connection and the calls sharing it go on.
                 Err(e) => match envelope_id(&body) {
+                    Some(GOING_AWAY) => stopped(),
                     Some(id) => {
                         tracing::warn!(id, error = %e, "undecodable RPC response; failing that call");
                         if let Some(tx) = lock(&reader_pending).remove(&id) {
@@ -253,14 +279,19 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
                 },
             }
         }
-        reader_alive.store(false, Ordering::Release);
-        lock(&reader_pending).clear();
+        if reader_gone.load(Ordering::Acquire) {
+            stopped();
+        } else {
+            reader_alive.store(false, Ordering::Release);
+            lock(&reader_pending).clear();
+        }
     });
     Connection {
         next_id: AtomicU64::new(1),
         pending,
         outbound,
         alive,
+        gone_away,
         tasks: std::sync::Mutex::new(tasks),
     }
 }
@@ -377,10 +408,30 @@ pub trait RpcService: Send + Sync + 'static {
     type Resp: Serialize + Send + 'static;
     /// Handles one request.
     fn handle(self: Arc<Self>, req: Self::Req) -> impl Future<Output = Self::Resp> + Send;
+
+    /// Whether a stopping server may drop a handler for `req` unfinished and tell its
+    /// caller it did not run ([`RpcError::NotRun`]): the caller loses nothing by that
+    /// (a read, a long poll, a message of a protocol that tolerates lost messages). A
+    /// stopping server still runs such requests while it waits, up to [`DRAIN`], for
+    /// every other handler to answer; it runs no other new request.
+    fn may_abandon(_req: &Self::Req) -> bool {
+        false
+    }
 }
 
+/// How long a stopping server waits for the handlers it must not abandon (writes under
+/// way) before it closes their connections anyway (their callers then learn nothing).
+pub const DRAIN: Duration = Duration::from_secs(1);
+
+/// The id of the frame a stopping server sends last on each connection (callers number
+/// their requests from 1): every request it has not answered by then, it did not run.
+const GOING_AWAY: u64 = 0;
+
 /// Accepts connections on `listener` and serves `service` until `shutdown` fires; then
-/// stops accepting, aborts in-flight handlers and closes every connection before returning.
+/// stops accepting, and runs no new request but those [`RpcService::may_abandon`]
+/// allows. On each connection it waits (up to [`DRAIN`]) for the other handlers under
+/// way to answer, abandons the rest, says it is going away, and closes; it returns when
+/// all are closed.
 pub async fn serve<S: RpcService>(
     listener: TcpListener,
     service: Arc<S>,
@@ -404,7 +455,7 @@ pub async fn serve<S: RpcService>(
         }
     }
     drop(listener);
-    connections.shutdown().await;
+    while connections.join_next().await.is_some() {}
 }
 
 async fn serve_connection<S: RpcService>(
@@ -427,18 +478,37 @@ async fn serve_connection<S: RpcService>(
         rx,
         Arc::new(AtomicBool::new(true)),
     ));
-    let mut reader = tokio::io::BufReader::new(read_half);
-    let mut handlers = JoinSet::new();
-    loop {
+    let mut reader = frame::FrameReader::new(read_half);
+    // Handlers to wait for when stopping, and handlers that may be abandoned.
+    let (mut handlers, mut abandonable) = (JoinSet::new(), JoinSet::new());
+    // Whether the peer may still send, and (once stopping) when to stop waiting.
+    let (mut open, mut until) = (true, None::<tokio::time::Instant>);
+    let drained = loop {
+        match until {
+            Some(_) if handlers.is_empty() => break true,
+            None if !open && handlers.is_empty() && abandonable.is_empty() => break false,
+            _ => {}
+        }
         let body = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            // Stopping comes first: from then on no request that changes state runs.
+            biased;
+            _ = shutdown.cancelled(), if until.is_none() => {
+                until = Some(tokio::time::Instant::now() + DRAIN);
+                continue;
+            }
+            _ = tokio::time::sleep_until(until.unwrap_or_else(tokio::time::Instant::now)),
+                if until.is_some() => break false,
             Some(_) = handlers.join_next(), if !handlers.is_empty() => continue,
-            read = frame::read_frame(&mut reader) => match read {
+            Some(_) = abandonable.join_next(), if !abandonable.is_empty() => continue,
+            read = reader.next(), if open => match read {
                 Ok(Some(body)) => body,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "RPC connection closed");
-                    break;
+                read => {
+                    if let Err(e) = read {
+                        tracing::debug!(error = %e, "RPC connection closed");
+                    }
+                    // The peer may still wait for answers to what it sent.
+                    open = false;
+                    continue;
                 }
             },
         };
@@ -452,8 +522,20 @@ async fn serve_connection<S: RpcService>(
                 continue;
             }
         };
+        let abandon = S::may_abandon(&envelope.body);
+        if until.is_some() && !abandon {
+            // Stopping: not run, and the caller will be told so.
+            continue;
+        }
+        // While stopping, what may be abandoned still runs: Raft messages let the
+        // peers' writes under way commit too.
+        let set = if abandon {
+            &mut abandonable
+        } else {
+            &mut handlers
+        };
         let (service, outbound) = (service.clone(), outbound.clone());
-        handlers.spawn(async move {
+        set.spawn(async move {
             let body = service.handle(envelope.body).await;
             match frame::encode(&Envelope {
                 id: envelope.id,
@@ -465,12 +547,18 @@ async fn serve_connection<S: RpcService>(
                 Err(e) => tracing::error!(error = %e, "cannot encode RPC response"),
             }
         });
-    }
-    // A closed peer may still wait for answers to requests it already sent.
-    if !shutdown.is_cancelled() {
-        while handlers.join_next().await.is_some() {}
-    }
+    };
+    abandonable.shutdown().await;
     handlers.shutdown().await;
+    if drained {
+        // Every request this connection carried is answered above or was not run.
+        if let Ok(frame) = frame::encode(&Envelope {
+            id: GOING_AWAY,
+            body: (),
+        }) {
+            let _ = outbound.send(frame);
+        }
+    }
     drop(outbound);
     let _ = writer.await;
 }
@@ -556,6 +644,66 @@ mod tests {
         server.await.unwrap();
     }
 
+    /// Doubles after a delay (300 ms, or 10 s for requests a stopping server may
+    /// abandon), and counts the requests it started.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+    impl RpcService for Counting {
+        type Req = (u64, bool);
+        type Resp = u64;
+        async fn handle(self: Arc<Self>, (value, abandon): (u64, bool)) -> u64 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let ms = if abandon { 10_000 } else { 300 };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            value * 2
+        }
+        fn may_abandon((_, abandon): &(u64, bool)) -> bool {
+            *abandon
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stopping_server_answers_what_it_runs_and_says_what_it_did_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (service, shutdown) = (Arc::new(Counting::default()), CancellationToken::new());
+        let server = tokio::spawn(serve(listener, service.clone(), shutdown.clone()));
+        let client = Arc::new(RpcClient::<(u64, bool), u64>::new(addr));
+        let call = |req| {
+            let client = client.clone();
+            tokio::spawn(async move { client.call(&req, Duration::from_secs(10)).await })
+        };
+        let (write, read) = (call((1, false)), call((2, true)));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while service.0.load(Ordering::SeqCst) < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        shutdown.cancel();
+        // Sent after the stop began: read, never run.
+        let late = call((3, false));
+        assert_eq!(
+            write.await.unwrap().unwrap(),
+            2,
+            "a write under way is answered"
+        );
+        let err = read.await.unwrap().unwrap_err();
+        assert!(matches!(err, RpcError::NotRun(_)), "{err}");
+        let err = late.await.unwrap().unwrap_err();
+        assert!(matches!(err, RpcError::NotRun(_)), "{err}");
+        server.await.unwrap();
+        // Whether or not the client has read the goodbye yet, nothing more runs.
+        let err = client
+            .call(&(4, false), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RpcError::Connect { .. } | RpcError::NotRun(_)),
+            "{err}"
+        );
+        assert_eq!(service.0.load(Ordering::SeqCst), 2);
+    }
+
     #[tokio::test]
     async fn concurrent_calls_share_a_connection_and_match_responses() {
         let (addr, shutdown, server) = doubler().await;
@@ -572,7 +720,7 @@ mod tests {
             assert_eq!(resp.unwrap(), i * 2);
         }
         let err = client
-            .call(&(1, 10_000), Duration::from_millis(50))
+            .call(&(1, 1_000), Duration::from_millis(50))
             .await
             .unwrap_err();
         assert!(matches!(err, RpcError::Timeout { .. }), "{err}");
@@ -583,7 +731,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, RpcError::Connect { .. } | RpcError::ConnectionLost(_)),
+            matches!(
+                err,
+                RpcError::Connect { .. } | RpcError::ConnectionLost(_) | RpcError::NotRun(_)
+            ),
             "{err}"
         );
     }

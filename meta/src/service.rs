@@ -312,4 +312,21 @@ impl RpcService for MetaService {
             Wire::Service(req) => Wire::Service(self.serve(req).await),
         }
     }
+
+    /// A stopping member waits for what changes the catalog and drops the rest:
+    /// questions and catalog watches are asked again, heartbeats come again, and Raft
+    /// tolerates lost messages.
+    fn may_abandon(req: &Self::Req) -> bool {
+        matches!(
+            req,
+            Wire::Peer(_)
+                | Wire::Service(
+                    MetaRequest::GetCatalog { .. }
+                        | MetaRequest::Nodes
+                        | MetaRequest::Loads
+                        | MetaRequest::Overview
+                        | MetaRequest::Heartbeat { .. }
+                )
+        )
+    }
 }

@@ -92,8 +92,11 @@ pub fn next_step(failure: Failure<'_>, target: NodeId, write: bool) -> Step {
             Step::GiveUp(CallError::Indeterminate(e.to_string()))
         }
         Failure::Data(DataError::Internal(msg)) => Step::GiveUp(CallError::Failed(msg.clone())),
-        // Nothing was sent: safe to send elsewhere.
-        Failure::Rpc(RpcError::Connect { .. }) => Step::TryAnother(CONNECT_PAUSE),
+        // Nothing was sent, or the node stopped without running it: safe to send
+        // elsewhere.
+        Failure::Rpc(RpcError::Connect { .. } | RpcError::NotRun(_)) => {
+            Step::TryAnother(CONNECT_PAUSE)
+        }
         Failure::Rpc(e @ RpcError::Encode(_)) => Step::GiveUp(CallError::Failed(e.to_string())),
         Failure::Rpc(e @ (RpcError::Timeout { .. } | RpcError::ConnectionLost(_))) if write => {
             Step::GiveUp(CallError::Indeterminate(format!(
@@ -341,12 +344,15 @@ mod tests {
 
     #[test]
     fn a_refused_connection_is_retried_elsewhere_even_for_writes() {
-        let e = || RpcError::Connect {
+        let refused = || RpcError::Connect {
             addr: "n1".into(),
             source: io::Error::from(io::ErrorKind::ConnectionRefused),
         };
-        assert_eq!(rpc(e(), true), Step::TryAnother(CONNECT_PAUSE));
-        assert_eq!(rpc(e(), false), Step::TryAnother(CONNECT_PAUSE));
+        let not_run = || RpcError::NotRun("n1".into());
+        for write in [true, false] {
+            assert_eq!(rpc(refused(), write), Step::TryAnother(CONNECT_PAUSE));
+            assert_eq!(rpc(not_run(), write), Step::TryAnother(CONNECT_PAUSE));
+        }
     }
 
     #[test]

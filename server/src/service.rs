@@ -10,7 +10,7 @@ use tessera_common::raftnet::{dispatch, RaftReply};
 use tessera_common::rpc::Wire;
 use tessera_common::RpcService;
 use tessera_proto::catalog::GroupId;
-use tessera_proto::data::DataError;
+use tessera_proto::data::{DataError, DataRequest};
 use tessera_proto::node_api::{NodeRequest, NodeResponse};
 
 impl Node {
@@ -114,6 +114,27 @@ impl RpcService for Node {
         match req {
             Wire::Service(req) => Wire::Service(self.serve(req).await),
             Wire::Peer(msg) => Wire::Peer(self.answer_peer(msg).await),
+        }
+    }
+
+    /// A stopping node waits for what changes data (a write must be answered, or its
+    /// caller cannot know whether it happened) and drops the rest: reads and waits are
+    /// asked again elsewhere, and Raft tolerates lost messages.
+    fn may_abandon(req: &Self::Req) -> bool {
+        match req {
+            Wire::Peer(_) => true,
+            Wire::Service(NodeRequest::Data { req, .. }) => !matches!(
+                **req,
+                DataRequest::Write(_)
+                    | DataRequest::Clear
+                    | DataRequest::Fence { .. }
+                    | DataRequest::Change(_)
+                    | DataRequest::Ingest(_)
+                    | DataRequest::TransferLeader { .. }
+                    | DataRequest::Backup { .. }
+            ),
+            Wire::Service(NodeRequest::Compact) => false,
+            Wire::Service(_) => true,
         }
     }
 }
