@@ -57,6 +57,8 @@ pub struct FrameReader<R> {
     buf: Vec<u8>,
     /// Where the unconsumed bytes of `buf` start.
     start: usize,
+    /// The length of the frame last returned, consumed on the next call.
+    last: usize,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -66,22 +68,38 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             inner,
             buf: Vec::new(),
             start: 0,
+            last: 0,
         }
     }
 
-    /// The next frame's body; `Ok(None)` on a clean end of stream between frames.
+    /// The next frame's body, borrowed until the next call (nothing is copied);
+    /// `Ok(None)` on a clean end of stream between frames.
     ///
     /// # Errors
     /// I/O errors, a truncated frame, or a declared length above [`MAX_FRAME_BYTES`].
-    pub async fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
+    pub async fn next(&mut self) -> io::Result<Option<&[u8]>> {
+        self.start += std::mem::take(&mut self.last);
+        if self.start == self.buf.len() {
+            self.start = 0;
+            self.buf.clear();
+            if self.buf.capacity() > 16 * READ_CHUNK {
+                self.buf.shrink_to(READ_CHUNK);
+            }
+        }
         loop {
-            if let Some(body) = self.take()? {
-                return Ok(Some(body));
+            if let Some(len) = self.complete()? {
+                self.last = 4 + len;
+                let body = self.start + 4..self.start + 4 + len;
+                return Ok(Some(&self.buf[body]));
             }
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-                // Room for the next read: reuse the consumed front before growing.
+                // Room for the next read: reuse the consumed front before growing, and
+                // give back what a large frame (a snapshot) left behind.
                 self.buf.drain(..self.start);
                 self.start = 0;
+                if self.buf.capacity() > 16 * READ_CHUNK && self.buf.len() < READ_CHUNK {
+                    self.buf.shrink_to(READ_CHUNK);
+                }
                 self.buf.reserve(READ_CHUNK);
             }
             // Cancel-safe: it either reads into `buf` or reads nothing.
@@ -97,8 +115,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// A complete frame from the buffer, if one is there.
-    fn take(&mut self) -> io::Result<Option<Vec<u8>>> {
+    /// The body length of the frame at `start`, if all of it is in the buffer.
+    fn complete(&self) -> io::Result<Option<usize>> {
         let pending = &self.buf[self.start..];
         let Some(header) = pending.first_chunk::<4>() else {
             return Ok(None);
@@ -110,20 +128,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 "frame length above limit",
             ));
         }
-        let Some(body) = pending.get(4..4 + len) else {
-            return Ok(None);
-        };
-        let body = body.to_vec();
-        self.start += 4 + len;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-            if self.buf.capacity() > 16 * READ_CHUNK {
-                // After a large frame (a snapshot), give the memory back.
-                self.buf.shrink_to(READ_CHUNK);
-            }
-        }
-        Ok(Some(body))
+        Ok((pending.len() >= 4 + len).then_some(len))
     }
 }
 
@@ -137,7 +142,7 @@ mod tests {
         let frame = encode(&("group", 7u64, vec![1u8, 2, 3])).unwrap();
         let mut reader = FrameReader::new(&frame[..]);
         let body = reader.next().await.unwrap().unwrap();
-        let back: (String, u64, Vec<u8>) = decode(&body).unwrap();
+        let back: (String, u64, Vec<u8>) = decode(body).unwrap();
         assert_eq!(back, ("group".to_string(), 7, vec![1, 2, 3]));
         assert!(reader.next().await.unwrap().is_none());
 
@@ -171,7 +176,7 @@ mod tests {
         while bodies.len() < 2 {
             tokio::select! {
                 biased;
-                body = reader.next() => bodies.push(body.unwrap().unwrap()),
+                body = reader.next() => bodies.push(body.unwrap().unwrap().to_vec()),
                 () = tokio::task::yield_now() => cancelled += 1,
             }
         }

@@ -108,9 +108,6 @@ struct Connection<Resp> {
     pending: Pending<Resp>,
     outbound: mpsc::UnboundedSender<Vec<u8>>,
     alive: Arc<AtomicBool>,
-    /// The server said it is stopping ([`GOING_AWAY`]): what it has not answered, it
-    /// did not run.
-    gone_away: Arc<AtomicBool>,
     /// The reader and writer tasks; aborted when the connection is dropped.
     tasks: std::sync::Mutex<JoinSet<()>>,
 }
@@ -173,14 +170,11 @@ where
         let (tx, rx) = oneshot::channel();
         lock(&conn.pending).insert(id, tx);
         // The reader marks the connection dead before it fails what is pending: a call
-        // registered after that must see it here, or it would wait for nothing.
+        // registered after that must see it here, or it would wait for nothing. Either
+        // way this request never left.
         if !conn.alive.load(Ordering::Acquire) || conn.outbound.send(frame).is_err() {
             lock(&conn.pending).remove(&id);
-            return Err(if conn.gone_away.load(Ordering::Acquire) {
-                RpcError::NotRun(self.addr.clone())
-            } else {
-                RpcError::ConnectionLost(self.addr.clone())
-            });
+            return Err(RpcError::NotRun(self.addr.clone()));
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(resp)) => resp,
@@ -236,33 +230,49 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
     let alive = Arc::new(AtomicBool::new(true));
     let pending: Pending<Resp> = Arc::default();
     let mut tasks = JoinSet::new();
-    tasks.spawn(write_frames(write_half, rx, alive.clone()));
-    let gone_away = Arc::new(AtomicBool::new(false));
-    let (reader_pending, reader_alive, reader_gone) =
-        (pending.clone(), alive.clone(), gone_away.clone());
+    let closing = CancellationToken::new();
+    tasks.spawn(write_frames(write_half, rx, alive.clone(), closing.clone()));
+    let (reader_pending, reader_alive) = (pending.clone(), alive.clone());
     let addr = addr.to_owned();
     tasks.spawn(async move {
         let mut reader = frame::FrameReader::new(read_half);
-        // The server stopped: nothing more is answered, and nothing still waiting ran.
-        let stopped = || {
-            reader_gone.store(true, Ordering::Release);
+        // Set by the server's goodbye: what it has not answered, it did not run.
+        let mut gone_away = false;
+        // Fails every pending call: with `NotRun`, unless the goodbye says the server
+        // may have run it (or there was no readable goodbye).
+        let fail_pending = |gone_away: bool, unknown: &[u64]| {
             reader_alive.store(false, Ordering::Release);
-            for (_, tx) in lock(&reader_pending).drain() {
-                let _ = tx.send(Err(RpcError::NotRun(addr.clone())));
+            for (id, tx) in lock(&reader_pending).drain() {
+                let _ = tx.send(Err(if gone_away && !unknown.contains(&id) {
+                    RpcError::NotRun(addr.clone())
+                } else {
+                    RpcError::ConnectionLost(addr.clone())
+                }));
             }
         };
         while let Ok(Some(body)) = reader.next().await {
-            match frame::decode::<Envelope<Resp>>(&body) {
-                Ok(envelope) if envelope.id != GOING_AWAY => {
+            if envelope_id(body) == Some(GOING_AWAY) {
+                // The server is stopping and runs nothing more sent here: close this
+                // side too, so that it can close cleanly.
+                closing.cancel();
+                match frame::decode::<Envelope<Vec<u64>>>(body) {
+                    Ok(goodbye) => {
+                        gone_away = true;
+                        fail_pending(true, &goodbye.body);
+                    }
+                    Err(_) => fail_pending(false, &[]),
+                }
+                continue;
+            }
+            match frame::decode::<Envelope<Resp>>(body) {
+                Ok(envelope) => {
                     if let Some(tx) = lock(&reader_pending).remove(&envelope.id) {
                         let _ = tx.send(Ok(envelope.body));
                     }
                 }
-                Ok(_) => stopped(),
                 // A response this build cannot read (a newer peer's): its call fails,
                 // the connection and the calls sharing it go on.
-                Err(e) => match envelope_id(&body) {
-                    Some(GOING_AWAY) => stopped(),
+                Err(e) => match envelope_id(body) {
                     Some(id) => {
                         tracing::warn!(id, error = %e, "undecodable RPC response; failing that call");
                         if let Some(tx) = lock(&reader_pending).remove(&id) {
@@ -279,19 +289,14 @@ fn spawn_connection<Resp: DeserializeOwned + Send + 'static>(
                 },
             }
         }
-        if reader_gone.load(Ordering::Acquire) {
-            stopped();
-        } else {
-            reader_alive.store(false, Ordering::Release);
-            lock(&reader_pending).clear();
-        }
+        // Calls made after the goodbye were sent to a server that no longer ran them.
+        fail_pending(gone_away, &[]);
     });
     Connection {
         next_id: AtomicU64::new(1),
         pending,
         outbound,
         alive,
-        gone_away,
         tasks: std::sync::Mutex::new(tasks),
     }
 }
@@ -376,14 +381,24 @@ fn envelope_id(body: &[u8]) -> Option<u64> {
 }
 
 /// Writes queued frames, flushing only when the queue is empty so that bursts of
-/// requests share one syscall.
+/// requests share one syscall, until the queue closes or `closing` (what is queued
+/// then is not written); then closes the write side.
 async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
     writer: W,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     alive: Arc<AtomicBool>,
+    closing: CancellationToken,
 ) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    'outer: while let Some(frame) = rx.recv().await {
+    'outer: loop {
+        let frame = tokio::select! {
+            biased;
+            _ = closing.cancelled() => break,
+            frame = rx.recv() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
         if writer.write_all(&frame).await.is_err() {
             break;
         }
@@ -413,25 +428,36 @@ pub trait RpcService: Send + Sync + 'static {
     /// caller it did not run ([`RpcError::NotRun`]): the caller loses nothing by that
     /// (a read, a long poll, a message of a protocol that tolerates lost messages). A
     /// stopping server still runs such requests while it waits, up to [`DRAIN`], for
-    /// every other handler to answer; it runs no other new request.
+    /// the other handlers under way; it runs no other new request.
     fn may_abandon(_req: &Self::Req) -> bool {
         false
     }
 }
 
 /// How long a stopping server waits for the handlers it must not abandon (writes under
-/// way) before it closes their connections anyway (their callers then learn nothing).
+/// way); the callers of those still running then are told their outcome is unknown.
 pub const DRAIN: Duration = Duration::from_secs(1);
 
-/// The id of the frame a stopping server sends last on each connection (callers number
-/// their requests from 1): every request it has not answered by then, it did not run.
+/// How long a stopping server waits for a peer to close its side after the goodbye
+/// (closing with unread bytes would reset the connection, and could discard the
+/// answers and the goodbye not yet delivered).
+const LINGER: Duration = Duration::from_millis(500);
+
+/// The id of the goodbye, the frame a stopping server sends last on each connection
+/// (callers number their requests from 1). Its body lists the requests it may have run
+/// without answering them; every other request it has not answered, it did not run.
 const GOING_AWAY: u64 = 0;
+
+/// How many unanswered requests (a handler that panicked, an answer that could not be
+/// encoded) a connection remembers for its goodbye: their callers time out long before
+/// older ones would matter.
+const UNANSWERED_KEPT: usize = 1024;
 
 /// Accepts connections on `listener` and serves `service` until `shutdown` fires; then
 /// stops accepting, and runs no new request but those [`RpcService::may_abandon`]
 /// allows. On each connection it waits (up to [`DRAIN`]) for the other handlers under
-/// way to answer, abandons the rest, says it is going away, and closes; it returns when
-/// all are closed.
+/// way to answer, abandons the rest, says goodbye (naming what may have run without an
+/// answer), and closes; it returns when all are closed.
 pub async fn serve<S: RpcService>(
     listener: TcpListener,
     service: Arc<S>,
@@ -455,7 +481,14 @@ pub async fn serve<S: RpcService>(
         }
     }
     drop(listener);
-    while connections.join_next().await.is_some() {}
+    // Each connection is bounded (drain, write, linger); this bound only guards that.
+    let all = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN * 2 + LINGER * 2, all)
+        .await
+        .is_err()
+    {
+        connections.shutdown().await;
+    }
 }
 
 async fn serve_connection<S: RpcService>(
@@ -463,7 +496,11 @@ async fn serve_connection<S: RpcService>(
     service: Arc<S>,
     shutdown: CancellationToken,
 ) {
-    if !crate::secret::verify(&mut stream).await {
+    let verified = tokio::select! {
+        verified = crate::secret::verify(&mut stream) => verified,
+        _ = shutdown.cancelled() => return,
+    };
+    if !verified {
         let peer = stream
             .peer_addr()
             .map(|a| a.to_string())
@@ -473,33 +510,49 @@ async fn serve_connection<S: RpcService>(
     }
     let (read_half, write_half) = stream.into_split();
     let (outbound, rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer = tokio::spawn(write_frames(
+    let mut writer = tokio::spawn(write_frames(
         write_half,
         rx,
         Arc::new(AtomicBool::new(true)),
+        CancellationToken::new(),
     ));
     let mut reader = frame::FrameReader::new(read_half);
-    // Handlers to wait for when stopping, and handlers that may be abandoned.
-    let (mut handlers, mut abandonable) = (JoinSet::new(), JoinSet::new());
-    // Whether the peer may still send, and (once stopping) when to stop waiting.
-    let (mut open, mut until) = (true, None::<tokio::time::Instant>);
-    let drained = loop {
-        match until {
-            Some(_) if handlers.is_empty() => break true,
-            None if !open && handlers.is_empty() && abandonable.is_empty() => break false,
+    // Handlers to wait for when stopping (each yields its request id and whether it
+    // answered), and handlers that may be abandoned.
+    let (mut handlers, mut abandonable) = (JoinSet::<(u64, bool)>::new(), JoinSet::new());
+    // Ids of the requests `handlers` runs, and of those that ended unanswered.
+    let (mut running, mut unanswered) = (FastMap::<u64, ()>::default(), Vec::<u64>::new());
+    // Whether the peer may still send, and the end of the drain once stopping.
+    let mut open = true;
+    let mut stopping: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    loop {
+        match &stopping {
+            Some(_) if handlers.is_empty() => break,
+            None if !open && handlers.is_empty() && abandonable.is_empty() => break,
             _ => {}
         }
         let body = tokio::select! {
             // Stopping comes first: from then on no request that changes state runs.
             biased;
-            _ = shutdown.cancelled(), if until.is_none() => {
-                until = Some(tokio::time::Instant::now() + DRAIN);
+            _ = shutdown.cancelled(), if stopping.is_none() => {
+                stopping = Some(Box::pin(tokio::time::sleep(DRAIN)));
                 continue;
             }
-            _ = tokio::time::sleep_until(until.unwrap_or_else(tokio::time::Instant::now)),
-                if until.is_some() => break false,
-            Some(_) = handlers.join_next(), if !handlers.is_empty() => continue,
+            Some(done) = handlers.join_next(), if !handlers.is_empty() => {
+                if let Ok((id, answered)) = done {
+                    running.remove(&id);
+                    if !answered {
+                        if unanswered.len() == UNANSWERED_KEPT {
+                            unanswered.drain(..UNANSWERED_KEPT / 2);
+                        }
+                        unanswered.push(id);
+                    }
+                }
+                continue;
+            }
             Some(_) = abandonable.join_next(), if !abandonable.is_empty() => continue,
+            () = async { if let Some(end) = stopping.as_mut() { end.await } },
+                if stopping.is_some() => break,
             read = reader.next(), if open => match read {
                 Ok(Some(body)) => body,
                 read => {
@@ -512,55 +565,79 @@ async fn serve_connection<S: RpcService>(
                 }
             },
         };
-        let envelope = match frame::decode::<Envelope<S::Req>>(&body) {
+        let envelope = match frame::decode::<Envelope<S::Req>>(body) {
             Ok(envelope) => envelope,
             // A request this build does not know (a newer peer's, during a rolling
             // upgrade): frames are length-delimited, so skip it and serve the rest of
             // the connection; its caller times out.
             Err(e) => {
-                tracing::warn!(id = envelope_id(&body), error = %e, "undecodable RPC request; skipped");
+                tracing::warn!(id = envelope_id(body), error = %e, "undecodable RPC request; skipped");
                 continue;
             }
         };
         let abandon = S::may_abandon(&envelope.body);
-        if until.is_some() && !abandon {
-            // Stopping: not run, and the caller will be told so.
-            continue;
+        if stopping.is_some() && !abandon {
+            continue; // Stopping: not run, and the goodbye will say so.
         }
-        // While stopping, what may be abandoned still runs: Raft messages let the
-        // peers' writes under way commit too.
-        let set = if abandon {
-            &mut abandonable
+        let id = envelope.id;
+        let run = answer(service.clone(), envelope, outbound.clone());
+        if abandon {
+            abandonable.spawn(run);
         } else {
-            &mut handlers
-        };
-        let (service, outbound) = (service.clone(), outbound.clone());
-        set.spawn(async move {
-            let body = service.handle(envelope.body).await;
-            match frame::encode(&Envelope {
-                id: envelope.id,
-                body,
-            }) {
-                Ok(frame) => {
-                    let _ = outbound.send(frame);
-                }
-                Err(e) => tracing::error!(error = %e, "cannot encode RPC response"),
-            }
-        });
-    };
+            running.insert(id, ());
+            handlers.spawn(run);
+        }
+    }
     abandonable.shutdown().await;
     handlers.shutdown().await;
-    if drained {
-        // Every request this connection carried is answered above or was not run.
-        if let Ok(frame) = frame::encode(&Envelope {
+    if stopping.is_some() {
+        // Still running at the end of the drain: they may yet take effect.
+        unanswered.extend(running.keys());
+        match frame::encode(&Envelope {
             id: GOING_AWAY,
-            body: (),
+            body: &unanswered,
         }) {
-            let _ = outbound.send(frame);
+            Ok(frame) => {
+                let _ = outbound.send(frame);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode the RPC goodbye"),
         }
     }
     drop(outbound);
-    let _ = writer.await;
+    // Every answer and the goodbye are written, unless the peer stopped reading.
+    if tokio::time::timeout(DRAIN, &mut writer).await.is_err() {
+        writer.abort();
+    }
+    if open && stopping.is_some() {
+        // Until the peer closes its side: what it still sends is not run.
+        let discard = async { while let Ok(Some(_)) = reader.next().await {} };
+        let _ = tokio::time::timeout(LINGER, discard).await;
+    }
+}
+
+/// Runs one request and queues its answer: yields its id and whether it was answered
+/// (not when the handler panicked or the answer could not be encoded).
+async fn answer<S: RpcService>(
+    service: Arc<S>,
+    envelope: Envelope<S::Req>,
+    outbound: mpsc::UnboundedSender<Vec<u8>>,
+) -> (u64, bool) {
+    use futures::FutureExt;
+    let id = envelope.id;
+    let handled = std::panic::AssertUnwindSafe(service.handle(envelope.body))
+        .catch_unwind()
+        .await;
+    let Ok(body) = handled else {
+        tracing::error!(id, "RPC handler panicked");
+        return (id, false);
+    };
+    match frame::encode(&Envelope { id, body }) {
+        Ok(frame) => (id, outbound.send(frame).is_ok()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode RPC response");
+            (id, false)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -644,64 +721,110 @@ mod tests {
         server.await.unwrap();
     }
 
-    /// Doubles after a delay (300 ms, or 10 s for requests a stopping server may
-    /// abandon), and counts the requests it started.
+    /// Doubles `value` after `ms`, panics on 99, counts the requests it started, and
+    /// lets a stopping server abandon those flagged so.
     #[derive(Default)]
     struct Counting(std::sync::atomic::AtomicUsize);
+    type CountingReq = (u64, bool, u64);
     impl RpcService for Counting {
-        type Req = (u64, bool);
+        type Req = CountingReq;
         type Resp = u64;
-        async fn handle(self: Arc<Self>, (value, abandon): (u64, bool)) -> u64 {
+        async fn handle(self: Arc<Self>, (value, _, ms): CountingReq) -> u64 {
             self.0.fetch_add(1, Ordering::SeqCst);
-            let ms = if abandon { 10_000 } else { 300 };
             tokio::time::sleep(Duration::from_millis(ms)).await;
+            assert_ne!(value, 99, "asked to panic");
             value * 2
         }
-        fn may_abandon((_, abandon): &(u64, bool)) -> bool {
+        fn may_abandon((_, abandon, _): &CountingReq) -> bool {
             *abandon
+        }
+    }
+
+    /// A [`Counting`] server, a client of it, and a way to make calls in the background.
+    struct Stopping {
+        service: Arc<Counting>,
+        shutdown: CancellationToken,
+        server: tokio::task::JoinHandle<()>,
+        client: Arc<RpcClient<CountingReq, u64>>,
+    }
+
+    impl Stopping {
+        async fn start() -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let (service, shutdown) = (Arc::new(Counting::default()), CancellationToken::new());
+            let server = tokio::spawn(serve(listener, service.clone(), shutdown.clone()));
+            let client = Arc::new(RpcClient::new(addr));
+            Self {
+                service,
+                shutdown,
+                server,
+                client,
+            }
+        }
+
+        fn call(&self, req: CountingReq) -> tokio::task::JoinHandle<Result<u64, RpcError>> {
+            let client = self.client.clone();
+            tokio::spawn(async move { client.call(&req, Duration::from_secs(10)).await })
+        }
+
+        /// Sends `first` and `second`, stops the server once both run, and sends a
+        /// third request after the stop began: the three calls.
+        async fn stop_during(
+            &self,
+            first: CountingReq,
+            second: CountingReq,
+        ) -> [tokio::task::JoinHandle<Result<u64, RpcError>>; 3] {
+            let (first, second) = (self.call(first), self.call(second));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while self.service.0.load(Ordering::SeqCst) < 2 {
+                assert!(tokio::time::Instant::now() < deadline, "never started");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            self.shutdown.cancel();
+            [first, second, self.call((3, false, 0))]
         }
     }
 
     #[tokio::test]
     async fn a_stopping_server_answers_what_it_runs_and_says_what_it_did_not() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (service, shutdown) = (Arc::new(Counting::default()), CancellationToken::new());
-        let server = tokio::spawn(serve(listener, service.clone(), shutdown.clone()));
-        let client = Arc::new(RpcClient::<(u64, bool), u64>::new(addr));
-        let call = |req| {
-            let client = client.clone();
-            tokio::spawn(async move { client.call(&req, Duration::from_secs(10)).await })
-        };
-        let (write, read) = (call((1, false)), call((2, true)));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while service.0.load(Ordering::SeqCst) < 2 {
-            assert!(tokio::time::Instant::now() < deadline, "never started");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        shutdown.cancel();
-        // Sent after the stop began: read, never run.
-        let late = call((3, false));
-        assert_eq!(
-            write.await.unwrap().unwrap(),
-            2,
-            "a write under way is answered"
-        );
+        let s = Stopping::start().await;
+        // The third, sent after the stop began, is read but never run.
+        let [write, read, late] = s.stop_during((1, false, 300), (2, true, 10_000)).await;
+        let answer = write.await.unwrap().unwrap();
+        assert_eq!(answer, 2, "a write under way is answered");
         let err = read.await.unwrap().unwrap_err();
         assert!(matches!(err, RpcError::NotRun(_)), "{err}");
         let err = late.await.unwrap().unwrap_err();
         assert!(matches!(err, RpcError::NotRun(_)), "{err}");
-        server.await.unwrap();
+        s.server.await.unwrap();
         // Whether or not the client has read the goodbye yet, nothing more runs.
-        let err = client
-            .call(&(4, false), Duration::from_secs(1))
+        let err = s
+            .client
+            .call(&(4, false, 0), Duration::from_secs(1))
             .await
             .unwrap_err();
         assert!(
             matches!(err, RpcError::Connect { .. } | RpcError::NotRun(_)),
             "{err}"
         );
-        assert_eq!(service.0.load(Ordering::SeqCst), 2);
+        assert_eq!(s.service.0.load(Ordering::SeqCst), 2);
+    }
+
+    /// What may have run without an answer is never reported as not run: a write still
+    /// running when the drain ends, and a handler that panicked.
+    #[tokio::test]
+    async fn a_stopping_server_names_what_may_have_run_unanswered() {
+        let s = Stopping::start().await;
+        let [slow, panicked, late] = s.stop_during((1, false, 60_000), (99, false, 0)).await;
+        for unknown in [slow, panicked] {
+            let err = unknown.await.unwrap().unwrap_err();
+            assert!(matches!(err, RpcError::ConnectionLost(_)), "{err}");
+        }
+        let err = late.await.unwrap().unwrap_err();
+        assert!(matches!(err, RpcError::NotRun(_)), "{err}");
+        s.server.await.unwrap();
+        assert_eq!(s.service.0.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -119,22 +119,38 @@ impl RpcService for Node {
 
     /// A stopping node waits for what changes data (a write must be answered, or its
     /// caller cannot know whether it happened) and drops the rest: reads and waits are
-    /// asked again elsewhere, and Raft tolerates lost messages.
+    /// asked again elsewhere, and Raft tolerates lost messages. Exhaustive on purpose: a
+    /// new request must be classified here.
     fn may_abandon(req: &Self::Req) -> bool {
+        let req = match req {
+            Wire::Peer(
+                PeerMessage::Raft { .. }
+                | PeerMessage::Sleep(_)
+                | PeerMessage::Ping
+                | PeerMessage::Membership { .. },
+            ) => return true,
+            Wire::Service(req) => req,
+        };
         match req {
-            Wire::Peer(_) => true,
-            Wire::Service(NodeRequest::Data { req, .. }) => !matches!(
-                **req,
+            NodeRequest::Data { req, .. } => match **req {
+                DataRequest::Read(_)
+                | DataRequest::Scan { .. }
+                | DataRequest::Count { .. }
+                | DataRequest::SplitKey { .. }
+                | DataRequest::Wait { .. } => true,
                 DataRequest::Write(_)
-                    | DataRequest::Clear
-                    | DataRequest::Fence { .. }
-                    | DataRequest::Change(_)
-                    | DataRequest::Ingest(_)
-                    | DataRequest::TransferLeader { .. }
-                    | DataRequest::Backup { .. }
-            ),
-            Wire::Service(NodeRequest::Compact) => false,
-            Wire::Service(_) => true,
+                | DataRequest::Clear
+                | DataRequest::Change(_)
+                | DataRequest::TransferLeader { .. }
+                | DataRequest::Backup { .. }
+                | DataRequest::Ingest(_)
+                | DataRequest::Fence { .. } => false,
+            },
+            NodeRequest::Digest { .. }
+            | NodeRequest::Applied { .. }
+            | NodeRequest::Footprint { .. }
+            | NodeRequest::Counters => true,
+            NodeRequest::Compact => false,
         }
     }
 }
