@@ -72,6 +72,14 @@ async fn sigterm_shuts_down_cleanly_and_restart_serves_the_data() {
     ] {
         assert!(metrics.contains(series), "no {series} at {http}");
     }
+    // Transparent huge pages are off for the process (src/main.rs says why).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", first.pid())).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["THP_enabled:", "0"])),
+        "transparent huge pages are on: {status}"
+    );
     let status = first.terminate();
     assert!(status.success(), "clean shutdown exits 0, got {status:?}");
 
