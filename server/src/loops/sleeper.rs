@@ -5,6 +5,7 @@
 use crate::node::Node;
 use crate::peer::{PeerMessage, PeerReply};
 use crate::replica::GroupReplica;
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_common::ticker::Ticker;
@@ -14,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 const CHECK_EVERY: Duration = Duration::from_millis(500);
 /// How long a follower has to answer its leader's sleep request.
 const ASK_TIMEOUT: Duration = Duration::from_millis(500);
+/// How many groups a node asks to sleep at once.
+const ASKS_AT_ONCE: usize = 64;
 
 /// Puts idle groups this node leads to sleep, until `shutdown`.
 pub(crate) async fn run(node: Arc<Node>, shutdown: CancellationToken) {
@@ -23,11 +26,16 @@ pub(crate) async fn run(node: Arc<Node>, shutdown: CancellationToken) {
     }
     let mut tick = Ticker::new(CHECK_EVERY, shutdown);
     while tick.tick().await {
-        let round = async {
-            for replica in node.all_replicas() {
-                put_to_sleep(&node, &replica, idle_ms).await;
-            }
-        };
+        // Concurrently: one at a time, a node leading hundreds of groups on a loaded
+        // machine (each ask waiting up to ASK_TIMEOUT) took minutes to put them to sleep,
+        // and the groups kept awake kept the machine loaded.
+        let asks = node.all_replicas().into_iter().map(|replica| {
+            let node = node.clone();
+            async move { put_to_sleep(&node, &replica, idle_ms).await }
+        });
+        let round = futures::stream::iter(asks)
+            .buffer_unordered(ASKS_AT_ONCE)
+            .for_each(|()| async {});
         tick.unless_stopped(round).await;
     }
 }
