@@ -9,5 +9,8 @@ pub use rustc_hash::FxBuildHasher as FastHasher;
 /// A `HashMap` hashed with [`FastHasher`].
 pub type FastMap<K, V> = std::collections::HashMap<K, V, FastHasher>;
 
+/// A `HashSet` hashed with [`FastHasher`].
+pub type FastSet<K> = std::collections::HashSet<K, FastHasher>;
+
 /// A `DashMap` hashed with [`FastHasher`].
 pub type FastDashMap<K, V> = dashmap::DashMap<K, V, FastHasher>;
