@@ -27,7 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// openraft reserves queues of thousands of slots per Raft group that it rarely fills,
 /// and 3,000 replicas held 6.7 GB instead of 0.66 GB, a quarter of the CPU of creating 1,000
 /// ranges went to zeroing pages, and creating them took 17 s instead of 8 s (see
-/// docs/benchmarks.md, "Transparent huge pages"). mimalloc is also built not to ask for
+/// docs/benchmarks.md, round eleven). mimalloc is also built not to ask for
 /// them (`no_thp`); this covers systems where the kernel gives them unasked.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
