@@ -39,11 +39,9 @@ async fn blocked_clients_are_served_in_order_and_woken_by_a_push_in_multi() {
     // Five clients block one after the other (each on its own connection).
     let mut waiters = Vec::new();
     for i in 0..5 {
-        let mut own = redis::Client::open(cluster.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        // The harness's connections wait 30 s for a reply; redis-rs's default (0.5 s)
+        // would give up on a client that waits its turn while the others block.
+        let mut own = cluster.client().await;
         waiters.push(tokio::spawn(async move {
             let got: (String, String) = own.brpop("q", 0.0).await.unwrap();
             (i, got.1)
@@ -95,8 +93,7 @@ async fn blocked_clients_are_served_in_order_and_woken_by_a_push_in_multi() {
 async fn a_client_that_leaves_gives_up_its_place_and_loses_nothing() {
     let cluster = TestCluster::start().await;
     let mut con = cluster.client().await;
-    let client = redis::Client::open(cluster.url()).unwrap();
-    let mut gone = client.get_multiplexed_async_connection().await.unwrap();
+    let mut gone = cluster.client().await;
     let leaver = tokio::spawn(async move {
         let _: Option<(String, String)> = gone.blpop("q", 0.0).await.unwrap();
     });
