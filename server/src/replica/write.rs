@@ -42,8 +42,8 @@ pub struct WriteResponder<T> {
     /// For a write answerable at commit: the group's applied state and the epoch the
     /// write was proposed under.
     early: Option<(Arc<Published>, u64)>,
-    /// Released after the apply is published (or when the write failed).
-    _unsettled: Option<Unsettled>,
+    /// Released once the apply is published or the write failed ([`Unsettled`]).
+    unsettled: Option<Unsettled>,
 }
 
 impl<T: OptionalSend + 'static> Responder<DataTypes, T> for WriteResponder<T> {
@@ -60,6 +60,10 @@ impl<T: OptionalSend + 'static> Responder<DataTypes, T> for WriteResponder<T> {
     }
 
     fn on_complete(mut self, result: T) {
+        // The state machine published its apply before answering.
+        if let Some(unsettled) = self.unsettled.take() {
+            unsettled.settle();
+        }
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Written::Applied(result));
         }
@@ -74,7 +78,9 @@ impl GroupReplica {
         metrics::counter!("tessera_node_proposals_total").increment(1);
         metrics::histogram!("tessera_node_proposal_ops").record(ops as f64);
         let fixed = match &body {
-            CommandBody::Ops(list) if list.iter().all(|op| fixed_reply(op).is_some()) => {
+            CommandBody::Ops(list)
+                if !list.is_empty() && list.iter().all(|op| fixed_reply(op).is_some()) =>
+            {
                 Some(list.clone())
             }
             _ => None,
@@ -83,7 +89,7 @@ impl GroupReplica {
         let responder = WriteResponder {
             tx: Some(tx),
             early: fixed.is_some().then(|| (self.applied.clone(), epoch)),
-            _unsettled: body.unsettles().then(|| self.applied.unsettle()),
+            unsettled: body.unsettles().then(|| self.applied.unsettle()),
         };
         {
             // Sequence numbers must follow log order: assign and enqueue under one lock.

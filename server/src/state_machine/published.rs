@@ -5,7 +5,7 @@ use super::GroupRecord;
 use crate::value::Seq;
 use crate::DataTypes;
 use openraft::type_config::alias::LogIdOf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tessera_common::hash::FastMap;
 use tessera_proto::catalog::RangeDesc;
@@ -28,15 +28,21 @@ pub struct Published {
     /// Commands proposed on this replica that may change how later ones apply (range
     /// changes, fences), still unapplied ([`Published::unsettle`]).
     unsettled: AtomicUsize,
+    /// The last log index when the replica opened ([`Published::set_log_floor`]).
+    log_floor: AtomicU64,
 }
 
 /// Held while a command that may change how later ones apply is proposed and not yet
-/// applied: dropped after its apply is published, or once it failed.
+/// applied. [`Unsettled::settle`] releases it once its apply is published or it
+/// failed; dropped without that (the apply failed on an I/O error, the Raft core gave
+/// up the responder), it stays held: no write of the group is answered at commit again
+/// until the replica reopens.
 #[derive(Debug)]
 pub struct Unsettled(Arc<Published>);
 
-impl Drop for Unsettled {
-    fn drop(&mut self) {
+impl Unsettled {
+    /// Releases it: the command's apply is published, or it failed as a whole.
+    pub fn settle(self) {
         self.0.unsettled.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -106,22 +112,33 @@ impl Published {
         Unsettled(self.clone())
     }
 
+    /// Sets the last log index the replica found when it opened. Its entries were not
+    /// counted by [`Published::unsettle`], yet a leader restored at start (openraft
+    /// resumes leading under the same leader id, with no new blank entry, when its
+    /// vote was committed) may have proposed them: no write is answered at commit until
+    /// they are applied.
+    pub fn set_log_floor(&self, index: u64) {
+        self.log_floor.store(index, Ordering::SeqCst);
+    }
+
     /// Whether a command proposed under range epoch `epoch` and committed as `log_id`,
     /// not yet applied, will be applied as proposed (not refused for another epoch, a
     /// freeze or a fence). True when everything between the applied position and it
     /// leaves those alone: every command proposed here before it that could change them
     /// is applied, and so is every entry of earlier leaders (the applied entry is this
-    /// leader's own); and the applied state has this epoch, no freeze and no fence.
+    /// leader's own) and every entry the log held when the replica opened; and the
+    /// applied state has this epoch, no freeze and no fence.
     pub fn settled_for(&self, log_id: &LogIdOf<DataTypes>, epoch: u64) -> bool {
         // The count first: what the commands it counted changed is published before
         // they leave it.
+        let floor = self.log_floor.load(Ordering::SeqCst);
         self.unsettled.load(Ordering::SeqCst) == 0
             && self
                 .applied
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .as_ref()
-                .is_some_and(|a| a.leader_id == log_id.leader_id)
+                .is_some_and(|a| a.leader_id == log_id.leader_id && a.index >= floor)
             && !self.fenced.load(Ordering::SeqCst)
             && !self.frozen()
             && self.range().epoch == epoch
@@ -228,9 +245,19 @@ mod tests {
         let change = published.unsettle();
         let fence = published.unsettle();
         assert!(!published.settled_for(&log_id(2, 1, 9), 3));
-        drop(change);
+        change.settle();
         assert!(!published.settled_for(&log_id(2, 1, 9), 3));
-        drop(fence);
+        fence.settle();
+        assert!(published.settled_for(&log_id(2, 1, 9), 3));
+        // One whose apply failed is never released.
+        drop(published.unsettle());
+        assert!(!published.settled_for(&log_id(2, 1, 9), 3));
+        let published = Arc::new(Published::default());
+        // A leader restored at start: its entries before the restart must apply first.
+        published.set_log_floor(7);
+        published.publish(&record(log_id(2, 1, 6), 3));
+        assert!(!published.settled_for(&log_id(2, 1, 9), 3));
+        published.publish(&record(log_id(2, 1, 7), 3));
         assert!(published.settled_for(&log_id(2, 1, 9), 3));
         // An applied fence or freeze: apply may refuse the write.
         let mut fenced = record(log_id(2, 1, 7), 3);
