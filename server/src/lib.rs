@@ -36,33 +36,10 @@ use tessera_proto::meta_client::{MetaClient, MetaError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Raft types of the data groups: openraft's defaults but for the responder of writes,
-/// which may answer at commit ([`replica::WriteResponder`]); `declare_raft_types!`
-/// cannot name one.
-#[derive(Debug, Clone, Copy, Default, Eq, PartialEq, Ord, PartialOrd)]
-pub struct DataTypes {}
-
-impl openraft::RaftTypeConfig for DataTypes {
-    type D = DataCommand;
-    type R = DataReply;
-    type NodeId = u64;
-    type Node = openraft::impls::BasicNode;
-    type Term = u64;
-    type LeaderId = openraft::impls::leader_id_adv::LeaderId<u64, u64>;
-    type Vote = openraft::impls::Vote<Self::LeaderId>;
-    type Payload = openraft::EntryPayload<Self::D, Self::NodeId, Self::Node>;
-    type Entry = openraft::type_config::alias::DefaultEntryOf<Self>;
-    type AsyncRuntime = openraft::impls::TokioRuntime;
-    type Responder<T>
-        = replica::WriteResponder<T>
-    where
-        T: openraft::OptionalSend + 'static;
-    type Batch<T>
-        = openraft::impls::InlineBatch<T>
-    where
-        T: openraft::OptionalSend + 'static;
-    type ErrorSource = openraft::impls::BoxedErrorSource;
-}
+openraft::declare_raft_types!(
+    /// Raft types of the data groups.
+    pub DataTypes: D = DataCommand, R = DataReply
+);
 
 /// A data group replica's Raft handle.
 pub type DataRaft = openraft::Raft<DataTypes, GroupStateMachine>;

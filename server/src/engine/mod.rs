@@ -20,7 +20,7 @@ mod zindex;
 mod zset;
 
 pub use self::core::{Change, Engine, Found, MemberChange, Reader, Source};
-pub use self::strings::{fixed_reply, get_stored};
+pub use self::strings::get_stored;
 
 use crate::value::{split_expiry_key, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET};
 use bytes::Bytes;

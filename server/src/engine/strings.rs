@@ -11,7 +11,6 @@ use tessera_proto::commands::strings::{
     Append, GetEx, GetRange, Lcs, LcsOptions, Set, SetCond, SetRange, SetReply,
 };
 use tessera_proto::number::{format_float, parse_redis_float, parse_redis_int, NOT_AN_INTEGER};
-use tessera_proto::op::Op;
 use tessera_proto::reply::Reply;
 
 /// Pairs of `MSET`.
@@ -33,30 +32,6 @@ pub fn get_stored(stored: Option<Bytes>, now_ms: u64) -> Reply {
     }
 }
 
-/// The reply `op` gets whatever the state it is applied to, if there is one: a `SET`
-/// with no condition, no `GET` and no `KEEPTTL`, and `MSET`, which write without
-/// reading (apply may still refuse the whole command: another epoch, a freeze, a fence).
-pub fn fixed_reply(op: &Op) -> Option<Reply> {
-    match op {
-        Op::Set(set) if is_blind(set) => Some(set_replies(set).0),
-        Op::MSet(_) => Some(Reply::Ok),
-        _ => None,
-    }
-}
-
-/// Whether nothing `set` does depends on the old value.
-fn is_blind(set: &Set) -> bool {
-    matches!(set.cond, SetCond::Always) && !set.get && set.expiry != Expiry::Keep
-}
-
-/// What `set` answers when it writes, and when its condition stops it.
-fn set_replies(set: &Set) -> (Reply, Reply) {
-    match set.reply {
-        SetReply::Ok => (Reply::Ok, Reply::Nil),
-        SetReply::Flag => (Reply::Int(1), Reply::Int(0)),
-    }
-}
-
 impl Engine<'_> {
     fn resolve(&self, expiry: Expiry, current: Option<u64>) -> Option<u64> {
         let clamp = |ms: i128| ms.clamp(1, i128::from(i64::MAX)) as u64;
@@ -74,8 +49,11 @@ impl Engine<'_> {
     }
 
     pub(super) fn set(&mut self, op: &Set) -> io::Result<Reply> {
-        let (done, not_done) = set_replies(op);
-        if is_blind(op) {
+        let (done, not_done) = match op.reply {
+            SetReply::Ok => (Reply::Ok, Reply::Nil),
+            SetReply::Flag => (Reply::Int(1), Reply::Int(0)),
+        };
+        if matches!(op.cond, SetCond::Always) && !op.get && op.expiry != Expiry::Keep {
             // Nothing here depends on the old value: no read.
             let expires = self.resolve(op.expiry, None);
             self.put_blind(&op.key, op.value.to_vec(), expires);

@@ -29,7 +29,6 @@ use tessera_proto::op::OpKind;
 
 pub use load::{Load, NoSplit};
 pub use snapshot::LogSize;
-pub use write::{WriteResponder, Written};
 
 /// This node's replica of one group.
 pub struct GroupReplica {

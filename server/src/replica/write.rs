@@ -1,96 +1,28 @@
 //! The write path: a leader assigns sequence numbers in log order and proposes one
-//! Raft entry; the reply comes back once the entry is applied, or once it commits for
-//! writes whose replies do not depend on the state ([`WriteResponder`]).
+//! Raft entry; the reply comes back once the entry is applied.
 
 use super::GroupReplica;
-use crate::engine::fixed_reply;
-use crate::state_machine::{Applied, CommandBody, DataCommand, DataReply, Published, Unsettled};
+use crate::state_machine::{Applied, CommandBody, DataCommand, DataReply};
 use crate::value::split_expiry_key;
-use crate::DataTypes;
 use bytes::Bytes;
 use openraft::error::ClientWriteError;
-use openraft::raft::responder::Responder;
-use openraft::type_config::alias::LogIdOf;
-use openraft::OptionalSend;
+use openraft::impls::ProgressResponder;
 use std::sync::Arc;
 use tessera_proto::catalog::RangeDesc;
 use tessera_proto::data::{DataError, DataResponse};
 use tessera_proto::op::Op;
 use tessera_proto::reply::Reply;
-use tokio::sync::oneshot;
 
 /// Fewest bytes written blind before a range is recounted.
 pub const RECOUNT_FLOOR: u64 = 64 << 10;
 
-/// What a write's responder hands back: the result once the entry is applied, or word
-/// that it committed, for a write whose replies are known without applying it.
-pub enum Written<T> {
-    /// Committed, and it will be applied as proposed ([`Published::settled_for`]).
-    Committed,
-    /// Applied (or failed) with this result.
-    Applied(T),
-}
-
-/// The responder of the data groups' writes ([`crate::DataTypes`]). It sends the result
-/// once the entry is applied; or, for a write whose replies do not depend on the state
-/// ([`fixed_reply`]), once it commits, if the leader knows then that it will be applied
-/// as proposed: the client is answered without waiting for the apply. A later read
-/// waits for the apply anyway (ReadIndex and lease reads wait until the replica applied
-/// what was committed). It may also hold a command as unsettled until it is applied.
-pub struct WriteResponder<T> {
-    tx: Option<oneshot::Sender<Written<T>>>,
-    /// For a write answerable at commit: the group's applied state and the epoch the
-    /// write was proposed under.
-    early: Option<(Arc<Published>, u64)>,
-    /// Released once the apply is published or the write failed ([`Unsettled`]).
-    unsettled: Option<Unsettled>,
-}
-
-impl<T: OptionalSend + 'static> Responder<DataTypes, T> for WriteResponder<T> {
-    fn on_commit(&mut self, log_id: LogIdOf<DataTypes>) {
-        // Called by the leader's Raft core before it hands the entry to the state
-        // machine: the entry is not applied yet.
-        if let Some((published, epoch)) = self.early.take() {
-            if published.settled_for(&log_id, epoch) {
-                if let Some(tx) = self.tx.take() {
-                    let _ = tx.send(Written::Committed);
-                }
-            }
-        }
-    }
-
-    fn on_complete(mut self, result: T) {
-        // The state machine published its apply before answering.
-        if let Some(unsettled) = self.unsettled.take() {
-            unsettled.settle();
-        }
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Written::Applied(result));
-        }
-    }
-}
-
 impl GroupReplica {
-    /// Proposes `body` under range epoch `epoch` and waits until it is applied, or
-    /// until it commits if its replies are known then ([`WriteResponder`]).
+    /// Proposes `body` under range epoch `epoch` and waits until it is applied.
     async fn propose(&self, epoch: u64, body: CommandBody, ops: usize) -> DataReply {
         let started = std::time::Instant::now();
         metrics::counter!("tessera_node_proposals_total").increment(1);
         metrics::histogram!("tessera_node_proposal_ops").record(ops as f64);
-        let fixed = match &body {
-            CommandBody::Ops(list)
-                if !list.is_empty() && list.iter().all(|op| fixed_reply(op).is_some()) =>
-            {
-                Some(list.clone())
-            }
-            _ => None,
-        };
-        let (tx, written) = oneshot::channel();
-        let responder = WriteResponder {
-            tx: Some(tx),
-            early: fixed.is_some().then(|| (self.applied.clone(), epoch)),
-            unsettled: body.unsettles().then(|| self.applied.unsettle()),
-        };
+        let (responder, applied) = ProgressResponder::complete_only();
         {
             // Sequence numbers must follow log order: assign and enqueue under one lock.
             let mut proposer = self.proposer.lock().await;
@@ -108,26 +40,15 @@ impl GroupReplica {
                 .await
                 .map_err(|e| DataError::Internal(e.to_string()))?;
         }
-        let written = written.await;
+        let applied = applied.await;
         metrics::histogram!("tessera_node_commit_seconds").record(started.elapsed().as_secs_f64());
-        match written {
-            Ok(Written::Committed) => {
-                metrics::counter!("tessera_node_writes_answered_at_commit_total").increment(1);
-                let ops = fixed.as_deref().map_or(&[][..], Vec::as_slice);
-                Ok(Applied::Replies(
-                    ops.iter().filter_map(fixed_reply).collect(),
-                ))
-            }
-            Ok(Written::Applied(Ok(written))) => written.data,
-            Ok(Written::Applied(Err(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(DataError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Ok(Written::Applied(Err(ClientWriteError::LogEntryDiscarded(_)))) => {
-                Err(DataError::Indeterminate)
-            }
-            Ok(Written::Applied(Err(e))) => Err(DataError::Internal(e.to_string())),
+        match applied {
+            Ok(Ok(written)) => written.data,
+            Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(DataError::NotLeader {
+                leader: f.leader_id,
+            }),
+            Ok(Err(ClientWriteError::LogEntryDiscarded(_))) => Err(DataError::Indeterminate),
+            Ok(Err(e)) => Err(DataError::Internal(e.to_string())),
             Err(_) => Err(DataError::Indeterminate),
         }
     }

@@ -56,15 +56,6 @@ pub enum CommandBody {
     Ingest(Vec<tessera_proto::data::BackupRow>),
 }
 
-impl CommandBody {
-    /// Whether applying it may change how later commands apply: a range change (the
-    /// epoch, a freeze) or a fence. The leader answers no write at commit while one
-    /// is unapplied ([`super::Published::unsettle`]).
-    pub fn unsettles(&self) -> bool {
-        matches!(self, Self::Change(_) | Self::Fence { .. })
-    }
-}
-
 /// Most rows one [`CommandBody::Collect`] deletes per collection.
 pub const COLLECT_ROWS: usize = 1_000;
 

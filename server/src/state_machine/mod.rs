@@ -19,7 +19,7 @@ pub use crate::value::expiry_key;
 pub use cache::{CacheStats, ReadCache};
 pub use command::{Applied, CommandBody, DataCommand, DataReply, Recount, COLLECT_ROWS};
 pub use keyspaces::{DataKeyspaces, Lookups};
-pub use published::{Published, Unsettled};
+pub use published::Published;
 pub use ranges::RangeEvent;
 pub use snapshot::GroupSnapshotBuilder;
 
